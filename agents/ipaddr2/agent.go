@@ -1,0 +1,429 @@
+// Package ipaddr2 is ocf:paceline:IPaddr2, a floating IPv4/IPv6 address
+// managed over netlink: a drop-in replacement for ocf:heartbeat:IPaddr2.
+package ipaddr2
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/paceline-ha/paceline/pkg/ocf"
+)
+
+// Agent returns the OCF agent.
+func Agent() *ocf.Agent {
+	return &ocf.Agent{
+		Meta: Metadata(),
+		Handlers: map[string]ocf.Handler{
+			"start":        start,
+			"stop":         stop,
+			"monitor":      monitor,
+			"validate-all": validate,
+		},
+	}
+}
+
+// target is a resolved configuration: where the address goes.
+type target struct {
+	cfg   *Config
+	host  *host
+	link  netlink.Link // nil when the interface is missing
+	place Placement
+	addrs []Addr
+	names map[int]string
+}
+
+func (t *target) Close() { t.host.Close() }
+
+// resolve opens the namespace, finds the interface and prefix, and reads
+// the addresses of the family. The error says what could not be found;
+// callers map it to their own exit codes.
+func resolve(cfg *Config) (*target, error) {
+	h, err := openHost(cfg.Netns)
+	if err != nil {
+		return nil, err
+	}
+	t := &target{cfg: cfg, host: h}
+	if t.names, err = h.linkNames(); err != nil {
+		h.Close()
+		return nil, err
+	}
+	if t.addrs, err = h.Addrs(cfg.V6, t.names); err != nil {
+		h.Close()
+		return nil, err
+	}
+	if cfg.NIC != "" {
+		l, err := h.LinkByName(cfg.NIC)
+		if err != nil {
+			h.Close()
+			return nil, &errNoLink{cfg.NIC}
+		}
+		t.link = l
+	}
+	var routes []Route
+	if cfg.NIC == "" || cfg.Bits <= 0 {
+		if routes, err = h.Routes(cfg.V6, t.names); err != nil {
+			h.Close()
+			return nil, err
+		}
+	}
+	t.place, err = FindIf(cfg.IP, cfg.NIC, cfg.Bits, cfg.Proto, routes)
+	if err != nil {
+		return t, err
+	}
+	if t.link == nil {
+		if t.link, err = h.LinkByName(t.place.NIC); err != nil {
+			return t, &errNoLink{t.place.NIC}
+		}
+	}
+	return t, nil
+}
+
+type errNoLink struct{ name string }
+
+func (e *errNoLink) Error() string { return fmt.Sprintf("interface %s does not exist", e.name) }
+
+// validate checks the parameters the way start does, without changing
+// anything: 6 for a wrong configuration, 2 for a namespace missing here.
+func validate(ctx context.Context, r *ocf.Request) error {
+	cfg, err := ParseConfig(r)
+	if err != nil {
+		return err
+	}
+	if cfg.Unsupported != "" {
+		return ocf.NotConfigured("%s", cfg.Unsupported)
+	}
+	t, err := resolve(cfg)
+	if t != nil {
+		defer t.Close()
+	}
+	if err := startResolveError(err); err != nil {
+		return err
+	}
+	return cfg.CheckLabel(t.place.NIC)
+}
+
+func startResolveError(err error) error {
+	var nolink *errNoLink
+	var noroute *ErrNoRoute
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrNoNamespace):
+		return ocf.InvalidArgs("%v", err)
+	case errors.As(err, &nolink):
+		return ocf.NotConfigured("%v", err)
+	case errors.As(err, &noroute):
+		return ocf.Generic("%v", err)
+	}
+	return ocf.Generic("%v", err)
+}
+
+func logWarnings(r *ocf.Request, cfg *Config) {
+	for _, w := range cfg.Warnings {
+		r.Log.Warnf("%s", w)
+	}
+}
+
+func needRoot() error {
+	if os.Geteuid() != 0 {
+		return ocf.Perm("IPaddr2 must run as root to change addresses")
+	}
+	return nil
+}
+
+func start(ctx context.Context, r *ocf.Request) error {
+	if err := needRoot(); err != nil {
+		return err
+	}
+	cfg, err := ParseConfig(r)
+	if err != nil {
+		return err
+	}
+	logWarnings(r, cfg)
+	if cfg.Unsupported != "" {
+		return ocf.NotConfigured("%s", cfg.Unsupported)
+	}
+	t, err := resolve(cfg)
+	if t != nil {
+		defer t.Close()
+	}
+	if err := startResolveError(err); err != nil {
+		return err
+	}
+	if err := cfg.CheckLabel(t.place.NIC); err != nil {
+		return err
+	}
+	p, h := t.place, t.host
+
+	state, found := Locate(cfg.IP, p, t.addrs)
+	if state == Here {
+		r.Log.Infof("%s is already served", describe(cfg.IP, p.Bits, p.NIC))
+		return nil
+	}
+	for _, a := range found {
+		if a.Link == p.NIC {
+			// Present on our interface with another prefix (or failed DAD):
+			// replace it rather than keep two entries.
+			r.Log.Warnf("removing %s/%d from %s before adding it as /%d", cfg.IP, a.Prefix.Bits(), a.Link, p.Bits)
+			if err := h.DelAddr(t.link, cfg.IP, a.Prefix.Bits()); err != nil && !errors.Is(err, syscall.EADDRNOTAVAIL) {
+				return ocf.Generic("remove stale %s/%d from %s: %v", cfg.IP, a.Prefix.Bits(), a.Link, err)
+			}
+		} else {
+			r.Log.Warnf("%s is also configured on %s", cfg.IP, a.Link)
+		}
+	}
+
+	adminUp, carrier := linkState(t.link)
+	if !adminUp {
+		r.Log.Infof("bringing %s up", p.NIC)
+		if err := h.SetUp(t.link); err != nil {
+			return ocf.Generic("bring %s up: %v", p.NIC, err)
+		}
+		if l, err := h.LinkByName(p.NIC); err == nil {
+			t.link = l
+			_, carrier = linkState(l)
+		}
+	}
+	if cfg.CheckLink && !carrier {
+		return ocf.NotInstalled("interface %s has no carrier (link down)", p.NIC)
+	}
+	attrs := t.link.Attrs()
+	announce := len(attrs.HardwareAddr) == 6 && !strings.HasPrefix(p.NIC, "lo")
+
+	if cfg.RunArping && !cfg.V6 && announce {
+		c, err := h.probeARP(ctx, attrs.Index, attrs.HardwareAddr, cfg.IP)
+		if err != nil {
+			return ocf.Generic("duplicate address check for %s on %s: %v", cfg.IP, p.NIC, err)
+		}
+		if c != nil {
+			return ocf.Generic("%s is already in use on the network by %s (run_arping)", cfg.IP, c.MAC)
+		}
+	}
+
+	p.Broadcast = ChooseBroadcast(cfg.Broadcast, cfg.IP, p.Bits, p.NIC, t.addrs)
+	msg := fmt.Sprintf("adding %s", describe(cfg.IP, p.Bits, p.NIC))
+	if p.Broadcast.IsValid() {
+		msg += " broadcast " + p.Broadcast.String()
+	}
+	if l := cfg.Label(p.NIC); l != "" {
+		msg += " label " + l
+	}
+	r.Log.Infof("%s", msg)
+	if err := h.AddAddr(t.link, cfg, p); err != nil && !errors.Is(err, syscall.EEXIST) {
+		if errors.Is(err, syscall.EPERM) {
+			return ocf.Perm("add %s: %v", describe(cfg.IP, p.Bits, p.NIC), err)
+		}
+		return ocf.Generic("add %s: %v", describe(cfg.IP, p.Bits, p.NIC), err)
+	}
+
+	if cfg.V6 && !cfg.NoDAD {
+		if err := waitDAD(ctx, r, t); err != nil {
+			return err
+		}
+	}
+	if announce && cfg.ArpCount > 0 {
+		if err := sendAnnouncements(ctx, r, t, cfg.ArpCount, cfg.ArpBackground); err != nil {
+			// The address is up; a failed announcement is worth a warning,
+			// not a failed start (neighbours learn it on the next packet).
+			r.Log.Warnf("announcing %s on %s: %v", cfg.IP, p.NIC, err)
+		}
+	}
+	return nil
+}
+
+// waitDAD waits while the kernel's duplicate address detection runs on
+// the new IPv6 address. A failed DAD removes the address and fails start.
+func waitDAD(ctx context.Context, r *ocf.Request, t *target) error {
+	cfg, p := t.cfg, t.place
+	limit := time.Now().Add(10 * time.Second)
+	for {
+		addrs, err := t.host.Addrs(true, t.names)
+		if err != nil {
+			return ocf.Generic("read addresses during DAD: %v", err)
+		}
+		var me *Addr
+		for i := range addrs {
+			if addrs[i].Prefix.Addr() == cfg.IP && addrs[i].Link == p.NIC {
+				me = &addrs[i]
+			}
+		}
+		switch {
+		case me == nil:
+			return ocf.Generic("%s disappeared from %s during duplicate address detection", cfg.IP, p.NIC)
+		case me.DADFailed:
+			_ = t.host.DelAddr(t.link, cfg.IP, me.Prefix.Bits())
+			return ocf.Generic("IPv6 address %s is already in use on %s: duplicate address detection failed", cfg.IP, p.NIC)
+		case !me.Tentative:
+			return nil
+		}
+		if time.Now().After(limit) {
+			r.Log.Warnf("%s is still tentative after 10 s of duplicate address detection", cfg.IP)
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ocf.Generic("duplicate address detection for %s did not finish within the start timeout", cfg.IP)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func sendAnnouncements(ctx context.Context, r *ocf.Request, t *target, count int, background bool) error {
+	attrs := t.link.Attrs()
+	a, err := t.host.newAnnouncer(attrs.Index, attrs.HardwareAddr, t.cfg.IP, t.cfg.ArpReply)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	what := "gratuitous ARP"
+	if t.cfg.V6 {
+		what = "unsolicited neighbour advertisement"
+	}
+	if !background || count == 1 {
+		r.Log.Infof("sending %d %s for %s on %s", count, what, t.cfg.IP, t.place.NIC)
+		_, err := a.Send(ctx, count, t.cfg.ArpInterval)
+		return err
+	}
+	if _, err := a.Send(ctx, 1, 0); err != nil {
+		return err
+	}
+	r.Log.Infof("sent 1 %s for %s on %s, %d more in the background", what, t.cfg.IP, t.place.NIC, count-1)
+	return startBackground(r, t, count-1)
+}
+
+func stop(ctx context.Context, r *ocf.Request) error {
+	if err := needRoot(); err != nil {
+		return err
+	}
+	cfg, err := ParseConfig(r)
+	if err != nil {
+		// Nothing can have been added with a configuration that cannot be
+		// read; a failed stop would get the node fenced.
+		r.Log.Warnf("stop with an invalid configuration: %v", err)
+		stopBackground(r, "")
+		return nil
+	}
+	stopBackground(r, cfg.IP.String())
+	t, err := resolve(cfg)
+	if t != nil {
+		defer t.Close()
+	}
+	var noroute *ErrNoRoute
+	switch {
+	case errors.Is(err, ErrNoNamespace):
+		r.Log.Warnf("%v: nothing to remove", err)
+		return nil
+	case errors.As(err, &noroute):
+		// Without a route the interface is unknown; an address that is
+		// still configured somewhere is ours (ip is unique).
+		return removeEverywhere(r, t, cfg)
+	case err != nil:
+		var nolink *errNoLink
+		if errors.As(err, &nolink) {
+			r.Log.Infof("%v: the address is gone with it", err)
+			return nil
+		}
+		return ocf.Generic("%v", err)
+	}
+	p := t.place
+	_, found := Locate(cfg.IP, p, t.addrs)
+	removed := false
+	for _, a := range found {
+		if a.Link != p.NIC {
+			r.Log.Warnf("%s is also configured on %s; leaving it there", cfg.IP, a.Link)
+			continue
+		}
+		r.Log.Infof("removing %s", describe(cfg.IP, a.Prefix.Bits(), a.Link))
+		if err := t.host.DelAddr(t.link, cfg.IP, a.Prefix.Bits()); err != nil && !errors.Is(err, syscall.EADDRNOTAVAIL) {
+			return ocf.Generic("remove %s: %v", describe(cfg.IP, a.Prefix.Bits(), a.Link), err)
+		}
+		removed = true
+	}
+	if removed && cfg.FlushRoutes {
+		if err := t.host.FlushRouteCache(cfg.V6); err != nil {
+			r.Log.Warnf("flush route cache: %v", err)
+		}
+	}
+	return nil
+}
+
+func removeEverywhere(r *ocf.Request, t *target, cfg *Config) error {
+	for _, a := range t.addrs {
+		if a.Prefix.Addr() != cfg.IP {
+			continue
+		}
+		l, err := t.host.LinkByName(a.Link)
+		if err != nil {
+			continue
+		}
+		r.Log.Infof("no route for %s; removing it from %s", cfg.IP, a.Link)
+		if err := t.host.DelAddr(l, cfg.IP, a.Prefix.Bits()); err != nil && !errors.Is(err, syscall.EADDRNOTAVAIL) {
+			return ocf.Generic("remove %s: %v", describe(cfg.IP, a.Prefix.Bits(), a.Link), err)
+		}
+	}
+	return nil
+}
+
+func monitor(ctx context.Context, r *ocf.Request) error {
+	cfg, err := ParseConfig(r)
+	if err != nil {
+		// A monitor never reports a configuration error (that would stop
+		// the resource everywhere); start and validate-all do.
+		return ocf.Stopped("%v", err)
+	}
+	t, err := resolve(cfg)
+	if t != nil {
+		defer t.Close()
+	}
+	var noroute *ErrNoRoute
+	var nolink *errNoLink
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrNoNamespace), errors.As(err, &nolink):
+		return ocf.Stopped("%v", err)
+	case errors.As(err, &noroute) && r.Probe:
+		return ocf.Stopped("%v", err)
+	default:
+		return ocf.Generic("%v", err)
+	}
+	p := t.place
+	state, found := Locate(cfg.IP, p, t.addrs)
+	switch state {
+	case Absent:
+		return ocf.Stopped("")
+	case Failed:
+		return ocf.Stopped("%s on %s failed duplicate address detection", cfg.IP, p.NIC)
+	case Elsewhere:
+		var where []string
+		for _, a := range found {
+			where = append(where, fmt.Sprintf("%s/%d on %s", cfg.IP, a.Prefix.Bits(), a.Link))
+		}
+		return ocf.Stopped("expected %s, found %s", describe(cfg.IP, p.Bits, p.NIC), strings.Join(where, ", "))
+	}
+	if cfg.CheckLink {
+		if up, carrier := linkState(t.link); !up || !carrier {
+			return ocf.Stopped("%s is configured but interface %s is down", cfg.IP, p.NIC)
+		}
+	}
+	if cfg.ArpCountRefresh > 0 && !cfg.V6 {
+		attrs := t.link.Attrs()
+		if len(attrs.HardwareAddr) == 6 && !strings.HasPrefix(p.NIC, "lo") {
+			a, err := t.host.newAnnouncer(attrs.Index, attrs.HardwareAddr, cfg.IP, cfg.ArpReply)
+			if err == nil {
+				_, err = a.Send(ctx, cfg.ArpCountRefresh, cfg.ArpInterval)
+				a.Close()
+			}
+			if err != nil {
+				r.Log.Warnf("refresh ARP for %s: %v", cfg.IP, err)
+			}
+		}
+	}
+	return nil
+}

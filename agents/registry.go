@@ -1,0 +1,58 @@
+// Package agents holds the one list of the agents this binary can be, and
+// the "paceline" command for people that lists, describes and runs them.
+package agents
+
+import (
+	"sort"
+
+	"github.com/paceline-ha/paceline/agents/ipaddr2"
+	"github.com/paceline-ha/paceline/pkg/ocf"
+)
+
+// Kind tells which contract an agent follows.
+type Kind int
+
+// Agent kinds.
+const (
+	OCF   Kind = iota // an OCF resource agent under /usr/lib/ocf/resource.d/paceline
+	Fence             // a fence agent in /usr/sbin
+)
+
+// Provider is the OCF provider name of every resource agent here.
+const Provider = "paceline"
+
+// Entry is one name the binary answers to.
+type Entry struct {
+	Name     string
+	Kind     Kind
+	Replaces string            // the upstream agent it is a drop-in for
+	OCF      func() *ocf.Agent // for Kind OCF
+}
+
+// All returns every agent, sorted by name.
+func All() []Entry {
+	list := []Entry{
+		{Name: "IPaddr2", Kind: OCF, Replaces: "ocf:heartbeat:IPaddr2", OCF: ipaddr2.Agent},
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
+	return list
+}
+
+// Lookup finds an agent by the name the binary was called by.
+func Lookup(name string) (Entry, bool) {
+	for _, e := range All() {
+		if e.Name == name {
+			return e, true
+		}
+	}
+	return Entry{}, false
+}
+
+// Metadata returns the metadata document of an agent.
+func (e Entry) Metadata() []byte {
+	if e.OCF != nil {
+		m := e.OCF().Meta
+		return m.XML()
+	}
+	return nil
+}
