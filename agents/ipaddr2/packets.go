@@ -85,8 +85,8 @@ func NAFrame(srcMAC net.HardwareAddr, target netip.Addr) []byte {
 	ip := f[14:54]
 	ip[0] = 6 << 4
 	binary.BigEndian.PutUint16(ip[4:6], icmpLen)
-	ip[6] = 58   // ICMPv6
-	ip[7] = 255  // hop limit required by NDP
+	ip[6] = 58  // ICMPv6
+	ip[7] = 255 // hop limit required by NDP
 	src, dst := target.As16(), allNodes.As16()
 	copy(ip[8:24], src[:])
 	copy(ip[24:40], dst[:])

@@ -54,8 +54,16 @@ func LogTag(agent, instance string) string {
 	return agent + "(" + instance + ")"
 }
 
-// newLogger configures a Logger from the environment.
+// devLog is where syslog listens on Linux.
+const devLog = "/dev/log"
+
+// newLogger configures a Logger from the environment, with syslog at
+// sysSock when that socket exists.
 func newLogger(env map[string]string, tag string, stderr io.Writer) *Logger {
+	return newLoggerAt(env, tag, stderr, devLog)
+}
+
+func newLoggerAt(env map[string]string, tag string, stderr io.Writer, sysSock string) *Logger {
 	l := &Logger{
 		tag:      tag,
 		stderr:   stderr,
@@ -66,11 +74,14 @@ func newLogger(env map[string]string, tag string, stderr io.Writer) *Logger {
 	}
 	fac := strings.ToLower(firstSet(env["HA_LOGFACILITY"], env["PCMK_logfacility"], "daemon"))
 	if p, ok := facilities[fac]; ok && fac != "none" {
-		if _, err := os.Stat("/dev/log"); err == nil {
+		if _, err := os.Stat(sysSock); err == nil {
 			l.useSys = true
 			l.facility = p
 			l.sysDial = func(p syslog.Priority, tag string) (io.WriteCloser, error) {
-				return syslog.Dial("", "", p, tag)
+				if sysSock == devLog {
+					return syslog.Dial("", "", p, tag) // the local format
+				}
+				return syslog.Dial("unixgram", sysSock, p, tag)
 			}
 		}
 	}

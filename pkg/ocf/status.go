@@ -49,7 +49,8 @@ func (s Status) String() string {
 
 // Error is an error that carries the exit code an action ends with. Its
 // Reason is what the administrator reads next to the failed action; Err,
-// when set, is the underlying cause and is logged but not shown there.
+// when set, is the cause that was wrapped with %w into the reason, kept
+// reachable for errors.Is and errors.As.
 type Error struct {
 	Code   Status
 	Reason string
@@ -58,9 +59,7 @@ type Error struct {
 
 func (e *Error) Error() string {
 	switch {
-	case e.Reason != "" && e.Err != nil:
-		return e.Reason + ": " + e.Err.Error()
-	case e.Reason != "":
+	case e.Reason != "": // already includes a cause wrapped with %w
 		return e.Reason
 	case e.Err != nil:
 		return e.Err.Error()

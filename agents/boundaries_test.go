@@ -1,0 +1,107 @@
+package agents
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/paceline-ha/paceline"
+
+// TestBoundaries enforces the layering of DESIGN.md: pkg never imports
+// agents, agents never import each other, libvirt stays inside
+// agents/virtualdomain, the environment is read and the process ended only
+// in pkg/ocf and pkg/fence, and no package does work in init().
+func TestBoundaries(t *testing.T) {
+	root := ".."
+	fset := token.NewFileSet()
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			switch d.Name() {
+			case ".git", "build", "testdata", "tests":
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, path)
+		dir := filepath.ToSlash(filepath.Dir(rel))
+		test := strings.HasSuffix(path, "_test.go")
+		f, err := parser.ParseFile(fset, path, nil, parser.ImportsOnly|parser.ParseComments)
+		if err != nil {
+			return err
+		}
+		for _, imp := range f.Imports {
+			p, _ := strconv.Unquote(imp.Path.Value)
+			checkImport(t, rel, dir, p)
+		}
+		if !test {
+			checkBody(t, fset, path, rel, dir)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func checkImport(t *testing.T, rel, dir, p string) {
+	t.Helper()
+	switch {
+	case strings.HasPrefix(dir, "pkg/") && strings.HasPrefix(p, module+"/agents"):
+		t.Errorf("%s: pkg imports %s", rel, p)
+	case strings.HasPrefix(dir, "agents/") && strings.HasPrefix(p, module+"/agents/"):
+		own := module + "/" + dir
+		if !strings.HasPrefix(p, own) {
+			t.Errorf("%s: agent imports another agent %s", rel, p)
+		}
+	}
+	if strings.HasPrefix(p, "libvirt.org/") && !strings.HasPrefix(dir, "agents/virtualdomain") {
+		t.Errorf("%s: libvirt imported outside agents/virtualdomain", rel)
+	}
+	if p == "C" && !strings.HasPrefix(dir, "agents/virtualdomain") {
+		t.Errorf("%s: cgo outside agents/virtualdomain", rel)
+	}
+}
+
+func checkBody(t *testing.T, fset *token.FileSet, path, rel, dir string) {
+	t.Helper()
+	f, err := parser.ParseFile(fset, path, nil, 0)
+	if err != nil {
+		t.Errorf("%s: %v", rel, err)
+		return
+	}
+	envOK := dir == "pkg/ocf" || dir == "pkg/fence" || dir == "."
+	ast.Inspect(f, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.FuncDecl:
+			if n.Name.Name == "init" && n.Recv == nil {
+				t.Errorf("%s: func init() does work at load", rel)
+			}
+		case *ast.SelectorExpr:
+			if id, ok := n.X.(*ast.Ident); ok && id.Name == "os" {
+				switch n.Sel.Name {
+				case "Getenv", "LookupEnv", "Environ":
+					if !envOK && !(dir == "agents" && n.Sel.Name == "Environ") {
+						t.Errorf("%s: os.%s outside pkg/ocf and pkg/fence", rel, n.Sel.Name)
+					}
+				case "Exit":
+					if !envOK {
+						t.Errorf("%s: os.Exit outside pkg/ocf, pkg/fence and main", rel)
+					}
+				}
+			}
+		}
+		return true
+	})
+}
