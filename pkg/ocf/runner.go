@@ -36,6 +36,11 @@ type Call struct {
 	BaseEnv []string
 	// ExtraEnv is added last (e.g. HA_LOGFILE, HA_debug).
 	ExtraEnv []string
+
+	// Wrap, when set, is a command the agent runs under, such as
+	// ["ip", "netns", "exec", "ns1"] or ["strace", "-f", "-o", "trace"]:
+	// the process started is Wrap followed by Path and Action.
+	Wrap []string
 }
 
 // CallResult is what the executor observed.
@@ -110,8 +115,14 @@ func (c *Call) Run(ctx context.Context) (*CallResult, error) {
 	if argv0 == "" {
 		argv0 = c.Path
 	}
-	cmd := exec.Command(c.Path, c.Action)
-	cmd.Args[0] = argv0
+	var cmd *exec.Cmd
+	if len(c.Wrap) > 0 {
+		args := append(append([]string{}, c.Wrap[1:]...), c.Path, c.Action)
+		cmd = exec.Command(c.Wrap[0], args...)
+	} else {
+		cmd = exec.Command(c.Path, c.Action)
+		cmd.Args[0] = argv0
+	}
 	cmd.Env = c.Env()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &stdout

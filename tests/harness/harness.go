@@ -1,0 +1,213 @@
+// Package harness builds and drives the real components the system tests
+// run against: the paceline binary installed under a throw-away OCF root,
+// network namespaces joined by veth pairs, and packet capture inside them.
+// Everything a test creates is removed by t.Cleanup.
+package harness
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/paceline-ha/paceline/pkg/ocf"
+)
+
+// CI reports whether the tests run under CI, where a skip is a failure.
+func CI() bool { return os.Getenv("CI") == "true" }
+
+// Require skips the test when ok is false, or fails it under CI: every
+// tier must run there.
+func Require(t testing.TB, ok bool, format string, args ...any) {
+	t.Helper()
+	if ok {
+		return
+	}
+	msg := fmt.Sprintf(format, args...)
+	if CI() {
+		t.Fatalf("prerequisite missing under CI: %s", msg)
+	}
+	t.Skipf("prerequisite missing: %s", msg)
+}
+
+// RequireRoot requires root and the named programs on PATH.
+func RequireRoot(t testing.TB, programs ...string) {
+	t.Helper()
+	Require(t, os.Geteuid() == 0, "needs root")
+	for _, p := range programs {
+		_, err := exec.LookPath(p)
+		Require(t, err == nil, "needs %s (run tests/install-deps.sh)", p)
+	}
+}
+
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildErr  error
+)
+
+// Install returns a directory holding the paceline binary and the agent
+// links, readable by everyone (ocf-tester runs meta-data as nobody). It
+// uses $PACELINE_BIN when set, else builds the binary once per test run.
+func Install(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		buildDir, buildErr = os.MkdirTemp("", "paceline-bin-")
+		if buildErr != nil {
+			return
+		}
+		_ = os.Chmod(buildDir, 0o755)
+		bin := filepath.Join(buildDir, "paceline")
+		if src := os.Getenv("PACELINE_BIN"); src != "" {
+			data, err := os.ReadFile(src)
+			if err != nil {
+				buildErr = err
+				return
+			}
+			buildErr = os.WriteFile(bin, data, 0o755)
+		} else {
+			_, file, _, _ := runtime.Caller(0)
+			root := filepath.Join(filepath.Dir(file), "..", "..")
+			cmd := exec.Command("go", "build", "-o", bin, ".")
+			cmd.Dir = root
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+				return
+			}
+		}
+		if buildErr != nil {
+			return
+		}
+		for _, name := range []string{"IPaddr2"} {
+			if err := os.Symlink("paceline", filepath.Join(buildDir, name)); err != nil {
+				buildErr = err
+				return
+			}
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("install paceline: %v", buildErr)
+	}
+	return buildDir
+}
+
+// Run runs a command and fails the test when it fails.
+func Run(t testing.TB, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// Agent runs OCF actions of one agent the way pacemaker-execd does,
+// optionally inside a network namespace (through "ip netns exec").
+type Agent struct {
+	Dir      string // from Install
+	Type     string // e.g. "IPaddr2"
+	Instance string
+	Netns    string // run inside this namespace when set
+	Params   map[string]string
+	StateDir string // HA_RSCTMP
+	LogFile  string // HA_LOGFILE
+}
+
+// Call runs one action and returns the executor's view of it.
+func (a *Agent) Call(t testing.TB, action string, opts ...CallOpt) *ocf.CallResult {
+	t.Helper()
+	c := ocf.Call{
+		Path: filepath.Join(a.Dir, a.Type), Type: a.Type, Instance: a.Instance, Action: action,
+		Params: map[string]string{}, Meta: map[string]string{}, Timeout: 20 * time.Second,
+		ExtraEnv: []string{"HA_RSCTMP=" + a.StateDir, "HA_LOGFILE=" + a.LogFile, "HA_LOGFACILITY=none"},
+	}
+	for k, v := range a.Params {
+		c.Params[k] = v
+	}
+	if a.Netns != "" {
+		c.Wrap = []string{"ip", "netns", "exec", a.Netns}
+	}
+	for _, o := range opts {
+		o(&c)
+	}
+	res, err := c.Run(context.Background())
+	if err != nil {
+		t.Fatalf("%s %s: %v", a.Type, action, err)
+	}
+	return res
+}
+
+// CallOpt changes one call.
+type CallOpt func(*ocf.Call)
+
+// Param sets a parameter for this call only.
+func Param(k, v string) CallOpt { return func(c *ocf.Call) { c.Params[k] = v } }
+
+// Interval makes the call a recurring monitor.
+func Interval(d time.Duration) CallOpt { return func(c *ocf.Call) { c.Interval = d } }
+
+// Meta sets a meta attribute.
+func Meta(k, v string) CallOpt { return func(c *ocf.Call) { c.Meta[k] = v } }
+
+// Timeout sets the operation timeout.
+func Timeout(d time.Duration) CallOpt { return func(c *ocf.Call) { c.Timeout = d } }
+
+// Expect fails the test unless the result has the code (and, when given,
+// an exit reason containing reason).
+func Expect(t testing.TB, res *ocf.CallResult, code ocf.Status, reason string) {
+	t.Helper()
+	if res.Code != code || !strings.Contains(res.Reason, reason) {
+		t.Fatalf("exit %d (%s) reason %q, want %d (%s) with %q\nstderr:\n%s",
+			int(res.Code), res.Code, res.Reason, int(code), code, reason, res.Stderr)
+	}
+}
+
+// Output runs a command and returns its combined output.
+func Output(name string, args ...string) (string, error) {
+	var b bytes.Buffer
+	cmd := exec.Command(name, args...)
+	cmd.Stdout, cmd.Stderr = &b, &b
+	err := cmd.Run()
+	return b.String(), err
+}
+
+// CountProcesses reads an strace -f log of execve/clone/fork calls and
+// returns the processes created (clones without CLONE_THREAD, forks,
+// vforks) and the successful execs.
+func CountProcesses(t testing.TB, path string) (forks, execs int) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read strace log: %v", err)
+	}
+	return ParseStrace(string(data))
+}
+
+// ParseStrace counts process creations and successful execs in strace
+// output.
+func ParseStrace(log string) (forks, execs int) {
+	for _, line := range strings.Split(log, "\n") {
+		switch {
+		case strings.Contains(line, "execve(") && !strings.Contains(line, "= -1"):
+			if strings.Contains(line, "<unfinished") || strings.Contains(line, "= 0") {
+				execs++
+			}
+		case strings.Contains(line, "clone(") || strings.Contains(line, "clone3("):
+			if strings.Contains(line, "CLONE_THREAD") || strings.Contains(line, "resumed>") {
+				continue
+			}
+			forks++
+		case strings.Contains(line, "fork(") && !strings.Contains(line, "resumed>"):
+			forks++
+		}
+	}
+	return forks, execs
+}
