@@ -88,6 +88,13 @@ func TestTool(t *testing.T) {
 	assert.Contains(t, out, "ocf:paceline:IPaddr2")
 	assert.Contains(t, out, "replaces ocf:heartbeat:IPaddr2")
 
+	code, out, _ = tool("list", "--names", "--kind", "ocf")
+	assert.Equal(t, 0, code)
+	assert.Equal(t, "IPaddr2\n", out)
+
+	code, _, _ = tool("list", "--kind", "bogus")
+	assert.Equal(t, 2, code)
+
 	code, out, _ = tool("meta-data", "IPaddr2")
 	assert.Equal(t, 0, code)
 	assert.Contains(t, out, `<resource-agent name="IPaddr2"`)

@@ -19,7 +19,8 @@ var Version = "dev"
 
 const toolUsage = `usage: paceline COMMAND
 
-  list                         the agents this binary provides
+  list [--names] [--kind ocf|fence]
+                               the agents this binary provides
   meta-data AGENT              print an agent's metadata XML
   run [options] AGENT ACTION [name=value ...]
                                run one action as Pacemaker would and report
@@ -47,10 +48,7 @@ func Tool(args []string, stdout, stderr io.Writer) int {
 	}
 	switch args[1] {
 	case "list":
-		for _, e := range All() {
-			fmt.Fprintf(stdout, "ocf:%s:%-14s replaces %s\n", Provider, e.Name, e.Replaces)
-		}
-		return 0
+		return list(args[2:], stdout, stderr)
 	case "meta-data", "metadata":
 		if len(args) != 3 {
 			fmt.Fprint(stderr, "usage: paceline meta-data AGENT\n")
@@ -207,4 +205,42 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	res.Describe(stdout)
 	return int(res.Code)
+}
+
+func list(args []string, stdout, stderr io.Writer) int {
+	names, kind := false, -1
+	for i := 0; i < len(args); i++ {
+		switch {
+		case args[i] == "--names":
+			names = true
+		case args[i] == "--kind" && i+1 < len(args):
+			i++
+			switch args[i] {
+			case "ocf":
+				kind = int(OCF)
+			case "fence":
+				kind = int(Fence)
+			default:
+				fmt.Fprintf(stderr, "paceline list: unknown kind %q (ocf or fence)\n", args[i])
+				return 2
+			}
+		default:
+			fmt.Fprintf(stderr, "paceline list: unknown option %q\n", args[i])
+			return 2
+		}
+	}
+	for _, e := range All() {
+		if kind >= 0 && int(e.Kind) != kind {
+			continue
+		}
+		switch {
+		case names:
+			fmt.Fprintln(stdout, e.Name)
+		case e.Kind == OCF:
+			fmt.Fprintf(stdout, "ocf:%s:%-14s replaces %s\n", Provider, e.Name, e.Replaces)
+		default:
+			fmt.Fprintf(stdout, "%-22s replaces %s\n", e.Name, e.Replaces)
+		}
+	}
+	return 0
 }

@@ -160,7 +160,9 @@ func (m *Metadata) XML() []byte {
 		panic(err)
 	}
 	b.WriteByte('\n')
-	return b.Bytes()
+	// encoding/xml writes newlines in text as character references; a
+	// literal newline means the same in element content and reads better.
+	return bytes.ReplaceAll(b.Bytes(), []byte("&#xA;"), []byte("\n"))
 }
 
 func bit(b bool) string {

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paceline-ha/paceline/agents"
 	"github.com/paceline-ha/paceline/pkg/ocf"
 )
 
@@ -86,8 +87,8 @@ func Install(t testing.TB) string {
 		if buildErr != nil {
 			return
 		}
-		for _, name := range []string{"IPaddr2"} {
-			if err := os.Symlink("paceline", filepath.Join(buildDir, name)); err != nil {
+		for _, e := range agents.All() {
+			if err := os.Symlink("paceline", filepath.Join(buildDir, e.Name)); err != nil {
 				buildErr = err
 				return
 			}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests, the demo and the benchmarks need.
+# Does nothing for packages already installed; needs root to install.
+set -euo pipefail
+
+packages=(
+	iproute2          # ip: namespaces and veth pairs for the test hosts
+	util-linux        # setpriv (non-root checks)
+	procps
+	strace            # counts the processes an action forks
+	libxml2-utils     # xmllint: metadata validation, ocf-tester
+	resource-agents   # ocf-tester and the stock agents (benchmark baseline)
+	pacemaker-cli-utils # crm_attribute and friends
+	kmod              # modprobe, which the stock agents insist on
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing+=("$p")
+	fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: not root; missing packages: ${missing[*]}" >&2
+	echo "install-deps: the system tests will skip (and fail under CI)" >&2
+	exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Validates every committed metadata file against the schemas that consume
+# agent metadata: ocf-tester's ra-api-1.dtd and resource-agents' metadata.rng.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ra=/usr/share/resource-agents
+if [ ! -f "$ra/ra-api-1.dtd" ] || ! command -v xmllint >/dev/null; then
+	if [ "${CI:-}" = true ]; then
+		echo "validate-metadata: xmllint or $ra/ra-api-1.dtd missing under CI" >&2
+		exit 1
+	fi
+	echo "validate-metadata: SKIP (needs libxml2-utils and resource-agents; run tests/install-deps.sh)"
+	exit 0
+fi
+pass=0 fail=0
+for f in metadata/*.xml; do
+	if (cd "$ra" && xmllint --noout --valid - <"$OLDPWD/$f") &&
+		xmllint --noout --relaxng "$ra/metadata.rng" "$f" 2>&1 | grep -q ' validates$'; then
+		pass=$((pass + 1))
+	else
+		echo "validate-metadata: $f is invalid" >&2
+		fail=$((fail + 1))
+	fi
+done
+echo "metadata: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
