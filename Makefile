@@ -8,6 +8,9 @@ VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo d
 LDFLAGS    := -s -w -X github.com/paceline-ha/paceline/agents.Version=$(VERSION)
 GOFLAGS    := -trimpath
 BIN        := build/paceline
+# Static and without cgo: no dynamic loader at every start, which is most
+# of what a monitor costs (about 0.6 ms of 1.5 ms CPU per call).
+export CGO_ENABLED := 0
 
 PREFIX     ?= /usr
 DESTDIR    ?=

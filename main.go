@@ -1,6 +1,12 @@
 // Command paceline is a set of native Pacemaker agents in one binary: it
 // acts as the agent whose name it was called by, or, called as paceline,
 // as a tool that lists, describes and runs them.
+//
+// The runtime settings below keep the start of every agent process cheap:
+// no cgroup-derived GOMAXPROCS and no background GOMAXPROCS updates.
+//
+//go:debug containermaxprocs=0
+//go:debug updatemaxprocs=0
 package main
 
 import (

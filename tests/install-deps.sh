@@ -8,6 +8,7 @@ packages=(
 	util-linux        # setpriv (non-root checks)
 	procps
 	strace            # counts the processes an action forks
+	time              # GNU time: peak RSS in the benchmarks
 	libxml2-utils     # xmllint: metadata validation, ocf-tester
 	resource-agents   # ocf-tester and the stock agents (benchmark baseline)
 	pacemaker-cli-utils # crm_attribute and friends

@@ -36,7 +36,14 @@ type target struct {
 	link  netlink.Link // nil when the interface is missing
 	place Placement
 	addrs []Addr
-	names map[int]string
+}
+
+// name returns an interface's name for messages.
+func (t *target) name(index int) string {
+	if t.link != nil && index == t.link.Attrs().Index {
+		return t.link.Attrs().Name
+	}
+	return t.host.LinkName(index)
 }
 
 func (t *target) Close() { t.host.Close() }
@@ -50,11 +57,7 @@ func resolve(cfg *Config) (*target, error) {
 		return nil, err
 	}
 	t := &target{cfg: cfg, host: h}
-	if t.names, err = h.linkNames(); err != nil {
-		h.Close()
-		return nil, err
-	}
-	if t.addrs, err = h.Addrs(cfg.V6, t.names); err != nil {
+	if t.addrs, err = h.Addrs(cfg.V6); err != nil {
 		h.Close()
 		return nil, err
 	}
@@ -68,20 +71,25 @@ func resolve(cfg *Config) (*target, error) {
 	}
 	var routes []Route
 	if cfg.NIC == "" || cfg.Bits <= 0 {
-		if routes, err = h.Routes(cfg.V6, t.names); err != nil {
+		if routes, err = h.Routes(cfg.V6); err != nil {
 			h.Close()
 			return nil, err
 		}
 	}
-	t.place, err = FindIf(cfg.IP, cfg.NIC, cfg.Bits, cfg.Proto, routes)
+	nic := 0
+	if t.link != nil {
+		nic = t.link.Attrs().Index
+	}
+	t.place, err = FindIf(cfg.IP, nic, cfg.Bits, cfg.Proto, routes)
 	if err != nil {
 		return t, err
 	}
 	if t.link == nil {
-		if t.link, err = h.LinkByName(t.place.NIC); err != nil {
-			return t, &errNoLink{t.place.NIC}
+		if t.link, err = h.LinkByIndex(t.place.Link); err != nil {
+			return t, &errNoLink{fmt.Sprintf("#%d", t.place.Link)}
 		}
 	}
+	t.place.NIC = t.link.Attrs().Name
 	return t, nil
 }
 
@@ -168,15 +176,15 @@ func start(ctx context.Context, r *ocf.Request) error {
 		return nil
 	}
 	for _, a := range found {
-		if a.Link == p.NIC {
+		if a.Link == p.Link {
 			// Present on our interface with another prefix (or failed DAD):
 			// replace it rather than keep two entries.
-			r.Log.Warnf("removing %s/%d from %s before adding it as /%d", cfg.IP, a.Prefix.Bits(), a.Link, p.Bits)
+			r.Log.Warnf("removing %s/%d from %s before adding it as /%d", cfg.IP, a.Prefix.Bits(), p.NIC, p.Bits)
 			if err := h.DelAddr(t.link, cfg.IP, a.Prefix.Bits()); err != nil && !errors.Is(err, syscall.EADDRNOTAVAIL) {
-				return ocf.Generic("remove stale %s/%d from %s: %v", cfg.IP, a.Prefix.Bits(), a.Link, err)
+				return ocf.Generic("remove stale %s/%d from %s: %v", cfg.IP, a.Prefix.Bits(), p.NIC, err)
 			}
 		} else {
-			r.Log.Warnf("%s is also configured on %s", cfg.IP, a.Link)
+			r.Log.Warnf("%s is also configured on %s", cfg.IP, t.name(a.Link))
 		}
 	}
 
@@ -207,7 +215,7 @@ func start(ctx context.Context, r *ocf.Request) error {
 		}
 	}
 
-	p.Broadcast = ChooseBroadcast(cfg.Broadcast, cfg.IP, p.Bits, p.NIC, t.addrs)
+	p.Broadcast = ChooseBroadcast(cfg.Broadcast, cfg.IP, p.Bits, p.Link, t.addrs)
 	msg := fmt.Sprintf("adding %s", describe(cfg.IP, p.Bits, p.NIC))
 	if p.Broadcast.IsValid() {
 		msg += " broadcast " + p.Broadcast.String()
@@ -244,13 +252,13 @@ func waitDAD(ctx context.Context, r *ocf.Request, t *target) error {
 	cfg, p := t.cfg, t.place
 	limit := time.Now().Add(10 * time.Second)
 	for {
-		addrs, err := t.host.Addrs(true, t.names)
+		addrs, err := t.host.Addrs(true)
 		if err != nil {
 			return ocf.Generic("read addresses during DAD: %v", err)
 		}
 		var me *Addr
 		for i := range addrs {
-			if addrs[i].Prefix.Addr() == cfg.IP && addrs[i].Link == p.NIC {
+			if addrs[i].Prefix.Addr() == cfg.IP && addrs[i].Link == p.Link {
 				me = &addrs[i]
 			}
 		}
@@ -336,13 +344,13 @@ func stop(ctx context.Context, r *ocf.Request) error {
 	_, found := Locate(cfg.IP, p, t.addrs)
 	removed := false
 	for _, a := range found {
-		if a.Link != p.NIC {
-			r.Log.Warnf("%s is also configured on %s; leaving it there", cfg.IP, a.Link)
+		if a.Link != p.Link {
+			r.Log.Warnf("%s is also configured on %s; leaving it there", cfg.IP, t.name(a.Link))
 			continue
 		}
-		r.Log.Infof("removing %s", describe(cfg.IP, a.Prefix.Bits(), a.Link))
+		r.Log.Infof("removing %s", describe(cfg.IP, a.Prefix.Bits(), p.NIC))
 		if err := t.host.DelAddr(t.link, cfg.IP, a.Prefix.Bits()); err != nil && !errors.Is(err, syscall.EADDRNOTAVAIL) {
-			return ocf.Generic("remove %s: %v", describe(cfg.IP, a.Prefix.Bits(), a.Link), err)
+			return ocf.Generic("remove %s: %v", describe(cfg.IP, a.Prefix.Bits(), p.NIC), err)
 		}
 		removed = true
 	}
@@ -359,13 +367,14 @@ func removeEverywhere(r *ocf.Request, t *target, cfg *Config) error {
 		if a.Prefix.Addr() != cfg.IP {
 			continue
 		}
-		l, err := t.host.LinkByName(a.Link)
+		l, err := t.host.LinkByIndex(a.Link)
 		if err != nil {
 			continue
 		}
-		r.Log.Infof("no route for %s; removing it from %s", cfg.IP, a.Link)
+		name := l.Attrs().Name
+		r.Log.Infof("no route for %s; removing it from %s", cfg.IP, name)
 		if err := t.host.DelAddr(l, cfg.IP, a.Prefix.Bits()); err != nil && !errors.Is(err, syscall.EADDRNOTAVAIL) {
-			return ocf.Generic("remove %s: %v", describe(cfg.IP, a.Prefix.Bits(), a.Link), err)
+			return ocf.Generic("remove %s: %v", describe(cfg.IP, a.Prefix.Bits(), name), err)
 		}
 	}
 	return nil
@@ -403,7 +412,7 @@ func monitor(ctx context.Context, r *ocf.Request) error {
 	case Elsewhere:
 		var where []string
 		for _, a := range found {
-			where = append(where, fmt.Sprintf("%s/%d on %s", cfg.IP, a.Prefix.Bits(), a.Link))
+			where = append(where, fmt.Sprintf("%s/%d on %s", cfg.IP, a.Prefix.Bits(), t.name(a.Link)))
 		}
 		return ocf.Stopped("expected %s, found %s", describe(cfg.IP, p.Bits, p.NIC), strings.Join(where, ", "))
 	}

@@ -8,7 +8,7 @@ import (
 // Route is the part of a kernel route that interface selection needs.
 type Route struct {
 	Dst      netip.Prefix // destination; the default route is 0.0.0.0/0 or ::/0
-	Link     string       // output interface name
+	Link     int          // output interface index
 	Table    int
 	Type     int // RTN_* (1 unicast, 2 local, 6 blackhole, 7 unreachable, 8 prohibit)
 	Scope    int // RT_SCOPE_* (0 universe, 253 link, 254 host)
@@ -18,7 +18,7 @@ type Route struct {
 
 // Addr is an address configured on an interface.
 type Addr struct {
-	Link      string
+	Link      int          // interface index
 	Prefix    netip.Prefix // address with its prefix length
 	Broadcast netip.Addr   // IPv4 only; invalid when none
 	Label     string
@@ -39,7 +39,8 @@ const (
 
 // Placement is where an address goes: its interface and prefix length.
 type Placement struct {
-	NIC       string
+	Link      int    // interface index
+	NIC       string // its name (filled in by the caller)
 	Bits      int
 	Broadcast netip.Addr // IPv4 broadcast to set; invalid for none
 }
@@ -61,13 +62,13 @@ func (e *ErrNoRoute) Error() string {
 //     that protocol; with nic only routes through it;
 //   - with a prefix length given, a route must contain ip/bits;
 //   - the longest prefix wins; among equals the last one listed;
-//   - nic and bits, when given, are kept as they are.
+//   - nic (an interface index, 0 for none) and bits, when given, are kept.
 //
 // Unlike findif after resource-agents 4.12 it never fails because several
 // routes match (upstream issue #1963).
-func FindIf(ip netip.Addr, nic string, bits int, proto int, routes []Route) (Placement, error) {
-	if nic != "" && bits > 0 {
-		return Placement{NIC: nic, Bits: bits}, nil
+func FindIf(ip netip.Addr, nic int, bits int, proto int, routes []Route) (Placement, error) {
+	if nic > 0 && bits > 0 {
+		return Placement{Link: nic, Bits: bits}, nil
 	}
 	var best *Route
 	consider := func(r *Route) {
@@ -100,9 +101,9 @@ func FindIf(ip netip.Addr, nic string, bits int, proto int, routes []Route) (Pla
 	if best == nil {
 		return Placement{}, &ErrNoRoute{IP: ip}
 	}
-	p := Placement{NIC: nic, Bits: bits}
-	if p.NIC == "" {
-		p.NIC = best.Link
+	p := Placement{Link: nic, Bits: bits}
+	if p.Link <= 0 {
+		p.Link = best.Link
 	}
 	if p.Bits <= 0 {
 		p.Bits = best.Dst.Bits()
@@ -110,14 +111,14 @@ func FindIf(ip netip.Addr, nic string, bits int, proto int, routes []Route) (Pla
 	return p, nil
 }
 
-func matches(r *Route, ip netip.Addr, nic string, bits, proto int) bool {
+func matches(r *Route, ip netip.Addr, nic int, bits, proto int) bool {
 	if !r.Dst.IsValid() || r.Dst.Addr().Is4() != ip.Is4() || !r.Dst.Contains(ip) {
 		return false
 	}
 	if bits > 0 && r.Dst.Bits() > bits {
 		return false
 	}
-	if nic != "" && r.Link != nic {
+	if nic > 0 && r.Link != nic {
 		return false
 	}
 	return proto < 0 || r.Protocol == proto
@@ -128,7 +129,7 @@ func matches(r *Route, ip netip.Addr, nic string, bits, proto int) bool {
 // broadcast of an address in the same subnet on nic, else the computed one
 // (resource-agents leaves it unset then, upstream issue #656). Prefixes of
 // 31 and 32 bits get no broadcast unless one is given.
-func ChooseBroadcast(param string, ip netip.Addr, bits int, nic string, addrs []Addr) netip.Addr {
+func ChooseBroadcast(param string, ip netip.Addr, bits int, nic int, addrs []Addr) netip.Addr {
 	if !ip.Is4() {
 		return netip.Addr{}
 	}
@@ -182,7 +183,7 @@ func Locate(ip netip.Addr, p Placement, addrs []Addr) (Served, []Addr) {
 			continue
 		}
 		found = append(found, a)
-		if a.Link == p.NIC && a.Prefix.Bits() == p.Bits {
+		if a.Link == p.Link && a.Prefix.Bits() == p.Bits {
 			if a.DADFailed {
 				if state != Here {
 					state = Failed

@@ -6,58 +6,58 @@ import (
 	"testing"
 )
 
-func rt(dst, link string, scope int) Route {
+func rt(dst string, link int, scope int) Route {
 	return Route{Dst: netip.MustParsePrefix(dst), Link: link, Table: tableMain, Type: rtnUnicast, Scope: scope, Protocol: 2}
 }
 
 func TestFindIf(t *testing.T) {
 	ip4 := netip.MustParseAddr("192.0.2.55")
 	ip6 := netip.MustParseAddr("fd00::55")
-	static := rt("192.0.2.0/25", "eth2", scopeLink)
+	static := rt("192.0.2.0/25", 3, scopeLink)
 	static.Protocol = 4
-	blackhole := rt("192.0.2.0/28", "eth9", scopeLink)
+	blackhole := rt("192.0.2.0/28", 9, scopeLink)
 	blackhole.Type = 6
-	local := Route{Dst: netip.MustParsePrefix("127.0.0.0/8"), Link: "lo", Table: tableLocal, Type: rtnLocal, Scope: scopeHost}
+	local := Route{Dst: netip.MustParsePrefix("127.0.0.0/8"), Link: 100, Table: tableLocal, Type: rtnLocal, Scope: scopeHost}
 	tests := []struct {
 		name   string
 		ip     netip.Addr
-		nic    string
+		nic    int
 		bits   int
 		proto  int
 		routes []Route
 		want   Placement
 		noRt   bool
 	}{
-		{name: "connected route", ip: ip4, routes: []Route{rt("192.0.2.0/24", "eth0", scopeLink)},
-			want: Placement{NIC: "eth0", Bits: 24}},
+		{name: "connected route", ip: ip4, routes: []Route{rt("192.0.2.0/24", 1, scopeLink)},
+			want: Placement{Link: 1, Bits: 24}},
 		{name: "longest prefix wins", ip: ip4, bits: -1, routes: []Route{
-			rt("192.0.0.0/16", "eth1", scopeLink), rt("192.0.2.0/24", "eth0", scopeLink), rt("192.0.2.0/23", "eth3", scopeLink)},
-			want: Placement{NIC: "eth0", Bits: 24}},
+			rt("192.0.0.0/16", 2, scopeLink), rt("192.0.2.0/24", 1, scopeLink), rt("192.0.2.0/23", 4, scopeLink)},
+			want: Placement{Link: 1, Bits: 24}},
 		{name: "tie: the last listed wins, no failure (#1963)", ip: ip4, routes: []Route{
-			rt("192.0.2.0/24", "eth0", scopeLink), rt("192.0.2.0/24", "eth1", scopeLink)},
-			want: Placement{NIC: "eth1", Bits: 24}},
-		{name: "IPv4 ignores routes via a gateway", ip: ip4, routes: []Route{rt("192.0.2.0/24", "eth0", scopeGlobal)},
+			rt("192.0.2.0/24", 1, scopeLink), rt("192.0.2.0/24", 2, scopeLink)},
+			want: Placement{Link: 2, Bits: 24}},
+		{name: "IPv4 ignores routes via a gateway", ip: ip4, routes: []Route{rt("192.0.2.0/24", 1, scopeGlobal)},
 			noRt: true},
-		{name: "default route is no candidate", ip: ip4, routes: []Route{{Default: true, Link: "eth0", Table: tableMain, Type: rtnUnicast, Scope: scopeLink}},
+		{name: "default route is no candidate", ip: ip4, routes: []Route{{Default: true, Link: 1, Table: tableMain, Type: rtnUnicast, Scope: scopeLink}},
 			noRt: true},
-		{name: "blackhole ignored", ip: ip4, routes: []Route{blackhole, rt("192.0.2.0/24", "eth0", scopeLink)},
-			want: Placement{NIC: "eth0", Bits: 24}},
-		{name: "nic filters routes", ip: ip4, nic: "eth1", routes: []Route{
-			rt("192.0.2.0/24", "eth0", scopeLink), rt("192.0.0.0/16", "eth1", scopeLink)},
-			want: Placement{NIC: "eth1", Bits: 16}},
+		{name: "blackhole ignored", ip: ip4, routes: []Route{blackhole, rt("192.0.2.0/24", 1, scopeLink)},
+			want: Placement{Link: 1, Bits: 24}},
+		{name: "nic filters routes", ip: ip4, nic: 2, routes: []Route{
+			rt("192.0.2.0/24", 1, scopeLink), rt("192.0.0.0/16", 2, scopeLink)},
+			want: Placement{Link: 2, Bits: 16}},
 		{name: "given prefix must fit in the route", ip: ip4, bits: 20, routes: []Route{
-			rt("192.0.2.0/24", "eth0", scopeLink), rt("192.0.0.0/16", "eth1", scopeLink)},
-			want: Placement{NIC: "eth1", Bits: 20}},
-		{name: "nic and prefix given need no route", ip: ip4, nic: "eth5", bits: 27,
-			want: Placement{NIC: "eth5", Bits: 27}},
-		{name: "proto filter", ip: ip4, proto: 4, routes: []Route{rt("192.0.2.0/24", "eth0", scopeLink), static},
-			want: Placement{NIC: "eth2", Bits: 25}},
-		{name: "no matching route", ip: ip4, routes: []Route{rt("198.51.100.0/24", "eth0", scopeLink)}, noRt: true},
-		{name: "other family ignored", ip: ip4, routes: []Route{rt("fd00::/64", "eth0", scopeGlobal)}, noRt: true},
-		{name: "IPv6 any scope", ip: ip6, routes: []Route{rt("fd00::/64", "eth0", scopeGlobal), rt("fd00::/48", "eth1", scopeGlobal)},
-			want: Placement{NIC: "eth0", Bits: 64}},
+			rt("192.0.2.0/24", 1, scopeLink), rt("192.0.0.0/16", 2, scopeLink)},
+			want: Placement{Link: 2, Bits: 20}},
+		{name: "nic and prefix given need no route", ip: ip4, nic: 5, bits: 27,
+			want: Placement{Link: 5, Bits: 27}},
+		{name: "proto filter", ip: ip4, proto: 4, routes: []Route{rt("192.0.2.0/24", 1, scopeLink), static},
+			want: Placement{Link: 3, Bits: 25}},
+		{name: "no matching route", ip: ip4, routes: []Route{rt("198.51.100.0/24", 1, scopeLink)}, noRt: true},
+		{name: "other family ignored", ip: ip4, routes: []Route{rt("fd00::/64", 1, scopeGlobal)}, noRt: true},
+		{name: "IPv6 any scope", ip: ip6, routes: []Route{rt("fd00::/64", 1, scopeGlobal), rt("fd00::/48", 2, scopeGlobal)},
+			want: Placement{Link: 1, Bits: 64}},
 		{name: "loopback from the local table", ip: netip.MustParseAddr("127.0.0.2"), routes: []Route{local},
-			want: Placement{NIC: "lo", Bits: 8}},
+			want: Placement{Link: 100, Bits: 8}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -83,24 +83,25 @@ func TestFindIf(t *testing.T) {
 func TestChooseBroadcast(t *testing.T) {
 	ip := netip.MustParseAddr("192.0.2.55")
 	existing := []Addr{
-		{Link: "eth0", Prefix: netip.MustParsePrefix("192.0.2.1/24"), Broadcast: netip.MustParseAddr("192.0.2.254")},
-		{Link: "eth1", Prefix: netip.MustParsePrefix("192.0.2.1/24"), Broadcast: netip.MustParseAddr("192.0.2.253")},
+		{Link: 1, Prefix: netip.MustParsePrefix("192.0.2.1/24"), Broadcast: netip.MustParseAddr("192.0.2.254")},
+		{Link: 2, Prefix: netip.MustParsePrefix("192.0.2.1/24"), Broadcast: netip.MustParseAddr("192.0.2.253")},
 	}
 	tests := []struct {
-		name, param, nic string
-		bits             int
-		addrs            []Addr
-		want             string
+		name, param string
+		nic         int
+		bits        int
+		addrs       []Addr
+		want        string
 	}{
-		{"explicit", "192.0.2.127", "eth0", 24, existing, "192.0.2.127"},
-		{"none", "-", "eth0", 24, existing, ""},
-		{"computed", "+", "eth0", 24, existing, "192.0.2.255"},
-		{"copied from the interface", "", "eth0", 24, existing, "192.0.2.254"},
-		{"copied from the right interface", "", "eth1", 24, existing, "192.0.2.253"},
-		{"computed when none to copy (#656)", "", "eth2", 24, existing, "192.0.2.255"},
-		{"other prefix is not copied", "", "eth0", 25, existing, "192.0.2.127"},
-		{"no broadcast for /31", "", "eth2", 31, nil, ""},
-		{"no broadcast for /32", "+", "eth2", 32, nil, ""},
+		{"explicit", "192.0.2.127", 1, 24, existing, "192.0.2.127"},
+		{"none", "-", 1, 24, existing, ""},
+		{"computed", "+", 1, 24, existing, "192.0.2.255"},
+		{"copied from the interface", "", 1, 24, existing, "192.0.2.254"},
+		{"copied from the right interface", "", 2, 24, existing, "192.0.2.253"},
+		{"computed when none to copy (#656)", "", 3, 24, existing, "192.0.2.255"},
+		{"other prefix is not copied", "", 1, 25, existing, "192.0.2.127"},
+		{"no broadcast for /31", "", 3, 31, nil, ""},
+		{"no broadcast for /32", "+", 3, 32, nil, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -110,20 +111,20 @@ func TestChooseBroadcast(t *testing.T) {
 				s = got.String()
 			}
 			if s != tt.want {
-				t.Errorf("ChooseBroadcast(%q, /%d, %s) = %q, want %q", tt.param, tt.bits, tt.nic, s, tt.want)
+				t.Errorf("ChooseBroadcast(%q, /%d, #%d) = %q, want %q", tt.param, tt.bits, tt.nic, s, tt.want)
 			}
 		})
 	}
-	if got := ChooseBroadcast("", netip.MustParseAddr("fd00::1"), 64, "eth0", nil); got.IsValid() {
+	if got := ChooseBroadcast("", netip.MustParseAddr("fd00::1"), 64, 1, nil); got.IsValid() {
 		t.Errorf("ChooseBroadcast(IPv6) = %v, want none", got)
 	}
 }
 
 func TestLocate(t *testing.T) {
 	ip := netip.MustParseAddr("192.0.2.55")
-	p := Placement{NIC: "eth0", Bits: 24}
-	a := func(link, pfx string) Addr { return Addr{Link: link, Prefix: netip.MustParsePrefix(pfx)} }
-	failed := a("eth0", "192.0.2.55/24")
+	p := Placement{Link: 1, Bits: 24}
+	a := func(link int, pfx string) Addr { return Addr{Link: link, Prefix: netip.MustParsePrefix(pfx)} }
+	failed := a(1, "192.0.2.55/24")
 	failed.DADFailed = true
 	tests := []struct {
 		name  string
@@ -131,11 +132,11 @@ func TestLocate(t *testing.T) {
 		want  Served
 		found int
 	}{
-		{"absent", []Addr{a("eth0", "192.0.2.1/24")}, Absent, 0},
-		{"here", []Addr{a("eth0", "192.0.2.1/24"), a("eth0", "192.0.2.55/24")}, Here, 1},
-		{"other prefix", []Addr{a("eth0", "192.0.2.55/16")}, Elsewhere, 1},
-		{"other interface", []Addr{a("eth1", "192.0.2.55/24")}, Elsewhere, 1},
-		{"here and elsewhere", []Addr{a("eth1", "192.0.2.55/24"), a("eth0", "192.0.2.55/24")}, Here, 2},
+		{"absent", []Addr{a(1, "192.0.2.1/24")}, Absent, 0},
+		{"here", []Addr{a(1, "192.0.2.1/24"), a(1, "192.0.2.55/24")}, Here, 1},
+		{"other prefix", []Addr{a(1, "192.0.2.55/16")}, Elsewhere, 1},
+		{"other interface", []Addr{a(2, "192.0.2.55/24")}, Elsewhere, 1},
+		{"here and elsewhere", []Addr{a(2, "192.0.2.55/24"), a(1, "192.0.2.55/24")}, Here, 2},
 		{"dad failed", []Addr{failed}, Failed, 1},
 	}
 	for _, tt := range tests {

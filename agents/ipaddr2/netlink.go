@@ -97,16 +97,18 @@ func (n *host) LinkByName(name string) (netlink.Link, error) {
 	return n.h.LinkByName(name)
 }
 
-func (n *host) linkNames() (map[int]string, error) {
-	links, err := n.h.LinkList()
-	if err != nil {
-		return nil, fmt.Errorf("list links: %w", err)
+// LinkByIndex replaces "ip link show" for one interface index.
+func (n *host) LinkByIndex(i int) (netlink.Link, error) {
+	return n.h.LinkByIndex(i)
+}
+
+// LinkName returns the name of the interface with index i, or "#i" when
+// it cannot be read. Replaces "ip link show" for one index.
+func (n *host) LinkName(i int) string {
+	if l, err := n.h.LinkByIndex(i); err == nil {
+		return l.Attrs().Name
 	}
-	names := make(map[int]string, len(links))
-	for _, l := range links {
-		names[l.Attrs().Index] = l.Attrs().Name
-	}
-	return names, nil
+	return fmt.Sprintf("#%d", i)
 }
 
 func family(v6 bool) int {
@@ -117,7 +119,7 @@ func family(v6 bool) int {
 }
 
 // Routes replaces "ip route list table all" for one family.
-func (n *host) Routes(v6 bool, names map[int]string) ([]Route, error) {
+func (n *host) Routes(v6 bool) ([]Route, error) {
 	rs, err := n.h.RouteListFiltered(family(v6), &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
 	if err != nil {
 		return nil, fmt.Errorf("list routes: %w", err)
@@ -125,7 +127,7 @@ func (n *host) Routes(v6 bool, names map[int]string) ([]Route, error) {
 	out := make([]Route, 0, len(rs))
 	for _, r := range rs {
 		rt := Route{
-			Link: names[r.LinkIndex], Table: r.Table, Type: r.Type,
+			Link: r.LinkIndex, Table: r.Table, Type: r.Type,
 			Scope: int(r.Scope), Protocol: int(r.Protocol),
 		}
 		if r.Dst == nil {
@@ -143,7 +145,7 @@ func (n *host) Routes(v6 bool, names map[int]string) ([]Route, error) {
 }
 
 // Addrs replaces "ip -f FAMILY addr show".
-func (n *host) Addrs(v6 bool, names map[int]string) ([]Addr, error) {
+func (n *host) Addrs(v6 bool) ([]Addr, error) {
 	as, err := n.h.AddrList(nil, family(v6))
 	if err != nil {
 		return nil, fmt.Errorf("list addresses: %w", err)
@@ -155,7 +157,7 @@ func (n *host) Addrs(v6 bool, names map[int]string) ([]Addr, error) {
 			continue
 		}
 		ad := Addr{
-			Link: names[a.LinkIndex], Prefix: p, Label: a.Label,
+			Link: a.LinkIndex, Prefix: p, Label: a.Label,
 			Tentative: a.Flags&unix.IFA_F_TENTATIVE != 0,
 			DADFailed: a.Flags&unix.IFA_F_DADFAILED != 0,
 		}

@@ -19,15 +19,15 @@ var nsSeq atomic.Int32
 // Pair is two network namespaces joined by a veth pair: "v0" in A (where
 // the agent runs) and "v1" in B (the peer). Nothing routes out of them.
 type Pair struct {
-	A, B     string
-	MAC0     net.HardwareAddr // v0's MAC
-	MAC1     net.HardwareAddr // v1's MAC
-	Subnet4  string           // "192.0.2.0/24"
-	Subnet6  string           // "fd00:db8:1::/64"
-	Addr0v4  string           // v0's own IPv4 address
-	Addr1v4  string
-	Addr0v6  string
-	Addr1v6  string
+	A, B    string
+	MAC0    net.HardwareAddr // v0's MAC
+	MAC1    net.HardwareAddr // v1's MAC
+	Subnet4 string           // "192.0.2.0/24"
+	Subnet6 string           // "fd00:db8:1::/64"
+	Addr0v4 string           // v0's own IPv4 address
+	Addr1v4 string
+	Addr0v6 string
+	Addr1v6 string
 }
 
 // NewPair creates the namespaces, the veth pair and the base addresses
@@ -126,8 +126,8 @@ type Capture struct {
 	fd      int
 	stopped atomic.Bool
 	mu      sync.Mutex
-	frames []Frame
-	done   chan struct{}
+	frames  []Frame
+	done    chan struct{}
 }
 
 // StartCapture opens the socket and records until cleanup.

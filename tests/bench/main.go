@@ -1,0 +1,231 @@
+// Command bench runs the stock agents and paceline's side by side, in one
+// run, in the same network namespace with the same parameters, and reports
+// per call: median wall time, median CPU time, processes forked and peak
+// RSS, with ratios. It writes the table to BENCHMARKS.md (make bench).
+//
+// It needs root: it creates two network namespaces joined by a veth pair,
+// re-executes itself inside one of them, and removes both at the end.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/paceline-ha/paceline/pkg/ocf"
+	"github.com/paceline-ha/paceline/tests/harness"
+)
+
+const stockDir = "/usr/lib/ocf/resource.d/heartbeat"
+
+type options struct {
+	bin   string
+	out   string
+	n     int // calls per cheap scenario
+	slow  int // calls per start/stop scenario
+	inner bool
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.bin, "bin", "build/paceline", "the paceline binary")
+	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "where to write the table")
+	flag.IntVar(&o.n, "n", 40, "calls per monitor and meta-data scenario")
+	flag.IntVar(&o.slow, "slow", 6, "calls per start and stop scenario")
+	flag.BoolVar(&o.inner, "inner", false, "internal: run inside the bench namespace")
+	flag.Parse()
+	if o.inner {
+		os.Exit(inner(o))
+	}
+	os.Exit(outer(o))
+}
+
+// outer prepares the namespaces and runs the measurement inside them.
+func outer(o options) int {
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(os.Stderr, "bench: needs root (network namespaces)")
+		return 1
+	}
+	for _, p := range []string{"ip", "strace", "/usr/bin/time", filepath.Join(stockDir, "IPaddr2")} {
+		if _, err := exec.LookPath(p); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %s is missing (run tests/install-deps.sh)\n", p)
+			return 1
+		}
+	}
+	bin, err := filepath.Abs(o.bin)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	a, b := fmt.Sprintf("plbench%d-a", os.Getpid()), fmt.Sprintf("plbench%d-b", os.Getpid())
+	defer func() {
+		_ = exec.Command("ip", "netns", "del", a).Run()
+		_ = exec.Command("ip", "netns", "del", b).Run()
+	}()
+	steps := [][]string{
+		{"netns", "add", a}, {"netns", "add", b},
+		{"link", "add", "v0", "netns", a, "type", "veth", "peer", "name", "v1", "netns", b},
+		{"-n", a, "link", "set", "lo", "up"}, {"-n", b, "link", "set", "lo", "up"},
+		{"-n", a, "addr", "add", "192.0.2.1/24", "dev", "v0"},
+		{"-n", b, "addr", "add", "192.0.2.2/24", "dev", "v1"},
+		{"-n", a, "addr", "add", "fd00:db8:1::1/64", "dev", "v0", "nodad"},
+		{"-n", b, "addr", "add", "fd00:db8:1::2/64", "dev", "v1", "nodad"},
+		{"-n", a, "link", "set", "v0", "up"}, {"-n", b, "link", "set", "v1", "up"},
+	}
+	for _, s := range steps {
+		if out, err := exec.Command("ip", s...).CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: ip %s: %v\n%s", strings.Join(s, " "), err, out)
+			return 1
+		}
+	}
+	// DAD without its random start delay (up to router_solicitation_delay, 1 s),
+	// so that "DAD itself" is the same for every start measured.
+	if out, err := exec.Command("ip", "netns", "exec", a, "sysctl", "-qw",
+		"net.ipv6.conf.v0.router_solicitation_delay=0").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: sysctl: %v\n%s", err, out)
+		return 1
+	}
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	cmd := exec.Command("ip", "netns", "exec", a, self, "-inner", "-bin", bin, "-out", o.out,
+		"-n", fmt.Sprint(o.n), "-slow", fmt.Sprint(o.slow))
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode()
+		}
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// impl is one of the two agents being compared.
+type impl struct {
+	name string
+	path string
+}
+
+type sample struct {
+	wall, cpu time.Duration
+}
+
+type measure struct {
+	samples []sample
+	forks   int
+	execs   int
+	rssKB   int64 // peak RSS of one call, measured by GNU time
+}
+
+func (m *measure) medianWall() time.Duration {
+	return median(m.samples, func(s sample) time.Duration { return s.wall })
+}
+func (m *measure) medianCPU() time.Duration {
+	return median(m.samples, func(s sample) time.Duration { return s.cpu })
+}
+func (m *measure) peakRSS() int64 { return m.rssKB }
+
+func median(s []sample, f func(sample) time.Duration) time.Duration {
+	if len(s) == 0 {
+		return 0
+	}
+	v := make([]time.Duration, len(s))
+	for i := range s {
+		v[i] = f(s[i])
+	}
+	sort.Slice(v, func(i, j int) bool { return v[i] < v[j] })
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+type row struct {
+	scenario string
+	stock    *measure
+	ours     *measure
+}
+
+type bench struct {
+	o      options
+	tmp    string
+	impls  [2]impl
+	rows   []row
+	dad    []time.Duration
+	failed []string
+	log    io.Writer
+}
+
+func (b *bench) call(im impl, action string, params map[string]string, interval time.Duration, wrap []string) (*ocf.CallResult, error) {
+	state := filepath.Join(b.tmp, "rsctmp-"+im.name)
+	_ = os.MkdirAll(state, 0o755)
+	c := ocf.Call{
+		Path: im.path, Type: "IPaddr2", Instance: "vip", Action: action, Params: params,
+		Interval: interval, Timeout: 20 * time.Second, Wrap: wrap,
+		BaseEnv: []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
+		ExtraEnv: []string{"HA_LOGFACILITY=daemon", "HA_LOGFILE=" + filepath.Join(b.tmp, "ha.log"),
+			"PCMK_service=pacemaker-execd", "HA_RSCTMP=" + state},
+	}
+	return c.Run(context.Background())
+}
+
+// one runs one call and records it; want is the expected exit code.
+func (b *bench) one(im impl, m *measure, action string, params map[string]string, interval time.Duration, want ocf.Status) error {
+	res, err := b.call(im, action, params, interval, nil)
+	if err != nil {
+		return err
+	}
+	if res.Code != want {
+		return fmt.Errorf("%s %s %v: exit %d (%s), want %d: %s", im.name, action, params, res.Code, res.Reason, want, res.Stderr)
+	}
+	s := sample{wall: res.Elapsed}
+	if res.Usage != nil {
+		s.cpu = time.Duration(res.Usage.Utime.Nano() + res.Usage.Stime.Nano())
+	}
+	m.samples = append(m.samples, s)
+	return nil
+}
+
+// traced runs one call under strace -f and records the processes created.
+func (b *bench) traced(im impl, m *measure, action string, params map[string]string, interval time.Duration) error {
+	trace := filepath.Join(b.tmp, "trace")
+	_ = os.Remove(trace)
+	wrap := []string{"strace", "-f", "-qq", "-e", "trace=execve,clone,clone3,fork,vfork", "-o", trace, "--"}
+	if _, err := b.call(im, action, params, interval, wrap); err != nil {
+		return err
+	}
+	// strace -f follows background children (send_arp, our announcer)
+	// and returns when the last of them has exited.
+	data, err := os.ReadFile(trace)
+	if err != nil {
+		return err
+	}
+	m.forks, m.execs = harness.ParseStrace(string(data))
+
+	// Peak RSS from GNU time, whose child starts small: a child of this
+	// process would inherit the Go runtime's high-water mark.
+	rss := filepath.Join(b.tmp, "rss")
+	if _, err := b.call(im, action, params, interval, []string{"/usr/bin/time", "-f", "%M", "-o", rss, "--"}); err != nil {
+		return err
+	}
+	kb, err := os.ReadFile(rss)
+	if err != nil {
+		return err
+	}
+	lines := strings.Fields(string(kb))
+	if len(lines) == 0 {
+		return fmt.Errorf("no output from /usr/bin/time")
+	}
+	fmt.Sscan(lines[len(lines)-1], &m.rssKB)
+	return nil
+}
