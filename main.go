@@ -21,7 +21,7 @@ import (
 func main() {
 	name := filepath.Base(os.Args[0])
 	if e, ok := agents.Lookup(name); ok && e.Kind == agents.OCF {
-		ocf.Main(e.OCF())
+		ocf.Main(e.Agent())
 	}
 	if strings.HasPrefix(name, "paceline") {
 		os.Exit(agents.Tool(os.Args, os.Stdout, os.Stderr))

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/paceline-ha/paceline/pkg/ocf"
+	"github.com/paceline-ha/paceline/pkg/ocf/metaxml"
 )
 
 var update = flag.Bool("update", false, "rewrite the committed metadata files")
@@ -22,7 +23,7 @@ var update = flag.Bool("update", false, "rewrite the committed metadata files")
 // re-executed under an agent's name, so exit codes are real exit codes.
 func TestMain(m *testing.M) {
 	if e, ok := Lookup(filepath.Base(os.Args[0])); ok && e.Kind == OCF {
-		ocf.Main(e.OCF())
+		ocf.Main(e.Agent())
 	}
 	os.Exit(m.Run())
 }
@@ -36,7 +37,7 @@ func TestMetadataCurrent(t *testing.T) {
 		name := e.Name + ".xml"
 		want[name] = true
 		path := filepath.Join(dir, name)
-		got := e.Metadata()
+		got := metaxml.Render(e.OCF().Meta)
 		if *update {
 			require.NoError(t, os.WriteFile(path, got, 0o644))
 			continue

@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/paceline-ha/paceline/agents/ipaddr2"
+	"github.com/paceline-ha/paceline/metadata"
 	"github.com/paceline-ha/paceline/pkg/ocf"
 )
 
@@ -48,11 +49,12 @@ func Lookup(name string) (Entry, bool) {
 	return Entry{}, false
 }
 
-// Metadata returns the metadata document of an agent.
-func (e Entry) Metadata() []byte {
-	if e.OCF != nil {
-		m := e.OCF().Meta
-		return m.XML()
-	}
-	return nil
+// Agent returns the OCF agent with the metadata it serves.
+func (e Entry) Agent() *ocf.Agent {
+	a := e.OCF()
+	a.MetadataXML = metadata.For(e.Name)
+	return a
 }
+
+// Metadata returns the committed metadata document of an agent.
+func (e Entry) Metadata() []byte { return metadata.For(e.Name) }

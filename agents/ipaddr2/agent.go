@@ -11,8 +11,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/vishvananda/netlink"
-
 	"github.com/paceline-ha/paceline/pkg/ocf"
 )
 
@@ -33,15 +31,15 @@ func Agent() *ocf.Agent {
 type target struct {
 	cfg   *Config
 	host  *host
-	link  netlink.Link // nil when the interface is missing
+	link  *Link // nil when the interface is missing
 	place Placement
 	addrs []Addr
 }
 
 // name returns an interface's name for messages.
 func (t *target) name(index int) string {
-	if t.link != nil && index == t.link.Attrs().Index {
-		return t.link.Attrs().Name
+	if t.link != nil && index == t.link.Index {
+		return t.link.Name
 	}
 	return t.host.LinkName(index)
 }
@@ -67,7 +65,7 @@ func resolve(cfg *Config) (*target, error) {
 			h.Close()
 			return nil, &errNoLink{cfg.NIC}
 		}
-		t.link = l
+		t.link = &l
 	}
 	var routes []Route
 	if cfg.NIC == "" || cfg.Bits <= 0 {
@@ -78,18 +76,20 @@ func resolve(cfg *Config) (*target, error) {
 	}
 	nic := 0
 	if t.link != nil {
-		nic = t.link.Attrs().Index
+		nic = t.link.Index
 	}
 	t.place, err = FindIf(cfg.IP, nic, cfg.Bits, cfg.Proto, routes)
 	if err != nil {
 		return t, err
 	}
 	if t.link == nil {
-		if t.link, err = h.LinkByIndex(t.place.Link); err != nil {
+		l, err := h.LinkByIndex(t.place.Link)
+		if err != nil {
 			return t, &errNoLink{fmt.Sprintf("#%d", t.place.Link)}
 		}
+		t.link = &l
 	}
-	t.place.NIC = t.link.Attrs().Name
+	t.place.NIC = t.link.Name
 	return t, nil
 }
 
@@ -180,7 +180,7 @@ func start(ctx context.Context, r *ocf.Request) error {
 			// Present on our interface with another prefix (or failed DAD):
 			// replace it rather than keep two entries.
 			r.Log.Warnf("removing %s/%d from %s before adding it as /%d", cfg.IP, a.Prefix.Bits(), p.NIC, p.Bits)
-			if err := h.DelAddr(t.link, cfg.IP, a.Prefix.Bits()); err != nil && !errors.Is(err, syscall.EADDRNOTAVAIL) {
+			if err := h.DelAddr(*t.link, cfg.IP, a.Prefix.Bits()); err != nil && !errors.Is(err, syscall.EADDRNOTAVAIL) {
 				return ocf.Generic("remove stale %s/%d from %s: %v", cfg.IP, a.Prefix.Bits(), p.NIC, err)
 			}
 		} else {
@@ -188,25 +188,24 @@ func start(ctx context.Context, r *ocf.Request) error {
 		}
 	}
 
-	adminUp, carrier := linkState(t.link)
+	adminUp, carrier := linkState(*t.link)
 	if !adminUp {
 		r.Log.Infof("bringing %s up", p.NIC)
-		if err := h.SetUp(t.link); err != nil {
+		if err := h.SetUp(*t.link); err != nil {
 			return ocf.Generic("bring %s up: %v", p.NIC, err)
 		}
-		if l, err := h.LinkByName(p.NIC); err == nil {
-			t.link = l
+		if l, err := h.LinkByIndex(t.link.Index); err == nil {
+			t.link = &l
 			_, carrier = linkState(l)
 		}
 	}
 	if cfg.CheckLink && !carrier {
 		return ocf.NotInstalled("interface %s has no carrier (link down)", p.NIC)
 	}
-	attrs := t.link.Attrs()
-	announce := len(attrs.HardwareAddr) == 6 && !strings.HasPrefix(p.NIC, "lo")
+	announce := len(t.link.MAC) == 6 && !strings.HasPrefix(p.NIC, "lo")
 
 	if cfg.RunArping && !cfg.V6 && announce {
-		c, err := h.probeARP(ctx, attrs.Index, attrs.HardwareAddr, cfg.IP)
+		c, err := h.probeARP(ctx, t.link.Index, t.link.MAC, cfg.IP)
 		if err != nil {
 			return ocf.Generic("duplicate address check for %s on %s: %v", cfg.IP, p.NIC, err)
 		}
@@ -224,7 +223,7 @@ func start(ctx context.Context, r *ocf.Request) error {
 		msg += " label " + l
 	}
 	r.Log.Infof("%s", msg)
-	if err := h.AddAddr(t.link, cfg, p); err != nil && !errors.Is(err, syscall.EEXIST) {
+	if err := h.AddAddr(*t.link, cfg, p); err != nil && !errors.Is(err, syscall.EEXIST) {
 		if errors.Is(err, syscall.EPERM) {
 			return ocf.Perm("add %s: %v", describe(cfg.IP, p.Bits, p.NIC), err)
 		}
@@ -266,7 +265,7 @@ func waitDAD(ctx context.Context, r *ocf.Request, t *target) error {
 		case me == nil:
 			return ocf.Generic("%s disappeared from %s during duplicate address detection", cfg.IP, p.NIC)
 		case me.DADFailed:
-			_ = t.host.DelAddr(t.link, cfg.IP, me.Prefix.Bits())
+			_ = t.host.DelAddr(*t.link, cfg.IP, me.Prefix.Bits())
 			return ocf.Generic("IPv6 address %s is already in use on %s: duplicate address detection failed", cfg.IP, p.NIC)
 		case !me.Tentative:
 			return nil
@@ -284,8 +283,7 @@ func waitDAD(ctx context.Context, r *ocf.Request, t *target) error {
 }
 
 func sendAnnouncements(ctx context.Context, r *ocf.Request, t *target, count int, background bool) error {
-	attrs := t.link.Attrs()
-	a, err := t.host.newAnnouncer(attrs.Index, attrs.HardwareAddr, t.cfg.IP, t.cfg.ArpReply)
+	a, err := t.host.newAnnouncer(t.link.Index, t.link.MAC, t.cfg.IP, t.cfg.ArpReply)
 	if err != nil {
 		return err
 	}
@@ -349,7 +347,7 @@ func stop(ctx context.Context, r *ocf.Request) error {
 			continue
 		}
 		r.Log.Infof("removing %s", describe(cfg.IP, a.Prefix.Bits(), p.NIC))
-		if err := t.host.DelAddr(t.link, cfg.IP, a.Prefix.Bits()); err != nil && !errors.Is(err, syscall.EADDRNOTAVAIL) {
+		if err := t.host.DelAddr(*t.link, cfg.IP, a.Prefix.Bits()); err != nil && !errors.Is(err, syscall.EADDRNOTAVAIL) {
 			return ocf.Generic("remove %s: %v", describe(cfg.IP, a.Prefix.Bits(), p.NIC), err)
 		}
 		removed = true
@@ -371,7 +369,7 @@ func removeEverywhere(r *ocf.Request, t *target, cfg *Config) error {
 		if err != nil {
 			continue
 		}
-		name := l.Attrs().Name
+		name := l.Name
 		r.Log.Infof("no route for %s; removing it from %s", cfg.IP, name)
 		if err := t.host.DelAddr(l, cfg.IP, a.Prefix.Bits()); err != nil && !errors.Is(err, syscall.EADDRNOTAVAIL) {
 			return ocf.Generic("remove %s: %v", describe(cfg.IP, a.Prefix.Bits(), name), err)
@@ -417,14 +415,13 @@ func monitor(ctx context.Context, r *ocf.Request) error {
 		return ocf.Stopped("expected %s, found %s", describe(cfg.IP, p.Bits, p.NIC), strings.Join(where, ", "))
 	}
 	if cfg.CheckLink {
-		if up, carrier := linkState(t.link); !up || !carrier {
+		if up, carrier := linkState(*t.link); !up || !carrier {
 			return ocf.Stopped("%s is configured but interface %s is down", cfg.IP, p.NIC)
 		}
 	}
 	if cfg.ArpCountRefresh > 0 && !cfg.V6 {
-		attrs := t.link.Attrs()
-		if len(attrs.HardwareAddr) == 6 && !strings.HasPrefix(p.NIC, "lo") {
-			a, err := t.host.newAnnouncer(attrs.Index, attrs.HardwareAddr, cfg.IP, cfg.ArpReply)
+		if len(t.link.MAC) == 6 && !strings.HasPrefix(p.NIC, "lo") {
+			a, err := t.host.newAnnouncer(t.link.Index, t.link.MAC, cfg.IP, cfg.ArpReply)
 			if err == nil {
 				_, err = a.Send(ctx, cfg.ArpCountRefresh, cfg.ArpInterval)
 				a.Close()

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -123,7 +122,7 @@ func AnnounceMain(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	a, err := h.newAnnouncer(l.Attrs().Index, net.HardwareAddr(l.Attrs().HardwareAddr), ip, *reply)
+	a, err := h.newAnnouncer(l.Index, l.MAC, ip, *reply)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1

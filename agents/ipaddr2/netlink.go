@@ -3,14 +3,11 @@ package ipaddr2
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"runtime"
-	"time"
 
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -19,70 +16,68 @@ var ErrNoNamespace = errors.New("network namespace does not exist")
 
 // host is the network stack the agent works on: the current network
 // namespace, or the one named by network_namespace. Every operation goes
-// through netlink on a handle bound to that namespace.
+// through netlink on a socket opened in that namespace.
 type host struct {
-	h     *netlink.Handle
-	ns    netns.NsHandle // -1 for the current namespace
-	links map[int]netlink.Link
+	nl *rtnl
+	ns int // namespace fd, -1 for the current namespace
 }
 
-// openHost opens a netlink handle in the named namespace ("" = current).
+// openHost opens a netlink socket in the named namespace ("" = current).
 // Replaces "ip netns exec NAME".
 func openHost(nsName string) (*host, error) {
-	n := &host{ns: netns.None()}
-	var err error
+	n := &host{ns: -1}
 	if nsName != "" {
-		n.ns, err = netns.GetFromName(nsName)
+		fd, err := unix.Open(filepath.Join("/run/netns", nsName), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			if errors.Is(err, os.ErrNotExist) {
+			if errors.Is(err, unix.ENOENT) {
 				return nil, fmt.Errorf("%w: %s", ErrNoNamespace, nsName)
 			}
 			return nil, fmt.Errorf("open network namespace %s: %w", nsName, err)
 		}
-		n.h, err = netlink.NewHandleAt(n.ns, unix.NETLINK_ROUTE)
-	} else {
-		n.h, err = netlink.NewHandle(unix.NETLINK_ROUTE)
+		n.ns = fd
 	}
+	err := n.do(func() error {
+		var err error
+		n.nl, err = dialRtnl()
+		return err
+	})
 	if err != nil {
 		n.Close()
-		return nil, fmt.Errorf("netlink: %w", err)
+		return nil, err
 	}
-	// The kernel answers netlink at once; the timeout guards against the
-	// unthinkable so that no action can hang here.
-	_ = n.h.SetSocketTimeout(5 * time.Second)
 	return n, nil
 }
 
 func (n *host) Close() {
-	if n.h != nil {
-		n.h.Close()
+	if n.nl != nil {
+		n.nl.Close()
 	}
-	if n.ns.IsOpen() {
-		_ = n.ns.Close()
+	if n.ns >= 0 {
+		unix.Close(n.ns)
 	}
 }
 
-// do runs fn on a thread switched into the host's namespace (for sockets
-// and /proc/sys files, which belong to the namespace they are opened in).
+// do runs fn on a thread switched into the host's namespace, for sockets
+// and /proc/sys files, which belong to the namespace they are opened in.
 func (n *host) do(fn func() error) error {
-	if !n.ns.IsOpen() {
+	if n.ns < 0 {
 		return fn()
 	}
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		orig, err := netns.Get()
+		orig, err := os.Open("/proc/thread-self/ns/net")
 		if err != nil {
 			errc <- err
 			return
 		}
 		defer orig.Close()
-		if err := netns.Set(n.ns); err != nil {
+		if err := unix.Setns(n.ns, unix.CLONE_NEWNET); err != nil {
 			errc <- fmt.Errorf("enter network namespace: %w", err)
 			return
 		}
 		ferr := fn()
-		if err := netns.Set(orig); err == nil {
+		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
 			// Only a thread back in its own namespace may serve others;
 			// otherwise it ends with this goroutine.
 			runtime.UnlockOSThread()
@@ -93,129 +88,54 @@ func (n *host) do(fn func() error) error {
 }
 
 // LinkByName replaces "ip link show dev NAME".
-func (n *host) LinkByName(name string) (netlink.Link, error) {
-	return n.h.LinkByName(name)
-}
+func (n *host) LinkByName(name string) (Link, error) { return n.nl.getLink(name, 0) }
 
-// LinkByIndex replaces "ip link show" for one interface index.
-func (n *host) LinkByIndex(i int) (netlink.Link, error) {
-	return n.h.LinkByIndex(i)
-}
+// LinkByIndex looks one interface up by its index.
+func (n *host) LinkByIndex(i int) (Link, error) { return n.nl.getLink("", i) }
 
-// LinkName returns the name of the interface with index i, or "#i" when
-// it cannot be read. Replaces "ip link show" for one index.
+// LinkName returns the name of the interface with index i, or "#i".
 func (n *host) LinkName(i int) string {
-	if l, err := n.h.LinkByIndex(i); err == nil {
-		return l.Attrs().Name
+	if l, err := n.LinkByIndex(i); err == nil {
+		return l.Name
 	}
 	return fmt.Sprintf("#%d", i)
 }
 
-func family(v6 bool) int {
-	if v6 {
-		return unix.AF_INET6
-	}
-	return unix.AF_INET
-}
-
 // Routes replaces "ip route list table all" for one family.
 func (n *host) Routes(v6 bool) ([]Route, error) {
-	rs, err := n.h.RouteListFiltered(family(v6), &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+	rs, err := n.nl.routes(v6)
 	if err != nil {
 		return nil, fmt.Errorf("list routes: %w", err)
 	}
-	out := make([]Route, 0, len(rs))
-	for _, r := range rs {
-		rt := Route{
-			Link: r.LinkIndex, Table: r.Table, Type: r.Type,
-			Scope: int(r.Scope), Protocol: int(r.Protocol),
-		}
-		if r.Dst == nil {
-			rt.Default = true
-			continue
-		}
-		p, ok := prefixOf(r.Dst)
-		if !ok {
-			continue
-		}
-		rt.Dst = p.Masked()
-		out = append(out, rt)
-	}
-	return out, nil
+	return rs, nil
 }
 
 // Addrs replaces "ip -f FAMILY addr show".
 func (n *host) Addrs(v6 bool) ([]Addr, error) {
-	as, err := n.h.AddrList(nil, family(v6))
+	as, err := n.nl.addrs(v6)
 	if err != nil {
 		return nil, fmt.Errorf("list addresses: %w", err)
 	}
-	out := make([]Addr, 0, len(as))
-	for _, a := range as {
-		p, ok := prefixOf(a.IPNet)
-		if !ok {
-			continue
-		}
-		ad := Addr{
-			Link: a.LinkIndex, Prefix: p, Label: a.Label,
-			Tentative: a.Flags&unix.IFA_F_TENTATIVE != 0,
-			DADFailed: a.Flags&unix.IFA_F_DADFAILED != 0,
-		}
-		if b, ok := netip.AddrFromSlice(a.Broadcast); ok {
-			ad.Broadcast = b.Unmap()
-		}
-		out = append(out, ad)
-	}
-	return out, nil
+	return as, nil
 }
 
-func prefixOf(n *net.IPNet) (netip.Prefix, bool) {
-	if n == nil {
-		return netip.Prefix{}, false
-	}
-	ip, ok := netip.AddrFromSlice(n.IP)
-	if !ok {
-		return netip.Prefix{}, false
-	}
-	ones, _ := n.Mask.Size()
-	return netip.PrefixFrom(ip.Unmap(), ones), true
-}
-
-func ipNet(ip netip.Addr, bits int) *net.IPNet {
-	size := 32
-	if ip.Is6() {
-		size = 128
-	}
-	return &net.IPNet{IP: net.IP(ip.AsSlice()), Mask: net.CIDRMask(bits, size)}
-}
-
-// AddAddr replaces "ip addr add IP/BITS [brd B] dev NIC [nodad]
-// [noprefixroute] [label L] [preferred_lft X]".
-func (n *host) AddAddr(link netlink.Link, c *Config, p Placement) error {
-	a := &netlink.Addr{IPNet: ipNet(c.IP, p.Bits), Label: c.Label(p.NIC)}
-	if p.Broadcast.IsValid() {
-		a.Broadcast = net.IP(p.Broadcast.AsSlice())
-	}
-	if c.V6 {
-		if c.NoDAD {
-			a.Flags |= unix.IFA_F_NODAD
-		}
-		a.PreferedLft = int(c.PreferredLft)
-		a.ValidLft = Forever
+// AddAddr adds the configured address as placed.
+func (n *host) AddAddr(l Link, c *Config, p Placement) error {
+	var flags uint32
+	if c.V6 && c.NoDAD {
+		flags |= unix.IFA_F_NODAD
 	}
 	if c.NoPrefixRoute {
-		a.Flags |= unix.IFA_F_NOPREFIXROUTE
+		flags |= unix.IFA_F_NOPREFIXROUTE
 	}
-	return n.h.AddrAdd(link, a)
+	return n.nl.addAddr(l.Index, c.IP, p.Bits, p.Broadcast, c.Label(p.NIC), flags, c.PreferredLft, c.V6)
 }
 
-// DelAddr replaces "ip addr del IP/BITS dev NIC".
-func (n *host) DelAddr(link netlink.Link, ip netip.Addr, bits int) error {
-	return n.h.AddrDel(link, &netlink.Addr{IPNet: ipNet(ip, bits)})
-}
+// DelAddr removes ip/bits from the interface.
+func (n *host) DelAddr(l Link, ip netip.Addr, bits int) error { return n.nl.delAddr(l.Index, ip, bits) }
 
-// SetUp replaces "ip link set NIC up".
-func (n *host) SetUp(link netlink.Link) error { return n.h.LinkSetUp(link) }
+// SetUp brings the interface up.
+func (n *host) SetUp(l Link) error { return n.nl.setUp(l.Index) }
 
 // FlushRouteCache replaces "ip route flush cache".
 func (n *host) FlushRouteCache(v6 bool) error {
@@ -227,14 +147,10 @@ func (n *host) FlushRouteCache(v6 bool) error {
 }
 
 // linkState says whether a link can carry traffic: administratively up
-// with a carrier (loopback and interfaces that report no operational
-// state count as having one).
-func linkState(l netlink.Link) (adminUp, carrier bool) {
-	a := l.Attrs()
-	adminUp = a.Flags&net.FlagUp != 0
-	carrier = a.RawFlags&unix.IFF_LOWER_UP != 0
-	if a.OperState == netlink.OperUp || (a.Flags&net.FlagLoopback != 0 && adminUp) {
-		carrier = true
-	}
+// with a carrier (interfaces that report no operational state, such as
+// loopback, count as having one).
+func linkState(l Link) (adminUp, carrier bool) {
+	adminUp = l.Flags&unix.IFF_UP != 0
+	carrier = l.Flags&unix.IFF_LOWER_UP != 0 || l.OperUp || (l.Unknown && adminUp)
 	return adminUp, carrier
 }

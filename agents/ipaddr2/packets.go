@@ -2,7 +2,6 @@ package ipaddr2
 
 import (
 	"encoding/binary"
-	"net"
 	"net/netip"
 )
 
@@ -19,12 +18,12 @@ const (
 	arpReply   = 2
 )
 
-var broadcastMAC = net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+var broadcastMAC = MAC{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
 
 // ARPFrame builds an Ethernet frame carrying an ARP packet. A gratuitous
 // announcement has sender and target protocol address both set to the
 // address; a probe (RFC 5227) has sender 0.0.0.0.
-func ARPFrame(op uint16, srcMAC net.HardwareAddr, senderIP netip.Addr, targetMAC net.HardwareAddr, targetIP netip.Addr) []byte {
+func ARPFrame(op uint16, srcMAC MAC, senderIP netip.Addr, targetMAC MAC, targetIP netip.Addr) []byte {
 	f := make([]byte, 14+28)
 	copy(f[0:6], broadcastMAC)
 	copy(f[6:12], srcMAC)
@@ -46,9 +45,9 @@ func ARPFrame(op uint16, srcMAC net.HardwareAddr, senderIP netip.Addr, targetMAC
 // ARPPacket is a parsed Ethernet/IPv4 ARP packet.
 type ARPPacket struct {
 	Op        uint16
-	SenderMAC net.HardwareAddr
+	SenderMAC MAC
 	SenderIP  netip.Addr
-	TargetMAC net.HardwareAddr
+	TargetMAC MAC
 	TargetIP  netip.Addr
 }
 
@@ -60,9 +59,9 @@ func ParseARP(b []byte) (ARPPacket, bool) {
 	}
 	return ARPPacket{
 		Op:        binary.BigEndian.Uint16(b[6:8]),
-		SenderMAC: net.HardwareAddr(append([]byte(nil), b[8:14]...)),
+		SenderMAC: MAC(append([]byte(nil), b[8:14]...)),
 		SenderIP:  netip.AddrFrom4([4]byte(b[14:18])),
-		TargetMAC: net.HardwareAddr(append([]byte(nil), b[18:24]...)),
+		TargetMAC: MAC(append([]byte(nil), b[18:24]...)),
 		TargetIP:  netip.AddrFrom4([4]byte(b[24:28])),
 	}, true
 }
@@ -70,13 +69,13 @@ func ParseARP(b []byte) (ARPPacket, bool) {
 // allNodes is ff02::1 and its multicast MAC.
 var (
 	allNodes    = netip.MustParseAddr("ff02::1")
-	allNodesMAC = net.HardwareAddr{0x33, 0x33, 0, 0, 0, 1}
+	allNodesMAC = MAC{0x33, 0x33, 0, 0, 0, 1}
 )
 
 // NAFrame builds an Ethernet frame with an unsolicited neighbour
 // advertisement (RFC 4861 §7.2.6) for target, sent from target to all
 // nodes with the override flag and the target link-layer address option.
-func NAFrame(srcMAC net.HardwareAddr, target netip.Addr) []byte {
+func NAFrame(srcMAC MAC, target netip.Addr) []byte {
 	const icmpLen = 24 + 8
 	f := make([]byte, 14+40+icmpLen)
 	copy(f[0:6], allNodesMAC)
@@ -134,4 +133,20 @@ func icmpv6Checksum(src, dst [16]byte, msg []byte) uint16 {
 		sum = sum&0xffff + sum>>16
 	}
 	return ^uint16(sum)
+}
+
+// MAC is a link-layer (Ethernet) address.
+type MAC []byte
+
+// String formats the address as aa:bb:cc:dd:ee:ff.
+func (m MAC) String() string {
+	const hex = "0123456789abcdef"
+	b := make([]byte, 0, len(m)*3)
+	for i, c := range m {
+		if i > 0 {
+			b = append(b, ':')
+		}
+		b = append(b, hex[c>>4], hex[c&0xf])
+	}
+	return string(b)
 }

@@ -3,15 +3,14 @@ package ipaddr2
 import (
 	"bytes"
 	"encoding/binary"
-	"net"
 	"net/netip"
 	"testing"
 )
 
 func TestARPFrameRoundTrip(t *testing.T) {
-	mac := net.HardwareAddr{0x02, 0, 0, 0, 0, 1}
+	mac := MAC{0x02, 0, 0, 0, 0, 1}
 	ip := netip.MustParseAddr("192.0.2.55")
-	f := ARPFrame(arpRequest, mac, ip, net.HardwareAddr{0, 0, 0, 0, 0, 0}, ip)
+	f := ARPFrame(arpRequest, mac, ip, MAC{0, 0, 0, 0, 0, 0}, ip)
 	if !bytes.Equal(f[0:6], broadcastMAC) || !bytes.Equal(f[6:12], mac) || binary.BigEndian.Uint16(f[12:14]) != etherARP {
 		t.Fatalf("Ethernet header = % x", f[:14])
 	}
@@ -19,7 +18,7 @@ func TestARPFrameRoundTrip(t *testing.T) {
 	if !ok || p.Op != arpRequest || p.SenderIP != ip || p.TargetIP != ip || p.SenderMAC.String() != mac.String() {
 		t.Fatalf("ParseARP() = %+v, %v", p, ok)
 	}
-	probe := ARPFrame(arpRequest, mac, netip.IPv4Unspecified(), net.HardwareAddr{0, 0, 0, 0, 0, 0}, ip)
+	probe := ARPFrame(arpRequest, mac, netip.IPv4Unspecified(), MAC{0, 0, 0, 0, 0, 0}, ip)
 	if p, _ := ParseARP(probe[14:]); !p.SenderIP.IsUnspecified() || p.TargetIP != ip {
 		t.Errorf("probe = %+v, want sender 0.0.0.0 target %s", p, ip)
 	}
@@ -29,7 +28,7 @@ func TestARPFrameRoundTrip(t *testing.T) {
 }
 
 func TestNAFrame(t *testing.T) {
-	mac := net.HardwareAddr{0x02, 0, 0, 0, 0, 2}
+	mac := MAC{0x02, 0, 0, 0, 0, 2}
 	ip := netip.MustParseAddr("fd00::55")
 	f := NAFrame(mac, ip)
 	if !bytes.Equal(f[0:6], allNodesMAC) || binary.BigEndian.Uint16(f[12:14]) != etherIPv6 {
@@ -50,5 +49,11 @@ func TestNAFrame(t *testing.T) {
 	}
 	if !bytes.Equal(pkt[40+26:40+32], mac) {
 		t.Errorf("target link-layer option = % x, want %v", pkt[40+24:40+32], mac)
+	}
+}
+
+func TestMACString(t *testing.T) {
+	if got := (MAC{0x02, 0xab, 0, 0x10, 0xff, 0x9}).String(); got != "02:ab:00:10:ff:09" {
+		t.Errorf("MAC.String() = %q", got)
 	}
 }

@@ -3,7 +3,6 @@ package ipaddr2
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/netip"
 	"time"
 
@@ -105,11 +104,11 @@ type Announcer struct {
 
 // newAnnouncer prepares gratuitous ARP (IPv4) or unsolicited NA (IPv6)
 // frames for ip from mac.
-func (n *host) newAnnouncer(ifindex int, mac net.HardwareAddr, ip netip.Addr, reply bool) (*Announcer, error) {
+func (n *host) newAnnouncer(ifindex int, mac MAC, ip netip.Addr, reply bool) (*Announcer, error) {
 	var frame []byte
 	var etype uint16
 	if ip.Is4() {
-		op, tmac := uint16(arpRequest), net.HardwareAddr{0, 0, 0, 0, 0, 0}
+		op, tmac := uint16(arpRequest), MAC{0, 0, 0, 0, 0, 0}
 		if reply {
 			op, tmac = arpReply, broadcastMAC
 		}
@@ -150,19 +149,19 @@ func (a *Announcer) Close() { a.sock.Close() }
 
 // Conflict describes another host that answered for the address.
 type Conflict struct {
-	MAC net.HardwareAddr
+	MAC MAC
 }
 
 // probeARP sends RFC 5227 ARP probes for ip (two, 0.5 s apart) and
 // listens for one second for another host that claims it. It replaces
 // "arping -q -c 2 -w 3 -D -I NIC IP".
-func (n *host) probeARP(ctx context.Context, ifindex int, mac net.HardwareAddr, ip netip.Addr) (*Conflict, error) {
+func (n *host) probeARP(ctx context.Context, ifindex int, mac MAC, ip netip.Addr) (*Conflict, error) {
 	s, err := n.openPacket(ifindex, etherARP)
 	if err != nil {
 		return nil, err
 	}
 	defer s.Close()
-	probe := ARPFrame(arpRequest, mac, netip.IPv4Unspecified(), net.HardwareAddr{0, 0, 0, 0, 0, 0}, ip)
+	probe := ARPFrame(arpRequest, mac, netip.IPv4Unspecified(), MAC{0, 0, 0, 0, 0, 0}, ip)
 	start := time.Now()
 	end := start.Add(time.Second)
 	if d, ok := ctx.Deadline(); ok && d.Before(end) {

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
-	"runtime/debug"
 	"sort"
 	"strings"
 	"time"
@@ -23,6 +21,9 @@ type Handler func(ctx context.Context, r *Request) error
 type Agent struct {
 	Meta     Metadata
 	Handlers map[string]Handler
+	// MetadataXML is the rendered metadata the meta-data action prints
+	// (see package metaxml).
+	MetadataXML []byte
 }
 
 // Invocation is what a process was started with.
@@ -36,7 +37,6 @@ type Invocation struct {
 
 // Main runs the agent for this process and exits with its code.
 func Main(a *Agent) {
-	Tune()
 	code := Exec(a, Invocation{
 		Args: os.Args, Env: os.Environ(),
 		Stdout: os.Stdout, Stderr: os.Stderr, Start: time.Now(),
@@ -58,7 +58,11 @@ func Exec(a *Agent, inv Invocation) Status {
 	}
 	switch action {
 	case "meta-data":
-		_, _ = inv.Stdout.Write(a.Meta.XML())
+		if len(a.MetadataXML) == 0 {
+			exitReason(inv.Stderr, env, "this build of "+a.Meta.Name+" carries no metadata")
+			return ErrGeneric
+		}
+		_, _ = inv.Stdout.Write(a.MetadataXML)
 		return Success
 	case "usage", "help":
 		fmt.Fprint(inv.Stdout, a.usage())
@@ -93,9 +97,7 @@ func Exec(a *Agent, inv Invocation) Status {
 	r.Timeout = a.timeoutFor(action, r.Meta.Timeout)
 	r.Deadline = inv.Start.Add(r.Timeout - Margin(r.Timeout))
 
-	ctx, cancel := context.WithDeadline(context.Background(), r.Deadline)
-	defer cancel()
-	err := h(ctx, r)
+	err := h(withLazyDeadline(r.Deadline), r)
 	code := CodeOf(err)
 	if reason := ReasonOf(err); reason != "" {
 		if code == Success {
@@ -108,21 +110,6 @@ func Exec(a *Agent, inv Invocation) Status {
 		}
 	}
 	return code
-}
-
-// Tune sets the Go runtime up for a short-lived agent process, which
-// Pacemaker starts every few seconds per resource: one P (no idle
-// processors spinning for the little work there is) unless GOMAXPROCS is
-// set, and no garbage collection below a 128 MiB heap. Together they save
-// about a fifth of a monitor's CPU time.
-func Tune() {
-	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(1)
-	}
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(-1)
-		debug.SetMemoryLimit(128 << 20)
-	}
 }
 
 // Margin is the part of an operation's timeout kept in reserve so that an

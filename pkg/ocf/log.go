@@ -3,10 +3,21 @@ package ocf
 import (
 	"fmt"
 	"io"
-	"log/syslog"
 	"os"
 	"strings"
+	"syscall"
 	"time"
+)
+
+// Priority is a syslog facility or severity (RFC 5424 numbering).
+type Priority int
+
+// Severities.
+const (
+	sevErr     Priority = 3
+	sevWarning Priority = 4
+	sevInfo    Priority = 6
+	sevDebug   Priority = 7
 )
 
 // Logger writes log lines the way resource-agents' ocf_log does, without
@@ -25,10 +36,10 @@ import (
 type Logger struct {
 	tag      string
 	debug    bool
-	facility syslog.Priority
+	facility Priority
 	useSys   bool
-	sysDial  func(syslog.Priority, string) (io.WriteCloser, error)
-	sys      io.WriteCloser
+	sysSock  string
+	sys      int // datagram socket connected to sysSock; 0 until used
 	sysDead  bool
 	logFile  string
 	debugLog string
@@ -36,14 +47,12 @@ type Logger struct {
 	now      func() time.Time
 }
 
-var facilities = map[string]syslog.Priority{
-	"kern": syslog.LOG_KERN, "user": syslog.LOG_USER, "mail": syslog.LOG_MAIL,
-	"daemon": syslog.LOG_DAEMON, "auth": syslog.LOG_AUTH, "syslog": syslog.LOG_SYSLOG,
-	"lpr": syslog.LOG_LPR, "news": syslog.LOG_NEWS, "uucp": syslog.LOG_UUCP,
-	"cron": syslog.LOG_CRON, "authpriv": syslog.LOG_AUTHPRIV, "ftp": syslog.LOG_FTP,
-	"local0": syslog.LOG_LOCAL0, "local1": syslog.LOG_LOCAL1, "local2": syslog.LOG_LOCAL2,
-	"local3": syslog.LOG_LOCAL3, "local4": syslog.LOG_LOCAL4, "local5": syslog.LOG_LOCAL5,
-	"local6": syslog.LOG_LOCAL6, "local7": syslog.LOG_LOCAL7,
+// facilities maps syslog facility names to their codes.
+var facilities = map[string]Priority{
+	"kern": 0, "user": 1, "mail": 2, "daemon": 3, "auth": 4, "syslog": 5,
+	"lpr": 6, "news": 7, "uucp": 8, "cron": 9, "authpriv": 10, "ftp": 11,
+	"local0": 16, "local1": 17, "local2": 18, "local3": 19,
+	"local4": 20, "local5": 21, "local6": 22, "local7": 23,
 }
 
 // LogTag returns the resource-agents tag "<agent>(<instance>)".
@@ -73,17 +82,11 @@ func newLoggerAt(env map[string]string, tag string, stderr io.Writer, sysSock st
 		debug:    debugOn(firstSet(env["HA_debug"], env["PCMK_debug"])),
 	}
 	fac := strings.ToLower(firstSet(env["HA_LOGFACILITY"], env["PCMK_logfacility"], "daemon"))
-	if p, ok := facilities[fac]; ok && fac != "none" {
-		if _, err := os.Stat(sysSock); err == nil {
-			l.useSys = true
-			l.facility = p
-			l.sysDial = func(p syslog.Priority, tag string) (io.WriteCloser, error) {
-				if sysSock == devLog {
-					return syslog.Dial("", "", p, tag) // the local format
-				}
-				return syslog.Dial("unixgram", sysSock, p, tag)
-			}
-		}
+	if p, ok := facilities[fac]; ok {
+		// Whether the socket exists is found out at the first line.
+		l.useSys = true
+		l.facility = p
+		l.sysSock = sysSock
 	}
 	if l.debugLog == "/dev/null" {
 		l.debugLog = ""
@@ -105,46 +108,35 @@ func (l *Logger) DebugEnabled() bool { return l != nil && l.debug }
 // Debugf logs at DEBUG level (only with HA_debug on).
 func (l *Logger) Debugf(format string, args ...any) {
 	if l.DebugEnabled() {
-		l.write(syslog.LOG_DEBUG, "DEBUG", format, args)
+		l.write(sevDebug, "DEBUG", format, args)
 	}
 }
 
 // Infof logs at INFO level.
-func (l *Logger) Infof(format string, args ...any) { l.write(syslog.LOG_INFO, "INFO", format, args) }
+func (l *Logger) Infof(format string, args ...any) { l.write(sevInfo, "INFO", format, args) }
 
 // Warnf logs at WARNING level.
 func (l *Logger) Warnf(format string, args ...any) {
-	l.write(syslog.LOG_WARNING, "WARNING", format, args)
+	l.write(sevWarning, "WARNING", format, args)
 }
 
 // Errorf logs at ERROR level.
-func (l *Logger) Errorf(format string, args ...any) { l.write(syslog.LOG_ERR, "ERROR", format, args) }
+func (l *Logger) Errorf(format string, args ...any) { l.write(sevErr, "ERROR", format, args) }
 
-func (l *Logger) write(sev syslog.Priority, level, format string, args []any) {
+func (l *Logger) write(sev Priority, level, format string, args []any) {
 	if l == nil || l.stderr == nil && l.logFile == "" && !l.useSys {
 		return
 	}
 	msg := level + ": " + strings.TrimRight(fmt.Sprintf(format, args...), "\n")
 	taken := false
-	if l.useSys && !l.sysDead {
-		if l.sys == nil {
-			w, err := l.sysDial(l.facility|sev, l.tag)
-			if err != nil {
-				l.sysDead = true
-			} else {
-				l.sys = w
-			}
-		}
-		if l.sys != nil {
-			if sw, ok := l.sys.(*syslog.Writer); ok {
-				taken = sysWrite(sw, sev, msg) == nil
-			} else if _, err := io.WriteString(l.sys, msg); err == nil {
-				taken = true
-			}
-		}
-	}
 	pid := os.Getpid()
-	line := fmt.Sprintf("%s  %s[%d]:    %s\n", l.now().Format("Jan 02 15:04:05"), l.tag, pid, msg)
+	stamp := l.now().Format(time.Stamp)
+	if l.useSys && !l.sysDead {
+		// The traditional local format: <PRI>Mmm dd hh:mm:ss tag[pid]: msg
+		line := fmt.Sprintf("<%d>%s %s[%d]: %s", int(l.facility)*8+int(sev), stamp, l.tag, pid, msg)
+		taken = l.sysWrite([]byte(line)) == nil
+	}
+	line := fmt.Sprintf("%s  %s[%d]:    %s\n", stamp, l.tag, pid, msg)
 	if l.logFile != "" && appendFile(l.logFile, line) == nil {
 		taken = true
 	}
@@ -156,16 +148,25 @@ func (l *Logger) write(sev syslog.Priority, level, format string, args []any) {
 	}
 }
 
-func sysWrite(w *syslog.Writer, sev syslog.Priority, msg string) error {
-	switch sev {
-	case syslog.LOG_ERR:
-		return w.Err(msg)
-	case syslog.LOG_WARNING:
-		return w.Warning(msg)
-	case syslog.LOG_DEBUG:
-		return w.Debug(msg)
+// sysWrite sends one datagram to the syslog socket, connecting on first
+// use. It never blocks: a full or absent syslog drops the line (and the
+// caller writes it elsewhere).
+func (l *Logger) sysWrite(b []byte) error {
+	if l.sys == 0 {
+		fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_DGRAM|syscall.SOCK_CLOEXEC|syscall.SOCK_NONBLOCK, 0)
+		if err != nil {
+			l.sysDead = true
+			return err
+		}
+		if err := syscall.Connect(fd, &syscall.SockaddrUnix{Name: l.sysSock}); err != nil {
+			syscall.Close(fd)
+			l.sysDead = true
+			return err
+		}
+		l.sys = fd
 	}
-	return w.Info(msg)
+	_, err := syscall.Write(l.sys, b)
+	return err
 }
 
 func appendFile(path, line string) error {
@@ -182,8 +183,8 @@ func appendFile(path, line string) error {
 
 // Close releases the syslog connection, if one was opened.
 func (l *Logger) Close() {
-	if l != nil && l.sys != nil {
-		_ = l.sys.Close()
-		l.sys = nil
+	if l != nil && l.sys > 0 {
+		_ = syscall.Close(l.sys)
+		l.sys = 0
 	}
 }
