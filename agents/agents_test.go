@@ -197,3 +197,21 @@ func TestIPaddr2ExitCodes(t *testing.T) {
 		})
 	}
 }
+
+// TestToolRun runs agents through "paceline run", which re-executes this
+// test binary under the agent's name (see TestMain).
+func TestToolRun(t *testing.T) {
+	code, out, _ := tool("run", "IPaddr2", "meta-data")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, `<resource-agent name="IPaddr2"`)
+	assert.Contains(t, out, "exit code 0 (OCF_SUCCESS)")
+
+	code, out, _ = tool("run", "--timeout", "5s", "IPaddr2", "validate-all")
+	assert.Equal(t, int(ocf.ErrConfigured), code)
+	assert.Contains(t, out, "exit code 6 (OCF_ERR_CONFIGURED)")
+	assert.Contains(t, out, "exit reason: parameter ip is required")
+
+	code, out, _ = tool("run", "--probe", "IPaddr2", "monitor", "ip=not-an-address")
+	assert.Equal(t, int(ocf.NotRunning), code)
+	assert.Contains(t, out, "OCF_NOT_RUNNING")
+}
