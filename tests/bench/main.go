@@ -37,7 +37,7 @@ func main() {
 	var o options
 	flag.StringVar(&o.bin, "bin", "build/paceline", "the paceline binary")
 	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "where to write the table")
-	flag.IntVar(&o.n, "n", 40, "calls per monitor and meta-data scenario")
+	flag.IntVar(&o.n, "n", 60, "calls per monitor and meta-data scenario")
 	flag.IntVar(&o.slow, "slow", 6, "calls per start and stop scenario")
 	flag.BoolVar(&o.inner, "inner", false, "internal: run inside the bench namespace")
 	flag.Parse()
