@@ -100,43 +100,48 @@ func (e *errNoLink) Error() string { return fmt.Sprintf("interface %s does not e
 // validate checks the parameters the way start does, without changing
 // anything: 6 for a wrong configuration, 2 for a namespace missing here.
 func validate(ctx context.Context, r *ocf.Request) error {
-	cfg, err := ParseConfig(r)
+	t, err := prepare(r)
 	if err != nil {
 		return err
 	}
-	if cfg.Unsupported != "" {
-		return ocf.NotConfigured("%s", cfg.Unsupported)
-	}
-	t, err := resolve(cfg)
-	if t != nil {
-		defer t.Close()
-	}
-	if err := startResolveError(err); err != nil {
-		return err
-	}
-	return cfg.CheckLabel(t.place.NIC)
+	t.Close()
+	return nil
 }
 
-func startResolveError(err error) error {
-	var nolink *errNoLink
-	var noroute *ErrNoRoute
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, ErrNoNamespace):
-		return ocf.InvalidArgs("%v", err)
-	case errors.As(err, &nolink):
-		return ocf.NotConfigured("%v", err)
-	case errors.As(err, &noroute):
-		return ocf.Generic("%v", err)
+// prepare reads and checks the configuration and finds where the address
+// goes, with start's exit codes: 6 for a wrong or unsupported
+// configuration or a missing interface, 2 for a namespace missing here,
+// 1 when no route gives the interface or prefix.
+func prepare(r *ocf.Request) (*target, error) {
+	cfg, err := ParseConfig(r)
+	if err != nil {
+		return nil, err
 	}
-	return ocf.Generic("%v", err)
-}
-
-func logWarnings(r *ocf.Request, cfg *Config) {
 	for _, w := range cfg.Warnings {
 		r.Log.Warnf("%s", w)
 	}
+	if cfg.Unsupported != "" {
+		return nil, ocf.NotConfigured("%s", cfg.Unsupported)
+	}
+	t, err := resolve(cfg)
+	var nolink *errNoLink
+	switch {
+	case err == nil:
+		err = cfg.CheckLabel(t.place.NIC)
+	case errors.Is(err, ErrNoNamespace):
+		err = ocf.InvalidArgs("%v", err)
+	case errors.As(err, &nolink):
+		err = ocf.NotConfigured("%v", err)
+	default: // no route, or netlink failing
+		err = ocf.Generic("%v", err)
+	}
+	if err != nil {
+		if t != nil {
+			t.Close()
+		}
+		return nil, err
+	}
+	return t, nil
 }
 
 func needRoot() error {
@@ -150,25 +155,12 @@ func start(ctx context.Context, r *ocf.Request) error {
 	if err := needRoot(); err != nil {
 		return err
 	}
-	cfg, err := ParseConfig(r)
+	t, err := prepare(r)
 	if err != nil {
 		return err
 	}
-	logWarnings(r, cfg)
-	if cfg.Unsupported != "" {
-		return ocf.NotConfigured("%s", cfg.Unsupported)
-	}
-	t, err := resolve(cfg)
-	if t != nil {
-		defer t.Close()
-	}
-	if err := startResolveError(err); err != nil {
-		return err
-	}
-	if err := cfg.CheckLabel(t.place.NIC); err != nil {
-		return err
-	}
-	p, h := t.place, t.host
+	defer t.Close()
+	cfg, p, h := t.cfg, t.place, t.host
 
 	state, found := Locate(cfg.IP, p, t.addrs)
 	if state == Here {
