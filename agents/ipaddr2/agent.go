@@ -63,7 +63,10 @@ func resolve(cfg *Config) (*target, error) {
 		l, err := h.LinkByName(cfg.NIC)
 		if err != nil {
 			h.Close()
-			return nil, &errNoLink{cfg.NIC}
+			if errors.Is(err, syscall.ENODEV) {
+				return nil, &errNoLink{cfg.NIC}
+			}
+			return nil, fmt.Errorf("look up interface %s: %w", cfg.NIC, err)
 		}
 		t.link = &l
 	}
