@@ -46,11 +46,26 @@ func (t *target) name(index int) string {
 
 func (t *target) Close() { t.host.Close() }
 
+// netlinkTimeout bounds each netlink answer: the kernel answers at once,
+// but no action may outlive its budget even if it did not.
+func netlinkTimeout(ctx context.Context) time.Duration {
+	limit := 5 * time.Second
+	if d, ok := ctx.Deadline(); ok {
+		if left := time.Until(d); left < limit {
+			limit = left
+		}
+	}
+	if limit < 10*time.Millisecond {
+		limit = 10 * time.Millisecond
+	}
+	return limit
+}
+
 // resolve opens the namespace, finds the interface and prefix, and reads
 // the addresses of the family. The error says what could not be found;
 // callers map it to their own exit codes.
-func resolve(cfg *Config) (*target, error) {
-	h, err := openHost(cfg.Netns)
+func resolve(ctx context.Context, cfg *Config) (*target, error) {
+	h, err := openHost(cfg.Netns, netlinkTimeout(ctx))
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +118,7 @@ func (e *errNoLink) Error() string { return fmt.Sprintf("interface %s does not e
 // validate checks the parameters the way start does, without changing
 // anything: 6 for a wrong configuration, 2 for a namespace missing here.
 func validate(ctx context.Context, r *ocf.Request) error {
-	t, err := prepare(r)
+	t, err := prepare(ctx, r)
 	if err != nil {
 		return err
 	}
@@ -115,7 +130,7 @@ func validate(ctx context.Context, r *ocf.Request) error {
 // goes, with start's exit codes: 6 for a wrong or unsupported
 // configuration or a missing interface, 2 for a namespace missing here,
 // 1 when no route gives the interface or prefix.
-func prepare(r *ocf.Request) (*target, error) {
+func prepare(ctx context.Context, r *ocf.Request) (*target, error) {
 	cfg, err := ParseConfig(r)
 	if err != nil {
 		return nil, err
@@ -126,7 +141,7 @@ func prepare(r *ocf.Request) (*target, error) {
 	if cfg.Unsupported != "" {
 		return nil, ocf.NotConfigured("%s", cfg.Unsupported)
 	}
-	t, err := resolve(cfg)
+	t, err := resolve(ctx, cfg)
 	var nolink *errNoLink
 	switch {
 	case err == nil:
@@ -158,7 +173,7 @@ func start(ctx context.Context, r *ocf.Request) error {
 	if err := needRoot(); err != nil {
 		return err
 	}
-	t, err := prepare(r)
+	t, err := prepare(ctx, r)
 	if err != nil {
 		return err
 	}
@@ -312,7 +327,7 @@ func stop(ctx context.Context, r *ocf.Request) error {
 		return nil
 	}
 	stopBackground(r, cfg.IP.String())
-	t, err := resolve(cfg)
+	t, err := resolve(ctx, cfg)
 	if t != nil {
 		defer t.Close()
 	}
@@ -380,7 +395,7 @@ func monitor(ctx context.Context, r *ocf.Request) error {
 		// the resource everywhere); start and validate-all do.
 		return ocf.Stopped("%v", err)
 	}
-	t, err := resolve(cfg)
+	t, err := resolve(ctx, cfg)
 	if t != nil {
 		defer t.Close()
 	}

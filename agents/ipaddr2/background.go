@@ -111,7 +111,7 @@ func AnnounceMain(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: paceline", AnnounceCommand, "-ifname NIC -ip IP -count N [-interval D] [-netns NS] [-reply]")
 		return 2
 	}
-	h, err := openHost(*ns)
+	h, err := openHost(*ns, 5*time.Second)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1

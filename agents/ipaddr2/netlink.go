@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -24,7 +25,7 @@ type host struct {
 
 // openHost opens a netlink socket in the named namespace ("" = current).
 // Replaces "ip netns exec NAME".
-func openHost(nsName string) (*host, error) {
+func openHost(nsName string, timeout time.Duration) (*host, error) {
 	n := &host{ns: -1}
 	if nsName != "" {
 		fd, err := unix.Open(filepath.Join("/run/netns", nsName), unix.O_RDONLY|unix.O_CLOEXEC, 0)
@@ -38,7 +39,7 @@ func openHost(nsName string) (*host, error) {
 	}
 	err := n.do(func() error {
 		var err error
-		n.nl, err = dialRtnl()
+		n.nl, err = dialRtnl(timeout)
 		return err
 	})
 	if err != nil {

@@ -23,7 +23,7 @@ type rtnl struct {
 
 // dialRtnl opens a NETLINK_ROUTE socket in the calling thread's network
 // namespace, with a receive timeout so no call can hang.
-func dialRtnl() (*rtnl, error) {
+func dialRtnl(timeout time.Duration) (*rtnl, error) {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
 	if err != nil {
 		return nil, fmt.Errorf("netlink socket: %w", err)
@@ -32,7 +32,7 @@ func dialRtnl() (*rtnl, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("netlink bind: %w", err)
 	}
-	tv := unix.NsecToTimeval(int64(5 * time.Second))
+	tv := unix.NsecToTimeval(int64(timeout))
 	_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 	_ = unix.SetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_EXT_ACK, 1)
 	return &rtnl{fd: fd, buf: make([]byte, 32<<10)}, nil
@@ -93,7 +93,7 @@ func (c *rtnl) do(m *msg, each func(typ uint16, data []byte)) error {
 		}
 		if err != nil {
 			if err == unix.EAGAIN {
-				return errors.New("netlink: no answer from the kernel within 5 s")
+				return errors.New("netlink: no answer from the kernel in time")
 			}
 			return err
 		}
