@@ -162,6 +162,7 @@ type bench struct {
 	impls  [2]impl
 	rows   []row
 	dad    []time.Duration
+	floor  []time.Duration // CPU of "paceline version"
 	failed []string
 	log    io.Writer
 }

@@ -48,6 +48,9 @@ func (b *bench) report() string {
 	fmt.Fprintf(&w, "\nKernel duplicate address detection alone (add over netlink until the tentative flag\n")
 	fmt.Fprintf(&w, "clears, `router_solicitation_delay` 0 in the bench namespace so it does not vary): median %s ms.\n\n", ms(dad))
 
+	floor := median(toSamples(b.floor), func(s sample) time.Duration { return s.wall })
+	fmt.Fprintf(&w, "Starting the paceline binary and doing nothing (`paceline version`) costs %s ms CPU\n", ms(floor))
+	fmt.Fprintf(&w, "(median of %d): the Go runtime's start, which every call pays before any agent code runs.\n\n", len(b.floor))
 	fmt.Fprintf(&w, "## Targets\n\n| target | measured | met |\n|---|---|---|\n")
 	for _, r := range b.rows {
 		if strings.HasPrefix(r.scenario, "monitor") || strings.HasPrefix(r.scenario, "probe") {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"time"
 
@@ -185,6 +186,7 @@ func (b *bench) run() error {
 		func() error { return b.startStop("IPv4", vip4) },
 		func() error { return b.startStop("IPv6", vip6) },
 		b.measureDAD,
+		b.measureFloor,
 	}
 	for _, s := range steps {
 		if err := s(); err != nil {
@@ -201,4 +203,18 @@ func (b *bench) withStarted(params map[string]string, name string) error {
 	defer b.call(b.impls[1], "stop", params, 0, nil)
 	time.Sleep(time.Second) // past the background announcements
 	return b.pair(name, b.o.n, "monitor", params, 10*time.Second, ocf.Success)
+}
+
+// measureFloor times "paceline version": starting the Go binary and doing
+// nothing, the part of every call no agent code can save.
+func (b *bench) measureFloor() error {
+	fmt.Fprintf(b.log, "  process start floor\n")
+	for i := 0; i < b.o.n; i++ {
+		cmd := exec.Command(b.o.bin, "version")
+		if err := cmd.Run(); err != nil {
+			return err
+		}
+		b.floor = append(b.floor, cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime())
+	}
+	return nil
 }
