@@ -13,6 +13,11 @@ packages=(
 	resource-agents   # ocf-tester and the stock agents (benchmark baseline)
 	pacemaker-cli-utils # crm_attribute and friends
 	kmod              # modprobe, which the stock agents insist on
+	e2fsprogs         # mkfs.ext4, tune2fs: Filesystem tests on loop devices
+	xfsprogs          # mkfs.xfs
+	glusterfs-server  # glusterd: a real GlusterFS volume for Filesystem
+	glusterfs-client  # mount -t glusterfs
+	fuse3             # FUSE tools (the hanging filesystem of the tests)
 )
 
 missing=()
