@@ -5,6 +5,7 @@ package agents
 import (
 	"sort"
 
+	"github.com/paceline-ha/paceline/agents/filesystem"
 	"github.com/paceline-ha/paceline/agents/ipaddr2"
 	"github.com/paceline-ha/paceline/metadata"
 	"github.com/paceline-ha/paceline/pkg/ocf"
@@ -34,6 +35,7 @@ type Entry struct {
 func All() []Entry {
 	list := []Entry{
 		{Name: "IPaddr2", Kind: OCF, Replaces: "ocf:heartbeat:IPaddr2", OCF: ipaddr2.Agent},
+		{Name: "Filesystem", Kind: OCF, Replaces: "ocf:heartbeat:Filesystem", OCF: filesystem.Agent},
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
 	return list

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paceline-ha/paceline/agents/filesystem"
 	"github.com/paceline-ha/paceline/agents/ipaddr2"
 	"github.com/paceline-ha/paceline/pkg/ocf"
 )
@@ -71,6 +72,8 @@ func Tool(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case ipaddr2.AnnounceCommand:
 		return ipaddr2.AnnounceMain(args[2:], stderr)
+	case filesystem.CheckCommand:
+		return filesystem.CheckMain(args[2:], stderr)
 	}
 	fmt.Fprintf(stderr, "paceline: unknown command %q\n\n%s", args[1], toolUsage)
 	return 2

@@ -1,0 +1,408 @@
+// Package filesystem is ocf:paceline:Filesystem, which mounts a filesystem
+// on start and unmounts it on stop: a drop-in replacement for
+// ocf:heartbeat:Filesystem.
+package filesystem
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/paceline-ha/paceline/pkg/ocf"
+)
+
+// Agent returns the OCF agent.
+func Agent() *ocf.Agent {
+	return &ocf.Agent{
+		Meta: Metadata(),
+		Handlers: map[string]ocf.Handler{
+			"start":        start,
+			"stop":         stop,
+			"monitor":      monitor,
+			"validate-all": validate,
+		},
+	}
+}
+
+// state is the mount table and what it says about this resource.
+type state struct {
+	mounts  []Mount
+	mount   *Mount // topmost mount on the directory
+	facts   Facts
+	verdict Verdict
+}
+
+func observe(c *Config) (*state, error) {
+	mounts, err := readMounts()
+	if err != nil {
+		return nil, err
+	}
+	s := &state{mounts: mounts, mount: At(mounts, c.Directory)}
+	s.facts = gatherFacts(c, mounts)
+	s.verdict = Judge(c, s.mount, s.facts, probeDevice)
+	return s, nil
+}
+
+func (s *state) foreign(c *Config) string {
+	return fmt.Sprintf("%s is mounted on %s (%s), not %s", s.mount.Source, c.Directory, s.mount.FSType, c.Device)
+}
+
+func validate(ctx context.Context, r *ocf.Request) error {
+	c, err := ParseConfig(r)
+	if err != nil {
+		return err
+	}
+	if r.Meta.IsClone() {
+		if why := c.CloneRefusal(); why != "" {
+			return ocf.NotConfigured("%s", why)
+		}
+	}
+	if !kernelSupports(KernelType(c.FSType)) {
+		r.Log.Warnf("this kernel does not list %s in /proc/filesystems", c.FSType)
+	}
+	return nil
+}
+
+func needRoot() error {
+	if os.Geteuid() != 0 {
+		return ocf.Perm("Filesystem must run as root to mount and unmount")
+	}
+	return nil
+}
+
+func start(ctx context.Context, r *ocf.Request) error {
+	if err := needRoot(); err != nil {
+		return err
+	}
+	c, err := ParseConfig(r)
+	if err != nil {
+		return err
+	}
+	if r.Meta.IsClone() {
+		if why := c.CloneRefusal(); why != "" {
+			return ocf.NotConfigured("%s", why)
+		}
+	}
+	r.Log.Infof("running start for %s on %s", c.Device, c.Directory)
+	s, err := observe(c)
+	if err != nil {
+		return ocf.Generic("%v", err)
+	}
+	switch s.verdict {
+	case Ours:
+		r.Log.Infof("%s is already mounted on %s", c.Device, c.Directory)
+		return nil
+	case Foreign:
+		return ocf.Generic("%s", s.foreign(c))
+	}
+	if sub := Under(s.mounts, c.Directory); len(sub) > 0 {
+		return ocf.NotConfigured("there are mounts below %s (%s); refusing to mount over them", c.Directory, sub[0].Point)
+	}
+	if st, err := os.Stat(c.Directory); err == nil && !st.IsDir() {
+		return ocf.NotInstalled("mount point %s exists and is not a directory", c.Directory)
+	}
+
+	device, probed, err := resolveDevice(c)
+	if err != nil {
+		return err
+	}
+	if c.IsBlock() {
+		if other := mountedElsewhere(s.mounts, device, c.Directory); other != "" {
+			return ocf.Generic("%s is already mounted on %s", device, other)
+		}
+	}
+	if !kernelSupports(KernelType(c.FSType)) {
+		loadModule(ctx, r, c.FSType)
+		if !kernelSupports(KernelType(c.FSType)) {
+			return ocf.NotInstalled("this kernel does not support the filesystem type %s", c.FSType)
+		}
+	}
+	if c.IsBlock() && c.NeedsFsck() {
+		if err := fsck(ctx, r, c, device); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(c.Directory, 0o755); err != nil {
+		return ocf.NotInstalled("cannot create the mount point %s: %v", c.Directory, err)
+	}
+	r.Log.Infof("mounting %s on %s", device, c.Directory)
+	if err := doMount(ctx, c, device, probed); err != nil {
+		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+			return ocf.Perm("%v", err)
+		}
+		return ocf.Generic("couldn't mount %s on %s: %v", c.Device, c.Directory, err)
+	}
+	return nil
+}
+
+// resolveDevice finds the device to mount and, for a block device, the
+// filesystem type its superblock declares (for a mount without fstype).
+func resolveDevice(c *Config) (device, probed string, err error) {
+	switch {
+	case c.Device.UUID != "" || c.Device.Label != "":
+		dev, ok := findByIdentity(c.Device)
+		if !ok {
+			return "", "", ocf.NotInstalled("no block device with %s on this node", c.Device)
+		}
+		id, _ := probeDevice(dev)
+		return dev, id.Type, nil
+	case c.IsBind():
+		if !isDir(c.Device.Path) && !exists(c.Device.Path) {
+			return "", "", ocf.NotInstalled("bind source %s does not exist", c.Device.Path)
+		}
+		return c.Device.Path, "", nil
+	case c.IsBlock():
+		var st unix.Stat_t
+		if unix.Stat(c.Device.Path, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFBLK {
+			return "", "", ocf.NotInstalled("couldn't find device %s: expected a block device", c.Device.Path)
+		}
+		id, _ := probeDevice(c.Device.Path)
+		return c.Device.Path, id.Type, nil
+	}
+	return c.Device.Path, "", nil
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// mountedElsewhere returns where else the block device is mounted, if it
+// is (mount(8) refuses the second mount as "already mounted").
+func mountedElsewhere(mounts []Mount, device, dir string) string {
+	var st unix.Stat_t
+	if unix.Stat(device, &st) != nil {
+		return ""
+	}
+	maj, min := unix.Major(st.Rdev), unix.Minor(st.Rdev)
+	for _, m := range mounts {
+		if m.Point != dir && (m.Major == maj && m.Minor == min || m.Source == device) {
+			return m.Point
+		}
+	}
+	return ""
+}
+
+func loadModule(ctx context.Context, r *ocf.Request, fstype string) {
+	mod := fstype
+	if strings.HasPrefix(fstype, "fuse") || fstype == "glusterfs" {
+		mod = "fuse"
+	}
+	if _, err := exec.LookPath("modprobe"); err != nil {
+		return
+	}
+	if out, err := exec.CommandContext(ctx, "modprobe", "-q", mod).CombinedOutput(); err != nil {
+		r.Log.Warnf("modprobe %s: %v %s", mod, err, strings.TrimSpace(string(out)))
+	}
+}
+
+// fsck runs "fsck [-t TYPE] -p DEVICE"; exit codes of 4 and more (errors
+// left uncorrected) fail the start.
+func fsck(ctx context.Context, r *ocf.Request, c *Config, device string) error {
+	args := []string{}
+	if c.FSType != "" {
+		args = append(args, "-t", c.FSType)
+	}
+	args = append(args, "-p", device)
+	r.Log.Infof("checking %s: fsck %s", device, strings.Join(args, " "))
+	cmd := exec.CommandContext(ctx, "fsck", args...)
+	cmd.WaitDelay = time.Second
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ee) && ee.ExitCode() > 0 && ee.ExitCode() < 4:
+		r.Log.Infof("fsck corrected errors on %s (exit %d)", device, ee.ExitCode())
+		return nil
+	case errors.Is(err, exec.ErrNotFound):
+		return ocf.NotInstalled("fsck is needed to check %s (run_fsck=%s) and is not installed", device, c.RunFsck)
+	}
+	return ocf.Generic("fsck of %s failed: %v: %s", device, err, lastLine(out))
+}
+
+func lastLine(b []byte) string {
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return lines[len(lines)-1]
+}
+
+func monitor(ctx context.Context, r *ocf.Request) error {
+	c, err := ParseConfig(r)
+	if err != nil {
+		return ocf.Stopped("%v", err)
+	}
+	switch r.CheckLevel {
+	case 0, 10, 20:
+	default:
+		return ocf.NotConfigured("unsupported monitor depth %d (0, 10 or 20)", r.CheckLevel)
+	}
+	s, err := observe(c)
+	if err != nil {
+		return ocf.Generic("%v", err)
+	}
+	switch s.verdict {
+	case NotMounted:
+		return ocf.Stopped("")
+	case Foreign:
+		if r.Probe {
+			return ocf.Stopped("%s", s.foreign(c))
+		}
+		return ocf.Generic("%s", s.foreign(c))
+	}
+	switch r.CheckLevel {
+	case 10:
+		dev := s.mount.Source
+		if c.Device.Path != "" && s.facts.Block {
+			dev = s.facts.Path
+		}
+		if !c.IsBlock() || !strings.HasPrefix(dev, "/dev/") {
+			r.Log.Debugf("depth 10 reads only block devices; %s is not one", c.Device)
+			return nil
+		}
+		if err := runCheck(ctx, "-read", dev); err != nil {
+			return ocf.Generic("read test of %s failed: %v", dev, err)
+		}
+	case 20:
+		file := c.StatusFile(r.Instance, r.Meta.Clone, nodeName(r))
+		if err := runCheck(ctx, "-write", file, "-content", r.Instance); err != nil {
+			return ocf.Generic("write test of %s failed: %v", c.Directory, err)
+		}
+	}
+	return nil
+}
+
+func nodeName(r *ocf.Request) string {
+	if r.Meta.OnNode != "" {
+		return r.Meta.OnNode
+	}
+	var u unix.Utsname
+	if unix.Uname(&u) == nil {
+		return unix.ByteSliceToString(u.Nodename[:])
+	}
+	return "localhost"
+}
+
+func stop(ctx context.Context, r *ocf.Request) error {
+	if err := needRoot(); err != nil {
+		return err
+	}
+	c, err := ParseConfig(r)
+	if err != nil {
+		// Nothing can have been mounted from a configuration that cannot be
+		// read; a failed stop would get the node fenced.
+		r.Log.Warnf("stop with an invalid configuration, nothing to do: %v", err)
+		return nil
+	}
+	r.Log.Infof("running stop for %s on %s", c.Device, c.Directory)
+	s, err := observe(c)
+	if err != nil {
+		return ocf.Generic("%v", err)
+	}
+	switch s.verdict {
+	case NotMounted:
+		return nil
+	case Foreign:
+		r.Log.Warnf("%s; leaving it mounted", s.foreign(c))
+		return nil
+	}
+	file := c.StatusFile(r.Instance, r.Meta.Clone, nodeName(r))
+	if err := removeQuietly(file, time.Second); err != nil {
+		r.Log.Warnf("%v", err)
+	}
+
+	// Below the directory first, deepest first; then, for a block device,
+	// its other mounts, which keep it busy; then the directory.
+	targets := Under(s.mounts, c.Directory)
+	if c.IsBlock() {
+		targets = append(targets, OtherMountsOfDevice(s.mounts, s.mount)...)
+	}
+	targets = append(targets, *s.mount)
+	u := &unmounter{r: r, c: c, mounts: s.mounts}
+	for i := range targets {
+		if err := u.unmount(ctx, &targets[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unmounter takes mounts down, signalling their holders as configured.
+type unmounter struct {
+	r      *ocf.Request
+	c      *Config
+	mounts []Mount
+}
+
+func (u *unmounter) unmount(ctx context.Context, m *Mount) error {
+	flags := unmountFlags(m.FSType)
+	if strings.HasPrefix(m.FSType, "fuse.") || m.FSType == "fuse" {
+		flags = unmountFlags(u.c.FSType)
+	}
+	err := tryUnmount(m.Point, flags)
+	if err == nil {
+		u.r.Log.Infof("unmounted %s", m.Point)
+		return nil
+	}
+	start := time.Now()
+	end, _ := ctx.Deadline()
+	if u.c.FastStop && start.Add(6*time.Second).Before(end) {
+		end = start.Add(6 * time.Second)
+	}
+	half := start.Add(end.Sub(start) / 2)
+	scope := Scope{Mounts: u.mounts, IDs: map[int]bool{m.ID: true}, Skip: map[int]bool{os.Getpid(): true}}
+	scope.NS, _ = os.Readlink("/proc/self/ns/mnt")
+	var last []Holder
+	for time.Now().Before(end) {
+		if !errors.Is(err, unix.EBUSY) {
+			return ocf.Generic("couldn't unmount %s: %v", m.Point, err)
+		}
+		if u.c.Kill {
+			last = FindHolders("/proc", scope)
+			sigs := u.c.TermSignals
+			if !time.Now().Before(half) {
+				sigs = u.c.KillSignals
+			}
+			for _, h := range last {
+				for _, sig := range sigs {
+					u.r.Log.Infof("sending %s to %d (%s), which holds %s by its %s", unix.SignalName(sig), h.PID, h.Comm, m.Point, h.Why)
+					_ = unix.Kill(h.PID, sig)
+				}
+			}
+			if len(last) == 0 {
+				u.r.Log.Infof("%s is busy but no process holds it", m.Point)
+			}
+		}
+		// Retry the unmount often until the next round of signals.
+		next := time.Now().Add(u.c.SignalDelay)
+		if next.After(end) {
+			next = end
+		}
+		for {
+			time.Sleep(50 * time.Millisecond)
+			if err = tryUnmount(m.Point, flags); err == nil {
+				u.r.Log.Infof("unmounted %s after %s", m.Point, time.Since(start).Round(10*time.Millisecond))
+				return nil
+			}
+			if !time.Now().Before(next) {
+				break
+			}
+		}
+	}
+	if len(last) > 0 {
+		var pids []string
+		for _, h := range last {
+			pids = append(pids, fmt.Sprintf("%d (%s)", h.PID, h.Comm))
+		}
+		return ocf.Generic("couldn't unmount %s: still held by %s", m.Point, strings.Join(pids, ", "))
+	}
+	if !u.c.Kill {
+		return ocf.Generic("couldn't unmount %s: busy, and force_unmount=false", m.Point)
+	}
+	return ocf.Generic("couldn't unmount %s: %v", m.Point, err)
+}

@@ -1,0 +1,195 @@
+package filesystem
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// CheckCommand is the hidden command of the paceline binary that performs
+// the I/O of a deep monitor in a process of its own: a read from the
+// device (level 10) or a status file written and read back (level 20).
+// I/O on a dead NFS server, a stopped FUSE server or a stalled device can
+// block in the kernel; the monitor abandons the child at its deadline and
+// reports the failure instead of hanging with it.
+const CheckCommand = "__filesystem-check"
+
+const blockSize = 4096
+
+// runCheck runs the check in a child process and waits for it until ctx
+// ends. A child still blocked then is killed and left behind, not waited
+// for (a task stuck in uninterruptible I/O cannot be reaped).
+func runCheck(ctx context.Context, args ...string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer devnull.Close()
+	var stderr bytes.Buffer
+	// stdout stays /dev/null: a child that outlives the agent must not
+	// hold the executor's pipes open.
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	cmd := &exec.Cmd{Path: self, Args: append([]string{"paceline", CheckCommand}, args...),
+		Stdin: devnull, Stdout: devnull, Stderr: w}
+	if err := cmd.Start(); err != nil {
+		r.Close()
+		w.Close()
+		return err
+	}
+	w.Close()
+	done := make(chan error, 1)
+	go func() {
+		_, _ = io.Copy(&stderr, io.LimitReader(r, 4096))
+		done <- cmd.Wait()
+	}()
+	select {
+	case err := <-done:
+		r.Close()
+		if err != nil {
+			msg := strings.TrimSpace(stderr.String())
+			if msg == "" {
+				msg = err.Error()
+			}
+			return errors.New(msg)
+		}
+		return nil
+	case <-ctx.Done():
+		_ = cmd.Process.Kill()
+		r.Close()
+		return fmt.Errorf("no answer within the monitor's time budget (the filesystem or device is hung)")
+	}
+}
+
+// CheckMain is the child side. It returns the exit code; the reason of a
+// failure goes to stderr.
+func CheckMain(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet(CheckCommand, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	read := fs.String("read", "", "device to read one block from")
+	write := fs.String("write", "", "status file to write and read back")
+	content := fs.String("content", "", "what to write")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	var err error
+	switch {
+	case *read != "":
+		err = readBlock(*read)
+	case *write != "":
+		err = writeStatus(*write, *content)
+	default:
+		fmt.Fprintln(stderr, "usage: paceline", CheckCommand, "-read DEVICE | -write FILE -content TEXT")
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// alignedBlock returns a blockSize buffer aligned for O_DIRECT.
+func alignedBlock() []byte {
+	b := make([]byte, 2*blockSize)
+	off := int(uintptr(unsafe.Pointer(&b[0])) & (blockSize - 1))
+	if off != 0 {
+		off = blockSize - off
+	}
+	return b[off : off+blockSize]
+}
+
+// readBlock replaces "dd if=DEVICE iflag=direct bs=4k count=1".
+func readBlock(dev string) error {
+	fd, err := unix.Open(dev, unix.O_RDONLY|unix.O_DIRECT|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", dev, err)
+	}
+	defer unix.Close(fd)
+	if _, err := unix.Pread(fd, alignedBlock(), 0); err != nil {
+		return fmt.Errorf("read %s: %w", dev, err)
+	}
+	return nil
+}
+
+// writeStatus replaces upstream's dd oflag=direct,sync of the status file
+// and the cat that reads it back. Filesystems without direct I/O (tmpfs)
+// get synchronous writes instead.
+func writeStatus(path, content string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", filepath.Dir(path), err)
+	}
+	buf := alignedBlock()
+	for i := range buf {
+		buf[i] = 0
+	}
+	copy(buf, content+"\n")
+	flags := unix.O_WRONLY | unix.O_CREAT | unix.O_TRUNC | unix.O_SYNC | unix.O_CLOEXEC
+	fd, err := unix.Open(path, flags|unix.O_DIRECT, 0o644)
+	if errors.Is(err, unix.EINVAL) {
+		fd, err = unix.Open(path, flags, 0o644)
+	}
+	if err != nil {
+		return fmt.Errorf("open %s for writing: %w", path, err)
+	}
+	if _, err := unix.Write(fd, buf); err != nil {
+		unix.Close(fd)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := unix.Fsync(fd); err != nil {
+		unix.Close(fd)
+		return fmt.Errorf("sync %s: %w", path, err)
+	}
+	unix.Close(fd)
+
+	fd, err = unix.Open(path, unix.O_RDONLY|unix.O_DIRECT|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.EINVAL) {
+		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	}
+	if err != nil {
+		return fmt.Errorf("open %s for reading: %w", path, err)
+	}
+	defer unix.Close(fd)
+	back := alignedBlock()
+	n, err := unix.Pread(fd, back, 0)
+	if err != nil {
+		return fmt.Errorf("read back %s: %w", path, err)
+	}
+	if !bytes.HasPrefix(back[:n], []byte(content+"\n")) {
+		return fmt.Errorf("%s reads back different content than written", path)
+	}
+	return nil
+}
+
+// removeQuietly removes a file, giving up after timeout so that a hung
+// filesystem cannot hold up a stop.
+func removeQuietly(path string, timeout time.Duration) error {
+	done := make(chan error, 1)
+	go func() { done <- os.Remove(path) }()
+	select {
+	case err := <-done:
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	case <-time.After(timeout):
+		return fmt.Errorf("removing %s did not finish in %s", path, timeout)
+	}
+}
