@@ -31,7 +31,7 @@ func (p fakeProc) proc(pid, comm, ns, cwd, root, exe string, fds map[string]int,
 	link(root, "root")
 	link(exe, "exe")
 	for fd, mnt := range fds {
-		info := "pos:\t0\nflags:\t02\nmnt_id:\t" + itoa(mnt) + "\nino:\t12\n"
+		info := "pos:\t0\nflags:\t02\nmnt_id:\t" + strconv.Itoa(mnt) + "\nino:\t12\n"
 		if err := os.WriteFile(filepath.Join(dir, "fdinfo", fd), []byte(info), 0o644); err != nil {
 			p.t.Fatal(err)
 		}
