@@ -13,6 +13,7 @@ packages=(
 	resource-agents   # ocf-tester and the stock agents (benchmark baseline)
 	pacemaker-cli-utils # crm_attribute and friends
 	kmod              # modprobe, which the stock agents insist on
+	psmisc            # fuser, which the stock Filesystem insists on
 	e2fsprogs         # mkfs.ext4, tune2fs: Filesystem tests on loop devices
 	xfsprogs          # mkfs.xfs
 	glusterfs-server  # glusterd: a real GlusterFS volume for Filesystem

@@ -53,7 +53,8 @@ func outer(o options) int {
 		fmt.Fprintln(os.Stderr, "bench: needs root (network namespaces)")
 		return 1
 	}
-	for _, p := range []string{"ip", "strace", "/usr/bin/time", filepath.Join(stockDir, "IPaddr2")} {
+	for _, p := range []string{"ip", "strace", "/usr/bin/time", "losetup", "mkfs.ext4",
+		filepath.Join(stockDir, "IPaddr2"), filepath.Join(stockDir, "Filesystem")} {
 		if _, err := exec.LookPath(p); err != nil {
 			fmt.Fprintf(os.Stderr, "bench: %s is missing (run tests/install-deps.sh)\n", p)
 			return 1
@@ -110,10 +111,21 @@ func outer(o options) int {
 	return 0
 }
 
-// impl is one of the two agents being compared.
+// impl is one of the two implementations being compared: a directory
+// holding an executable per agent type.
 type impl struct {
 	name string
-	path string
+	dir  string
+}
+
+// op is one agent call of a scenario.
+type op struct {
+	action   string
+	params   map[string]string
+	interval time.Duration
+	depth    string
+	want     ocf.Status
+	before   func() error // run before each call, not measured
 }
 
 type sample struct {
@@ -151,28 +163,35 @@ func median(s []sample, f func(sample) time.Duration) time.Duration {
 }
 
 type row struct {
+	section  string // agent type
 	scenario string
 	stock    *measure
 	ours     *measure
+	cheap    bool // target: at least 20x less CPU than stock and no fork
+	faster   bool // target: less wall time than stock
 }
 
 type bench struct {
 	o      options
 	tmp    string
+	typ    string // the agent type being measured
+	inst   string // its resource name
 	impls  [2]impl
 	rows   []row
 	dad    []time.Duration
 	floor  []time.Duration // CPU of "paceline version"
+	undo   []func()        // cleanups, run in reverse at the end
+	settle func()          // between two agents' cycles
 	failed []string
 	log    io.Writer
 }
 
-func (b *bench) call(im impl, action string, params map[string]string, interval time.Duration, wrap []string) (*ocf.CallResult, error) {
+func (b *bench) call(im impl, o op, wrap []string) (*ocf.CallResult, error) {
 	state := filepath.Join(b.tmp, "rsctmp-"+im.name)
 	_ = os.MkdirAll(state, 0o755)
 	c := ocf.Call{
-		Path: im.path, Type: "IPaddr2", Instance: "vip", Action: action, Params: params,
-		Interval: interval, Timeout: 20 * time.Second, Wrap: wrap,
+		Path: filepath.Join(im.dir, b.typ), Type: b.typ, Instance: b.inst, Action: o.action, Params: o.params,
+		Interval: o.interval, CheckLevel: o.depth, Timeout: 20 * time.Second, Wrap: wrap,
 		BaseEnv: []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
 		ExtraEnv: []string{"HA_LOGFACILITY=daemon", "HA_LOGFILE=" + filepath.Join(b.tmp, "ha.log"),
 			"PCMK_service=pacemaker-execd", "HA_RSCTMP=" + state},
@@ -181,13 +200,18 @@ func (b *bench) call(im impl, action string, params map[string]string, interval 
 }
 
 // one runs one call and records it; want is the expected exit code.
-func (b *bench) one(im impl, m *measure, action string, params map[string]string, interval time.Duration, want ocf.Status) error {
-	res, err := b.call(im, action, params, interval, nil)
+func (b *bench) one(im impl, m *measure, o op) error {
+	if o.before != nil {
+		if err := o.before(); err != nil {
+			return err
+		}
+	}
+	res, err := b.call(im, o, nil)
 	if err != nil {
 		return err
 	}
-	if res.Code != want {
-		return fmt.Errorf("%s %s %v: exit %d (%s), want %d: %s", im.name, action, params, res.Code, res.Reason, want, res.Stderr)
+	if res.Code != o.want {
+		return fmt.Errorf("%s %s %s %v: exit %d (%s), want %d: %s", im.name, b.typ, o.action, o.params, res.Code, res.Reason, o.want, res.Stderr)
 	}
 	s := sample{wall: res.Elapsed}
 	if res.Usage != nil {
@@ -198,11 +222,16 @@ func (b *bench) one(im impl, m *measure, action string, params map[string]string
 }
 
 // traced runs one call under strace -f and records the processes created.
-func (b *bench) traced(im impl, m *measure, action string, params map[string]string, interval time.Duration) error {
+func (b *bench) traced(im impl, m *measure, o op) error {
 	trace := filepath.Join(b.tmp, "trace")
 	_ = os.Remove(trace)
 	wrap := []string{"strace", "-f", "-qq", "-e", "trace=execve,clone,clone3,fork,vfork", "-o", trace, "--"}
-	if _, err := b.call(im, action, params, interval, wrap); err != nil {
+	if o.before != nil {
+		if err := o.before(); err != nil {
+			return err
+		}
+	}
+	if _, err := b.call(im, o, wrap); err != nil {
 		return err
 	}
 	// strace -f follows background children (send_arp, our announcer)
@@ -212,11 +241,20 @@ func (b *bench) traced(im impl, m *measure, action string, params map[string]str
 		return err
 	}
 	m.forks, m.execs = harness.ParseStrace(string(data))
+	return nil
+}
 
-	// Peak RSS from GNU time, whose child starts small: a child of this
-	// process would inherit the Go runtime's high-water mark.
+// peak measures the peak RSS of one call with GNU time, whose child starts
+// small: a child of this process would inherit the Go runtime's
+// high-water mark.
+func (b *bench) peak(im impl, m *measure, o op) error {
 	rss := filepath.Join(b.tmp, "rss")
-	if _, err := b.call(im, action, params, interval, []string{"/usr/bin/time", "-f", "%M", "-o", rss, "--"}); err != nil {
+	if o.before != nil {
+		if err := o.before(); err != nil {
+			return err
+		}
+	}
+	if _, err := b.call(im, o, []string{"/usr/bin/time", "-f", "%M", "-o", rss, "--"}); err != nil {
 		return err
 	}
 	kb, err := os.ReadFile(rss)
