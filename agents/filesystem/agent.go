@@ -38,15 +38,58 @@ type state struct {
 	verdict Verdict
 }
 
-func observe(c *Config) (*state, error) {
+func observe(r *ocf.Request, c *Config) (*state, error) {
 	mounts, err := readMounts()
 	if err != nil {
 		return nil, err
 	}
 	s := &state{mounts: mounts, mount: At(mounts, c.Directory)}
 	s.facts = gatherFacts(c, mounts)
-	s.verdict = Judge(c, s.mount, s.facts, probeDevice)
+	s.verdict = Judge(c, s.mount, s.facts, identityReader(r, c, s.mount))
 	return s, nil
+}
+
+// identityReader returns how to learn the identity of a mounted device for
+// a UUID= or LABEL= resource. Start records which device number it mounted
+// for that name in HA_RSCTMP, so that a monitor recognises it without
+// reading the device (a stalled device would block the read, and a
+// depth-0 monitor starts no child to abandon). Only without that record
+// (a probe, or after a restart of the node) is the superblock read.
+func identityReader(r *ocf.Request, c *Config, m *Mount) func(string) (Identity, bool) {
+	return func(dev string) (Identity, bool) {
+		if m != nil {
+			if rec, err := os.ReadFile(identityFile(r)); err == nil {
+				if strings.TrimSpace(string(rec)) == identityRecord(c, m.Major, m.Minor) {
+					return Identity{UUID: c.Device.UUID, Label: c.Device.Label}, true
+				}
+			}
+		}
+		return probeDevice(dev)
+	}
+}
+
+func identityFile(r *ocf.Request) string {
+	return r.StateDir + "/Filesystem-" + strings.ReplaceAll(r.Instance, "/", "_") + ".device"
+}
+
+func identityRecord(c *Config, major, minor uint32) string {
+	return fmt.Sprintf("%s %d:%d", c.Device, major, minor)
+}
+
+// rememberIdentity records the device number a UUID= or LABEL= resource
+// was mounted from (see identityReader).
+func rememberIdentity(r *ocf.Request, c *Config, device string) {
+	if c.Device.UUID == "" && c.Device.Label == "" {
+		return
+	}
+	var st unix.Stat_t
+	if unix.Stat(device, &st) != nil {
+		return
+	}
+	if err := os.MkdirAll(r.StateDir, 0o755); err == nil {
+		rec := identityRecord(c, unix.Major(st.Rdev), unix.Minor(st.Rdev)) + "\n"
+		_ = os.WriteFile(identityFile(r), []byte(rec), 0o644)
+	}
 }
 
 func (s *state) foreign(c *Config) string {
@@ -90,7 +133,7 @@ func start(ctx context.Context, r *ocf.Request) error {
 		}
 	}
 	r.Log.Infof("running start for %s on %s", c.Device, c.Directory)
-	s, err := observe(c)
+	s, err := observe(r, c)
 	if err != nil {
 		return ocf.Generic("%v", err)
 	}
@@ -138,6 +181,7 @@ func start(ctx context.Context, r *ocf.Request) error {
 		}
 		return ocf.Generic("couldn't mount %s on %s: %v", c.Device, c.Directory, err)
 	}
+	rememberIdentity(r, c, device)
 	return nil
 }
 
@@ -242,7 +286,7 @@ func monitor(ctx context.Context, r *ocf.Request) error {
 	default:
 		return ocf.NotConfigured("unsupported monitor depth %d (0, 10 or 20)", r.CheckLevel)
 	}
-	s, err := observe(c)
+	s, err := observe(r, c)
 	if err != nil {
 		return ocf.Generic("%v", err)
 	}
@@ -300,7 +344,7 @@ func stop(ctx context.Context, r *ocf.Request) error {
 		return nil
 	}
 	r.Log.Infof("running stop for %s on %s", c.Device, c.Directory)
-	s, err := observe(c)
+	s, err := observe(r, c)
 	if err != nil {
 		return ocf.Generic("%v", err)
 	}

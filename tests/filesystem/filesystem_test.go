@@ -165,7 +165,15 @@ func TestUUIDAndLabel(t *testing.T) {
 			dir := mountDir(t)
 			a := newAgent(t, map[string]string{"device": device, "directory": dir, "fstype": "ext4"})
 			h.Expect(t, a.Call(t, "start"), ocf.Success, "")
-			h.Expect(t, a.Call(t, "monitor", h.Interval(20*time.Second)), ocf.Success, "")
+			// The monitor recognises the device from what start recorded,
+			// without reading it (a stalled device would block the read).
+			trace := filepath.Join(t.TempDir(), "trace")
+			h.Expect(t, a.Call(t, "monitor", h.Interval(20*time.Second), func(c *ocf.Call) {
+				c.Wrap = []string{"strace", "-f", "-qq", "-e", "trace=openat", "-o", trace, "--"}
+			}), ocf.Success, "")
+			if b, _ := os.ReadFile(trace); strings.Contains(string(b), dev) {
+				t.Errorf("the monitor opened %s:\n%s", dev, b)
+			}
 			h.Expect(t, a.Call(t, "stop"), ocf.Success, "")
 			if h.Mounted(dir) {
 				t.Fatal("still mounted")
