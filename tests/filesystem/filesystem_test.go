@@ -377,3 +377,31 @@ func TestOCFTester(t *testing.T) {
 		t.Fatalf("ocf-tester failed: %v\n%s", err, out)
 	}
 }
+
+// TestGlusterFS mounts a volume served by a real glusterd on this machine
+// through mount(8) and its glusterfs helper.
+func TestGlusterFS(t *testing.T) {
+	dir := mountDir(t) // before the volume: its cleanup must run after
+	g := h.StartGluster(t)
+	a := newAgent(t, map[string]string{"device": g.Spec, "directory": dir, "fstype": "glusterfs"})
+	h.Expect(t, a.Call(t, "validate-all"), ocf.Success, "")
+	h.Expect(t, a.Call(t, "monitor"), ocf.NotRunning, "")
+	res := a.Call(t, "start", h.Timeout(60*time.Second))
+	h.Expect(t, res, ocf.Success, "")
+	if !h.Mounted(dir) {
+		t.Fatalf("volume not mounted; gluster logs:\n%s", g.LogTail())
+	}
+	h.Expect(t, a.Call(t, "monitor", h.Interval(20*time.Second)), ocf.Success, "")
+	h.Expect(t, a.Call(t, "monitor", h.Interval(20*time.Second), depth("20")), ocf.Success, "")
+	// The status file went through the volume into the brick.
+	entries, err := os.ReadDir(filepath.Join(g.Brick, ".Filesystem_status"))
+	if err != nil || len(entries) != 1 {
+		t.Errorf("status file not in the brick %s: %v %v", g.Brick, entries, err)
+	}
+	h.Expect(t, a.Call(t, "start"), ocf.Success, "")
+	h.Expect(t, a.Call(t, "stop"), ocf.Success, "")
+	if h.Mounted(dir) {
+		t.Fatal("volume still mounted after stop")
+	}
+	h.Expect(t, a.Call(t, "monitor", h.Interval(20*time.Second)), ocf.NotRunning, "")
+}
