@@ -309,13 +309,17 @@ func monitor(ctx context.Context, r *ocf.Request) error {
 			r.Log.Debugf("depth 10 reads only block devices; %s is not one", c.Device)
 			return nil
 		}
-		if err := runCheck(ctx, "-read", dev); err != nil {
+		if err := runCheck(ctx, "-read", dev); errors.Is(err, errHung) {
+			return ocf.Generic("%s is hung: a read did not finish within the monitor's budget", dev)
+		} else if err != nil {
 			return ocf.Generic("read test of %s failed: %v", dev, err)
 		}
 	case 20:
 		file := c.StatusFile(r.Instance, r.Meta.Clone, nodeName(r))
-		if err := runCheck(ctx, "-write", file, "-content", r.Instance); err != nil {
-			return ocf.Generic("write test of %s failed: %v", c.Directory, err)
+		if err := runCheck(ctx, "-write", file, "-content", r.Instance); errors.Is(err, errHung) {
+			return ocf.Generic("%s is hung: the status file test did not finish within the monitor's budget", c.Directory)
+		} else if err != nil {
+			return ocf.Generic("status file test on %s failed: %v", c.Directory, err)
 		}
 	}
 	return nil
@@ -356,8 +360,8 @@ func stop(ctx context.Context, r *ocf.Request) error {
 		return nil
 	}
 	file := c.StatusFile(r.Instance, r.Meta.Clone, nodeName(r))
-	if err := removeQuietly(file, time.Second); err != nil {
-		r.Log.Warnf("%v", err)
+	if err := removeStatus(ctx, file, time.Second); err != nil {
+		r.Log.Warnf("removing the status file %s: %v", file, err)
 	}
 
 	// Below the directory first, deepest first; then, for a block device,
@@ -381,6 +385,44 @@ type unmounter struct {
 	r      *ocf.Request
 	c      *Config
 	mounts []Mount
+	stuck  chan error // an unmount attempt that has not returned yet
+}
+
+// errStuck means an unmount call did not return: the filesystem is hung.
+var errStuck = errors.New("the unmount does not return: the filesystem is hung")
+
+// attempt calls umount2 on a thread it can leave behind: unmounting a
+// filesystem whose server is gone (FUSE, NFS) can block in the kernel while
+// it syncs. When the call does not return within wait, the unmount is
+// forced (MNT_FORCE aborts a FUSE connection and pending NFS and CIFS
+// calls), which also releases the blocked call.
+func (u *unmounter) attempt(point string, flags int, wait time.Duration) error {
+	if u.stuck == nil {
+		u.stuck = make(chan error, 1)
+		go func(done chan error) { done <- tryUnmount(point, flags) }(u.stuck)
+	}
+	select {
+	case err := <-u.stuck:
+		u.stuck = nil
+		return err
+	case <-time.After(wait):
+	}
+	u.r.Log.Warnf("unmounting %s does not return; forcing it (the filesystem is hung)", point)
+	forced := make(chan error, 1)
+	go func() { forced <- tryUnmount(point, flags|unix.MNT_FORCE) }()
+	select {
+	case err := <-u.stuck:
+		u.stuck = nil
+		return err
+	case err := <-forced:
+		if err == nil {
+			// Forced through; the first call returns on its own.
+			u.stuck = nil
+			return nil
+		}
+	case <-time.After(wait):
+	}
+	return errStuck
 }
 
 func (u *unmounter) unmount(ctx context.Context, m *Mount) error {
@@ -388,22 +430,27 @@ func (u *unmounter) unmount(ctx context.Context, m *Mount) error {
 	if strings.HasPrefix(m.FSType, "fuse.") || m.FSType == "fuse" {
 		flags = unmountFlags(u.c.FSType)
 	}
-	err := tryUnmount(m.Point, flags)
-	if err == nil {
-		u.r.Log.Infof("unmounted %s", m.Point)
-		return nil
-	}
 	start := time.Now()
 	end, _ := ctx.Deadline()
 	if u.c.FastStop && start.Add(6*time.Second).Before(end) {
 		end = start.Add(6 * time.Second)
+	}
+	// How long an unmount call may take before it counts as hung.
+	hang := end.Sub(start) / 8
+	if hang > 2*time.Second {
+		hang = 2 * time.Second
+	}
+	err := u.attempt(m.Point, flags, hang)
+	if err == nil {
+		u.r.Log.Infof("unmounted %s", m.Point)
+		return nil
 	}
 	half := start.Add(end.Sub(start) / 2)
 	scope := Scope{Mounts: u.mounts, IDs: map[int]bool{m.ID: true}, Skip: map[int]bool{os.Getpid(): true}}
 	scope.NS, _ = os.Readlink("/proc/self/ns/mnt")
 	var last []Holder
 	for time.Now().Before(end) {
-		if !errors.Is(err, unix.EBUSY) {
+		if !errors.Is(err, unix.EBUSY) && !errors.Is(err, errStuck) {
 			return ocf.Generic("couldn't unmount %s: %v", m.Point, err)
 		}
 		if u.c.Kill {
@@ -429,7 +476,7 @@ func (u *unmounter) unmount(ctx context.Context, m *Mount) error {
 		}
 		for {
 			time.Sleep(50 * time.Millisecond)
-			if err = tryUnmount(m.Point, flags); err == nil {
+			if err = u.attempt(m.Point, flags, hang); err == nil {
 				u.r.Log.Infof("unmounted %s after %s", m.Point, time.Since(start).Round(10*time.Millisecond))
 				return nil
 			}
@@ -437,6 +484,9 @@ func (u *unmounter) unmount(ctx context.Context, m *Mount) error {
 				break
 			}
 		}
+	}
+	if errors.Is(err, errStuck) {
+		return ocf.Generic("couldn't unmount %s: it is hung, and forcing did not help", m.Point)
 	}
 	if len(last) > 0 {
 		var pids []string

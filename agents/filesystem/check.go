@@ -27,6 +27,9 @@ const CheckCommand = "__filesystem-check"
 
 const blockSize = 4096
 
+// errHung is what runCheck returns when the check did not finish in time.
+var errHung = errors.New("hung: no answer within the time budget")
+
 // runCheck runs the check in a child process and waits for it until ctx
 // ends. A child still blocked then is killed and left behind, not waited
 // for (a task stuck in uninterruptible I/O cannot be reaped).
@@ -74,7 +77,7 @@ func runCheck(ctx context.Context, args ...string) error {
 	case <-ctx.Done():
 		_ = cmd.Process.Kill()
 		r.Close()
-		return fmt.Errorf("no answer within the monitor's time budget (the filesystem or device is hung)")
+		return errHung
 	}
 }
 
@@ -86,6 +89,7 @@ func CheckMain(args []string, stderr io.Writer) int {
 	read := fs.String("read", "", "device to read one block from")
 	write := fs.String("write", "", "status file to write and read back")
 	content := fs.String("content", "", "what to write")
+	remove := fs.String("remove", "", "status file to remove")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -95,8 +99,12 @@ func CheckMain(args []string, stderr io.Writer) int {
 		err = readBlock(*read)
 	case *write != "":
 		err = writeStatus(*write, *content)
+	case *remove != "":
+		if err = os.Remove(*remove); errors.Is(err, os.ErrNotExist) {
+			err = nil
+		}
 	default:
-		fmt.Fprintln(stderr, "usage: paceline", CheckCommand, "-read DEVICE | -write FILE -content TEXT")
+		fmt.Fprintln(stderr, "usage: paceline", CheckCommand, "-read DEVICE | -write FILE -content TEXT | -remove FILE")
 		return 2
 	}
 	if err != nil {
@@ -178,18 +186,12 @@ func writeStatus(path, content string) error {
 	return nil
 }
 
-// removeQuietly removes a file, giving up after timeout so that a hung
-// filesystem cannot hold up a stop.
-func removeQuietly(path string, timeout time.Duration) error {
-	done := make(chan error, 1)
-	go func() { done <- os.Remove(path) }()
-	select {
-	case err := <-done:
-		if errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
-		return err
-	case <-time.After(timeout):
-		return fmt.Errorf("removing %s did not finish in %s", path, timeout)
-	}
+// removeStatus removes the depth-20 status file in a child process, so
+// that a hung filesystem neither blocks the stop nor stays busy because of
+// a thread of the agent stuck in it: the child is killed when it does not
+// finish within timeout.
+func removeStatus(ctx context.Context, path string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return runCheck(ctx, "-remove", path)
 }
