@@ -14,7 +14,14 @@ bin=${1:-build/paceline}
 tag="pldemo$$"
 sw="$tag-sw" n1="$tag-n1" n2="$tag-n2"
 vip=192.0.2.100
+work=$(mktemp -d /tmp/pldemo.XXXXXX)
+loop=""
+holder=""
 cleanup() {
+	[ -n "$holder" ] && kill "$holder" 2>/dev/null || true
+	mountpoint -q "$work/mnt" 2>/dev/null && umount "$work/mnt"
+	[ -n "$loop" ] && losetup -d "$loop" 2>/dev/null || true
+	rm -rf "$work"
 	for ns in "$n1" "$n2" "$sw"; do ip netns del "$ns" 2>/dev/null || true; done
 }
 trap cleanup EXIT
@@ -79,4 +86,26 @@ agent "$n1" IPaddr2 start ip=$vip run_arping=true || true
 step "stop on node2"
 agent "$n2" IPaddr2 stop ip=$vip
 agent "$n2" --interval 10s IPaddr2 monitor ip=$vip || true
+
+step "the data behind the address: ext4 on a loop device, mounted by ocf:paceline:Filesystem"
+truncate -s 64M "$work/disk.img"
+mkfs.ext4 -q -L demodata "$work/disk.img"
+loop=$(losetup -f --show "$work/disk.img")
+fs="device=LABEL=demodata directory=$work/mnt fstype=ext4"
+"$bin" run -v Filesystem start $fs
+echo "hello from the active node" >"$work/mnt/greeting"
+"$bin" run --depth 20 --interval 20s Filesystem monitor $fs
+
+step "an application still using the mount when the cluster stops it"
+(cd "$work/mnt" && exec sleep 600) &
+holder=$!
+sleep 0.2
+"$bin" run -v Filesystem stop $fs
+holder=""
+"$bin" run --interval 20s Filesystem monitor $fs || true
+
+step "mounted again (as the next node would): the data is there"
+"$bin" run Filesystem start $fs
+cat "$work/mnt/greeting"
+"$bin" run Filesystem stop $fs
 echo; echo "demo finished"
