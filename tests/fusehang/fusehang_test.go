@@ -1,0 +1,630 @@
+//go:build system
+
+package fusehang
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+const subtype = "fusehangtest"
+
+var seq atomic.Int64
+
+// requireFUSE skips the test unless it can mount FUSE filesystems; under
+// CI=true it fails instead, so that CI cannot silently skip it.
+func requireFUSE(t *testing.T) {
+	t.Helper()
+	why := ""
+	if os.Geteuid() != 0 {
+		why = "not root"
+	} else if _, err := os.Stat("/dev/fuse"); err != nil {
+		why = "/dev/fuse missing"
+	}
+	if why == "" {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("FUSE tests need root and /dev/fuse: %s", why)
+	}
+	t.Skipf("FUSE tests need root and /dev/fuse: %s", why)
+}
+
+// mountinfoLine is the /proc/self/mountinfo entry for a mount point.
+type mountinfoLine struct{ dev, fstype, source string }
+
+func mountsAt(t *testing.T, dir string) []mountinfoLine {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ms []mountinfoLine
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 10 || unescapeMountinfo(f[4]) != dir {
+			continue
+		}
+		for i := 6; i+2 < len(f); i++ {
+			if f[i] == "-" {
+				ms = append(ms, mountinfoLine{dev: f[2], fstype: f[i+1], source: f[i+2]})
+				break
+			}
+		}
+	}
+	return ms
+}
+
+// fuseFDs counts the open /dev/fuse descriptors of process pid.
+func fuseFDs(t *testing.T, pid int) int {
+	t.Helper()
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range ents {
+		if l, err := os.Readlink(filepath.Join(dir, e.Name())); err == nil && l == "/dev/fuse" {
+			n++
+		}
+	}
+	return n
+}
+
+// mount mounts a fresh filesystem and checks, at cleanup, that Close
+// leaves no mount, no /dev/fuse descriptor and no goroutine behind.
+func mount(t *testing.T) *Server {
+	t.Helper()
+	requireFUSE(t)
+	goroutines := runtime.NumGoroutine()
+	fds := fuseFDs(t, os.Getpid())
+	dir := filepath.Join(t.TempDir(), "mnt")
+	fsname := fmt.Sprintf("fusehang-%d-%d", os.Getpid(), seq.Add(1))
+
+	start := time.Now()
+	s, err := Mount(dir, fsname, subtype)
+	if err != nil {
+		t.Fatalf("Mount: %v", err)
+	}
+	t.Logf("Mount took %v (dev %s)", time.Since(start), s.Dev)
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		if ms := mountsAt(t, s.Dir); len(ms) != 0 {
+			t.Errorf("still mounted after Close: %+v", ms)
+		}
+		if s.watchdog != nil {
+			t.Errorf("watchdog (pid %d) still running after Close", s.watchdog.Process.Pid)
+		}
+		if n := fuseFDs(t, os.Getpid()); n != fds {
+			t.Errorf("%d /dev/fuse descriptors open after Close, want %d", n, fds)
+		}
+		deadline := time.Now().Add(2 * time.Second)
+		for runtime.NumGoroutine() > goroutines && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n := runtime.NumGoroutine(); n > goroutines {
+			buf := make([]byte, 1<<16)
+			t.Errorf("%d goroutines after Close, %d before:\n%s", n, goroutines, buf[:runtime.Stack(buf, true)])
+		}
+	})
+	return s
+}
+
+// alignedBuf returns a zeroed n-byte buffer aligned for O_DIRECT.
+func alignedBuf(n int) []byte {
+	const align = 4096
+	b := make([]byte, n+align)
+	off := int(align - uintptr(unsafe.Pointer(&b[0]))%align)
+	return b[off%align : off%align+n]
+}
+
+// proc is a child process whose exit is observed in the background.
+type proc struct {
+	cmd    *exec.Cmd
+	out    bytes.Buffer
+	exited chan struct{}
+	err    error
+	at     time.Time
+}
+
+func start(t *testing.T, name string, args ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.Command(name, args...), exited: make(chan struct{})}
+	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		p.at = time.Now()
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		select {
+		case <-p.exited:
+		case <-time.After(5 * time.Second):
+			t.Errorf("%v (pid %d) still running at cleanup", p.cmd.Args, p.cmd.Process.Pid)
+		}
+	})
+	return p
+}
+
+// blocked reports whether p is still running after d, and logs where.
+func (p *proc) blocked(t *testing.T, d time.Duration) bool {
+	t.Helper()
+	select {
+	case <-p.exited:
+		t.Logf("%v exited: %v: %s", p.cmd.Args, p.err, p.out.String())
+		return false
+	case <-time.After(d):
+	}
+	stat, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	wchan, _ := os.ReadFile(fmt.Sprintf("/proc/%d/wchan", p.cmd.Process.Pid))
+	state := ""
+	if i := bytes.LastIndexByte(stat, ')'); i >= 0 && i+2 < len(stat) {
+		state = string(stat[i+2])
+	}
+	t.Logf("%v blocked: state %s, wchan %s", p.cmd.Args, state, wchan)
+	return true
+}
+
+func TestMountDirectIO(t *testing.T) {
+	s := mount(t)
+
+	ms := mountsAt(t, s.Dir)
+	if len(ms) != 1 || ms[0].fstype != "fuse."+subtype || ms[0].source != s.FSName || ms[0].dev != s.Dev {
+		t.Fatalf("mountinfo for %s: %+v, want fstype fuse.%s, source %s, dev %s", s.Dir, ms, subtype, s.FSName, s.Dev)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(s.Dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprintf("%d:%d", unix.Major(st.Dev), unix.Minor(st.Dev)); got != s.Dev || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		t.Fatalf("stat %s: dev %s mode %o, want dev %s, a directory", s.Dir, got, st.Mode, s.Dev)
+	}
+
+	sub := filepath.Join(s.Dir, ".monitor")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	name := filepath.Join(sub, "status")
+	want := alignedBuf(4096)
+	copy(want, fmt.Sprintf("paceline %d %s\n", os.Getpid(), time.Now()))
+
+	fd, err := unix.Open(name, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_DIRECT|unix.O_SYNC, 0o644)
+	if err != nil {
+		t.Fatalf("open O_DIRECT|O_SYNC for writing: %v", err)
+	}
+	if n, err := unix.Write(fd, want); err != nil || n != len(want) {
+		t.Fatalf("direct write: %d, %v", n, err)
+	}
+	if err := unix.Fsync(fd); err != nil {
+		t.Fatalf("fsync: %v", err)
+	}
+	if err := unix.Close(fd); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+
+	fd, err = unix.Open(name, unix.O_RDONLY|unix.O_DIRECT, 0)
+	if err != nil {
+		t.Fatalf("open O_DIRECT for reading: %v", err)
+	}
+	got := alignedBuf(4096)
+	n, err := unix.Read(fd, got)
+	unix.Close(fd)
+	if err != nil || n != len(want) || !bytes.Equal(got, want) {
+		t.Fatalf("direct read: %d, %v; data equal: %v", n, err, bytes.Equal(got, want))
+	}
+	if b, err := os.ReadFile(name); err != nil || !bytes.Equal(b, want) {
+		t.Fatalf("buffered read back: %d bytes, %v", len(b), err)
+	}
+
+	// Overwrite in place through the page cache, then read directly.
+	if err := os.WriteFile(name, []byte("short"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(name); err != nil || fi.Size() != 5 || fi.Mode().Perm() != 0o644 {
+		t.Fatalf("stat after rewrite: %v, %v", fi, err)
+	}
+	if err := os.Rename(name, name+".old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(name + ".old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(sub); err != nil {
+		t.Fatal(err)
+	}
+	if ents, err := os.ReadDir(s.Dir); err != nil || len(ents) != 0 {
+		t.Fatalf("ReadDir after cleanup: %v, %v", ents, err)
+	}
+
+	start := time.Now()
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	t.Logf("Close took %v", time.Since(start))
+	if ms := mountsAt(t, s.Dir); len(ms) != 0 {
+		t.Fatalf("still mounted: %+v", ms)
+	}
+}
+
+func TestHangResume(t *testing.T) {
+	s := mount(t)
+	file := filepath.Join(s.Dir, "somefile")
+	if err := os.WriteFile(file, []byte("hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	s.Hang()
+	p := start(t, "cat", file)
+	if !p.blocked(t, 300*time.Millisecond) {
+		t.Fatal("cat did not block on a hung filesystem")
+	}
+	s.Resume()
+	select {
+	case <-p.exited:
+	case <-time.After(2 * time.Second):
+		t.Fatal("cat still blocked after Resume")
+	}
+	if p.err != nil || p.out.String() != "hello\n" {
+		t.Fatalf("cat after Resume: %v, %q", p.err, p.out.String())
+	}
+	// Hang and Resume are repeatable.
+	s.Hang()
+	s.Hang()
+	s.Resume()
+	s.Resume()
+	if b, err := os.ReadFile(file); err != nil || string(b) != "hello\n" {
+		t.Fatalf("read after Resume: %q, %v", b, err)
+	}
+}
+
+func TestHangKillClose(t *testing.T) {
+	s := mount(t)
+	file := filepath.Join(s.Dir, "somefile")
+	if err := os.WriteFile(file, []byte("hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.Hang()
+
+	// A reader of a file blocks, and SIGKILL releases it promptly.
+	cat := start(t, "cat", file)
+	if !cat.blocked(t, 300*time.Millisecond) {
+		t.Fatal("cat did not block on a hung filesystem")
+	}
+	if n := fuseFDs(t, cat.cmd.Process.Pid); n != 0 {
+		t.Errorf("child inherited %d /dev/fuse descriptors", n)
+	}
+	kill := time.Now()
+	cat.cmd.Process.Kill()
+	select {
+	case <-cat.exited:
+		t.Logf("cat exited %v after SIGKILL: %v", cat.at.Sub(kill), cat.err)
+	case <-time.After(2 * time.Second):
+		t.Fatal("cat blocked on a hung filesystem survived SIGKILL for 2s")
+	}
+
+	// The mount point itself blocks too: its attributes are not cached.
+	statRoot := start(t, "stat", s.Dir)
+	if !statRoot.blocked(t, 300*time.Millisecond) {
+		t.Error("stat of the mount point did not block on a hung filesystem")
+	}
+	statFile := start(t, "stat", filepath.Join(s.Dir, "x"))
+	if !statFile.blocked(t, 100*time.Millisecond) {
+		t.Error("stat of a file did not block on a hung filesystem")
+	}
+
+	// Close while hung returns promptly, unmounts and releases them.
+	start := time.Now()
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close while hung: %v", err)
+	}
+	closed := time.Now()
+	t.Logf("Close while hung took %v", closed.Sub(start))
+	if d := closed.Sub(start); d > 3*time.Second {
+		t.Errorf("Close while hung took %v", d)
+	}
+	if ms := mountsAt(t, s.Dir); len(ms) != 0 {
+		t.Fatalf("still mounted after Close: %+v", ms)
+	}
+	for _, p := range []*proc{statRoot, statFile} {
+		select {
+		case <-p.exited:
+			t.Logf("%v released %v after Close: %v: %s", p.cmd.Args, p.at.Sub(start), p.err, strings.TrimSpace(p.out.String()))
+			if p.err == nil && p == statFile {
+				t.Errorf("%v succeeded after Close", p.cmd.Args)
+			}
+		case <-time.After(2 * time.Second):
+			t.Errorf("%v still blocked 2s after Close", p.cmd.Args)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
+
+// TestKillDuringRead: a process that opened a file before the hang blocks
+// in read(2); SIGKILL releases it although its exit then flushes the file.
+func TestKillDuringRead(t *testing.T) {
+	s := mount(t)
+	file := filepath.Join(s.Dir, "somefile")
+	if err := os.WriteFile(file, []byte("hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sh", "-c", `exec 3<"$1"; echo opened; read go; exec cat <&3`, "sh", file)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan time.Time, 1)
+	go func() { cmd.Wait(); exited <- time.Now() }()
+	t.Cleanup(func() { cmd.Process.Kill(); <-exited })
+	line := make([]byte, 7)
+	if _, err := io.ReadFull(stdout, line); err != nil || string(line) != "opened\n" {
+		t.Fatalf("sh: %q, %v", line, err)
+	}
+	s.Hang()
+	io.WriteString(stdin, "go\n")
+	select {
+	case <-exited:
+		t.Fatal("cat did not block on a hung filesystem")
+	case <-time.After(300 * time.Millisecond):
+	}
+	wchan, _ := os.ReadFile(fmt.Sprintf("/proc/%d/wchan", cmd.Process.Pid))
+	t.Logf("cat blocked reading, wchan %s", wchan)
+	kill := time.Now()
+	cmd.Process.Kill()
+	select {
+	case at := <-exited:
+		t.Logf("cat exited %v after SIGKILL", at.Sub(kill))
+		exited <- at
+	case <-time.After(2 * time.Second):
+		t.Fatal("cat blocked reading a hung filesystem survived SIGKILL for 2s")
+	}
+}
+
+// TestSignalWhileHung checks that a caught signal does not end the wait of
+// a process blocked on the hung filesystem, while SIGKILL still does even
+// after the kernel has spent its one interrupt on the first signal.
+func TestSignalWhileHung(t *testing.T) {
+	s := mount(t)
+	file := filepath.Join(s.Dir, "somefile")
+	if err := os.WriteFile(file, []byte("hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.Hang()
+	// The shell itself opens the file, with a trap for SIGUSR1.
+	p := start(t, "sh", "-c", `trap "echo trapped" USR1; read x <"$1"; echo "read $x"`, "sh", file)
+	if !p.blocked(t, 300*time.Millisecond) {
+		t.Fatal("sh did not block on a hung filesystem")
+	}
+	p.cmd.Process.Signal(syscall.SIGUSR1)
+	if !p.blocked(t, 300*time.Millisecond) {
+		t.Fatal("SIGUSR1 ended the wait on a hung filesystem")
+	}
+	kill := time.Now()
+	p.cmd.Process.Kill()
+	select {
+	case <-p.exited:
+		t.Logf("sh exited %v after SIGKILL: %v", p.at.Sub(kill), p.err)
+	case <-time.After(2 * time.Second):
+		t.Fatal("sh blocked on a hung filesystem survived SIGKILL for 2s")
+	}
+
+	// After Resume, a signalled caller completes normally.
+	p = start(t, "sh", "-c", `trap "echo trapped" USR1; read x <"$1"; echo "read $x"`, "sh", file)
+	if !p.blocked(t, 300*time.Millisecond) {
+		t.Fatal("sh did not block on a hung filesystem")
+	}
+	p.cmd.Process.Signal(syscall.SIGUSR1)
+	time.Sleep(100 * time.Millisecond)
+	s.Resume()
+	select {
+	case <-p.exited:
+	case <-time.After(2 * time.Second):
+		t.Fatal("sh still blocked after Resume")
+	}
+	if p.err != nil || p.out.String() != "trapped\nread hello\n" {
+		t.Fatalf("sh after Resume: %v, %q", p.err, p.out.String())
+	}
+}
+
+// TestPlainUnmountWhileHung documents how umount(2) without MNT_DETACH
+// behaves on a hung mount, with and without a process blocked in it.
+func TestPlainUnmountWhileHung(t *testing.T) {
+	s := mount(t)
+	s.Hang()
+
+	p := start(t, "stat", filepath.Join(s.Dir, "x"))
+	if !p.blocked(t, 300*time.Millisecond) {
+		t.Fatal("stat did not block on a hung filesystem")
+	}
+	err := unmountWithin(t, s.Dir, 0)
+	t.Logf("umount with a blocked process: %v", err)
+	if !errors.Is(err, unix.EBUSY) {
+		t.Errorf("umount with a blocked process: %v, want EBUSY", err)
+	}
+	p.cmd.Process.Kill()
+	<-p.exited
+
+	start := time.Now()
+	err = unmountWithin(t, s.Dir, 0)
+	t.Logf("umount with nothing blocked: %v after %v", err, time.Since(start))
+	if err != nil {
+		t.Errorf("umount of an idle hung mount: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close after external umount: %v", err)
+	}
+}
+
+func unmountWithin(t *testing.T, dir string, flags int) error {
+	t.Helper()
+	ch := make(chan error, 1)
+	go func() { ch <- unix.Unmount(dir, flags) }()
+	select {
+	case err := <-ch:
+		return err
+	case <-time.After(3 * time.Second):
+		t.Fatalf("umount(%s, %#x) blocked for 3s", dir, flags)
+		return syscall.ETIMEDOUT
+	}
+}
+
+// TestDeathWhileHung checks the watchdog: a process that dies while one of
+// its own threads waits on its own hung filesystem would otherwise stay a
+// zombie forever, with the mount stuck.
+func TestDeathWhileHung(t *testing.T) {
+	requireFUSE(t)
+	dir := filepath.Join(t.TempDir(), "mnt")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperDieWhileHung$", "-test.v")
+	cmd.Env = append(os.Environ(), "FUSEHANG_HELPER_DIR="+dir)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		t.Logf("helper exited: %v\n%s", err, out.String())
+	case <-time.After(10 * time.Second):
+		// Rescue, so that this test cannot hang forever itself.
+		unix.Unmount(dir, unix.MNT_FORCE|unix.MNT_DETACH)
+		<-exited
+		t.Fatalf("helper did not exit within 10s of dying; output:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "helper: dying") {
+		t.Fatalf("helper did not get to die while hung:\n%s", out.String())
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for len(mountsAt(t, dir)) != 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if ms := mountsAt(t, dir); len(ms) != 0 {
+		unix.Unmount(dir, unix.MNT_FORCE|unix.MNT_DETACH)
+		t.Fatalf("still mounted after the helper died: %+v", ms)
+	}
+}
+
+// TestHelperDieWhileHung is run by TestDeathWhileHung in a child process.
+func TestHelperDieWhileHung(t *testing.T) {
+	dir := os.Getenv("FUSEHANG_HELPER_DIR")
+	if dir == "" {
+		return
+	}
+	s, err := Mount(dir, "fusehang-helper", subtype)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Hang()
+	go os.Stat(filepath.Join(s.Dir, "x")) // a thread of this process blocks
+	time.Sleep(300 * time.Millisecond)
+	fmt.Println("helper: dying")
+	os.Exit(3)
+}
+
+// fusectlMounts lists the fusectl mounts outside /sys/fs/fuse/connections.
+func fusectlMounts(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ms []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) > 4 && strings.Contains(l, " - fusectl ") && f[4] != "/sys/fs/fuse/connections" {
+			ms = append(ms, f[4])
+		}
+	}
+	return ms
+}
+
+// TestAbort checks that abort releases a blocked process without touching
+// the mount, and says how it did it.
+func TestAbort(t *testing.T) {
+	s := mount(t)
+	s.Hang()
+	p := start(t, "stat", filepath.Join(s.Dir, "x"))
+	if !p.blocked(t, 300*time.Millisecond) {
+		t.Fatal("stat did not block on a hung filesystem")
+	}
+	_, minor, _ := strings.Cut(s.Dev, ":")
+	want := "private fusectl"
+	if _, err := os.Stat("/sys/fs/fuse/connections/" + minor); err == nil {
+		want = "fusectl"
+	}
+	start := time.Now()
+	if how := s.abort(); how != want {
+		t.Errorf("abort used %q, want %q", how, want)
+	}
+	select {
+	case <-p.exited:
+		t.Logf("stat released %v after abort: %s", p.at.Sub(start), strings.TrimSpace(p.out.String()))
+		if !strings.Contains(p.out.String(), "abort") {
+			t.Errorf("stat after abort: %v: %s", p.err, p.out.String())
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("stat still blocked 2s after abort")
+	}
+	if ms := fusectlMounts(t); len(ms) != 0 {
+		t.Errorf("fusectl left mounted at %v", ms)
+	}
+	if ms := mountsAt(t, s.Dir); len(ms) != 1 {
+		t.Errorf("abort changed the mount: %+v", ms)
+	}
+}
+
+// TestCloseAfterLazyUnmount: someone else (an agent's stop) detached the
+// hung mount while a process is stuck in it; Close must still end it all.
+func TestCloseAfterLazyUnmount(t *testing.T) {
+	s := mount(t)
+	s.Hang()
+	p := start(t, "stat", filepath.Join(s.Dir, "x"))
+	if !p.blocked(t, 300*time.Millisecond) {
+		t.Fatal("stat did not block on a hung filesystem")
+	}
+	if err := unmountWithin(t, s.Dir, unix.MNT_DETACH); err != nil {
+		t.Fatalf("umount -l: %v", err)
+	}
+	if !p.blocked(t, 100*time.Millisecond) {
+		t.Fatal("stat released by the lazy unmount alone")
+	}
+	start := time.Now()
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	t.Logf("Close after lazy unmount took %v", time.Since(start))
+	select {
+	case <-p.exited:
+	case <-time.After(2 * time.Second):
+		t.Fatal("stat still blocked 2s after Close")
+	}
+}
