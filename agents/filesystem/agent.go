@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/paceline-ha/paceline/pkg/mountinfo"
 	"github.com/paceline-ha/paceline/pkg/ocf"
 )
 
@@ -32,18 +33,18 @@ func Agent() *ocf.Agent {
 
 // state is the mount table and what it says about this resource.
 type state struct {
-	mounts  []Mount
-	mount   *Mount // topmost mount on the directory
+	mounts  []mountinfo.Mount
+	mount   *mountinfo.Mount // topmost mount on the directory
 	facts   Facts
 	verdict Verdict
 }
 
 func observe(r *ocf.Request, c *Config) (*state, error) {
-	mounts, err := readMounts()
+	mounts, err := mountinfo.Read()
 	if err != nil {
 		return nil, err
 	}
-	s := &state{mounts: mounts, mount: At(mounts, c.Directory)}
+	s := &state{mounts: mounts, mount: mountinfo.At(mounts, c.Directory)}
 	s.facts = gatherFacts(c, mounts)
 	s.verdict = Judge(c, s.mount, s.facts, identityReader(r, c, s.mount))
 	return s, nil
@@ -55,7 +56,7 @@ func observe(r *ocf.Request, c *Config) (*state, error) {
 // reading the device (a stalled device would block the read, and a
 // depth-0 monitor starts no child to abandon). Only without that record
 // (a probe, or after a restart of the node) is the superblock read.
-func identityReader(r *ocf.Request, c *Config, m *Mount) func(string) (Identity, bool) {
+func identityReader(r *ocf.Request, c *Config, m *mountinfo.Mount) func(string) (Identity, bool) {
 	return func(dev string) (Identity, bool) {
 		if m != nil {
 			if rec, err := os.ReadFile(identityFile(r)); err == nil {
@@ -96,15 +97,25 @@ func (s *state) foreign(c *Config) string {
 	return fmt.Sprintf("%s is mounted on %s (%s), not %s", s.mount.Source, c.Directory, s.mount.FSType, c.Device)
 }
 
-func validate(ctx context.Context, r *ocf.Request) error {
+// startConfig reads the configuration as start and validate-all need it:
+// also refusing a clone of a filesystem that is not cluster-aware.
+func startConfig(r *ocf.Request) (*Config, error) {
 	c, err := ParseConfig(r)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if r.Meta.IsClone() {
 		if why := c.CloneRefusal(); why != "" {
-			return ocf.NotConfigured("%s", why)
+			return nil, ocf.NotConfigured("%s", why)
 		}
+	}
+	return c, nil
+}
+
+func validate(ctx context.Context, r *ocf.Request) error {
+	c, err := startConfig(r)
+	if err != nil {
+		return err
 	}
 	if !kernelSupports(KernelType(c.FSType)) {
 		r.Log.Warnf("this kernel does not list %s in /proc/filesystems", c.FSType)
@@ -112,25 +123,13 @@ func validate(ctx context.Context, r *ocf.Request) error {
 	return nil
 }
 
-func needRoot() error {
-	if os.Geteuid() != 0 {
-		return ocf.Perm("Filesystem must run as root to mount and unmount")
-	}
-	return nil
-}
-
 func start(ctx context.Context, r *ocf.Request) error {
-	if err := needRoot(); err != nil {
+	if err := ocf.NeedRoot("Filesystem", "mount and unmount"); err != nil {
 		return err
 	}
-	c, err := ParseConfig(r)
+	c, err := startConfig(r)
 	if err != nil {
 		return err
-	}
-	if r.Meta.IsClone() {
-		if why := c.CloneRefusal(); why != "" {
-			return ocf.NotConfigured("%s", why)
-		}
 	}
 	r.Log.Infof("running start for %s on %s", c.Device, c.Directory)
 	s, err := observe(r, c)
@@ -144,7 +143,7 @@ func start(ctx context.Context, r *ocf.Request) error {
 	case Foreign:
 		return ocf.Generic("%s", s.foreign(c))
 	}
-	if sub := Under(s.mounts, c.Directory); len(sub) > 0 {
+	if sub := mountinfo.Under(s.mounts, c.Directory); len(sub) > 0 {
 		return ocf.NotConfigured("there are mounts below %s (%s); refusing to mount over them", c.Directory, sub[0].Point)
 	}
 	if st, err := os.Stat(c.Directory); err == nil && !st.IsDir() {
@@ -219,7 +218,7 @@ func exists(p string) bool {
 
 // mountedElsewhere returns where else the block device is mounted, if it
 // is (mount(8) refuses the second mount as "already mounted").
-func mountedElsewhere(mounts []Mount, device, dir string) string {
+func mountedElsewhere(mounts []mountinfo.Mount, device, dir string) string {
 	var st unix.Stat_t
 	if unix.Stat(device, &st) != nil {
 		return ""
@@ -337,7 +336,7 @@ func nodeName(r *ocf.Request) string {
 }
 
 func stop(ctx context.Context, r *ocf.Request) error {
-	if err := needRoot(); err != nil {
+	if err := ocf.NeedRoot("Filesystem", "mount and unmount"); err != nil {
 		return err
 	}
 	c, err := ParseConfig(r)
@@ -366,7 +365,7 @@ func stop(ctx context.Context, r *ocf.Request) error {
 
 	// Below the directory first, deepest first; then, for a block device,
 	// its other mounts, which keep it busy; then the directory.
-	targets := Under(s.mounts, c.Directory)
+	targets := mountinfo.Under(s.mounts, c.Directory)
 	if c.IsBlock() {
 		targets = append(targets, OtherMountsOfDevice(s.mounts, s.mount)...)
 	}
@@ -384,7 +383,7 @@ func stop(ctx context.Context, r *ocf.Request) error {
 type unmounter struct {
 	r      *ocf.Request
 	c      *Config
-	mounts []Mount
+	mounts []mountinfo.Mount
 	stuck  chan error // an unmount attempt that has not returned yet
 }
 
@@ -425,7 +424,7 @@ func (u *unmounter) attempt(point string, flags int, wait time.Duration) error {
 	return errStuck
 }
 
-func (u *unmounter) unmount(ctx context.Context, m *Mount) error {
+func (u *unmounter) unmount(ctx context.Context, m *mountinfo.Mount) error {
 	flags := unmountFlags(m.FSType)
 	if strings.HasPrefix(m.FSType, "fuse.") || m.FSType == "fuse" {
 		flags = unmountFlags(u.c.FSType)

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/paceline-ha/paceline/pkg/mountinfo"
 )
 
 // Holder is a process that keeps a mount busy.
@@ -20,10 +22,10 @@ type Holder struct {
 // Scope is what the scan looks for: the mounts to free, in the table of
 // this process's mount namespace.
 type Scope struct {
-	Mounts []Mount      // the whole table, to find which mount a path is on
-	IDs    map[int]bool // the mounts to free
-	NS     string       // this process's mount namespace (readlink of ns/mnt)
-	Skip   map[int]bool // pids never to report (1, this process)
+	Mounts []mountinfo.Mount // the whole table, to find which mount a path is on
+	IDs    map[int]bool      // the mounts to free
+	NS     string            // this process's mount namespace (readlink of ns/mnt)
+	Skip   map[int]bool      // pids never to report (1, this process)
 }
 
 // FindHolders scans proc (normally /proc) for processes that hold one of
@@ -116,7 +118,7 @@ func (s Scope) onTarget(p string) bool {
 	if !strings.HasPrefix(p, "/") {
 		return false
 	}
-	m := Containing(s.Mounts, p)
+	m := mountinfo.Containing(s.Mounts, p)
 	return m != nil && s.IDs[m.ID]
 }
 

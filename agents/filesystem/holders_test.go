@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strconv"
 	"testing"
+
+	"github.com/paceline-ha/paceline/pkg/mountinfo"
 )
 
 // fakeProc builds a synthetic /proc with the entries FindHolders reads.
@@ -40,8 +42,19 @@ func (p fakeProc) proc(pid, comm, ns, cwd, root, exe string, fds map[string]int,
 	_ = os.WriteFile(filepath.Join(dir, "comm"), []byte(comm+"\n"), 0o644)
 }
 
+// loadMounts reads the mount table captured with two loop mounts: 69 is
+// ext4 on "/tmp/mi/m a", 70 its /sub bound on /tmp/mi/bind.
+func loadMounts(t *testing.T) []mountinfo.Mount {
+	t.Helper()
+	b, err := os.ReadFile("../../pkg/mountinfo/testdata/mountinfo-loops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mountinfo.Parse(b)
+}
+
 func TestFindHolders(t *testing.T) {
-	mounts := loadMounts(t, "mountinfo-loops") // 69: ext4 on "/tmp/mi/m a", 70: its /sub bound on /tmp/mi/bind
+	mounts := loadMounts(t) // 69: ext4 on "/tmp/mi/m a", 70: its /sub bound on /tmp/mi/bind
 	p := fakeProc{t: t, root: t.TempDir()}
 	const ns, otherNS = "mnt:[4026531841]", "mnt:[4026532999]"
 	lib := "7f00-7f10 r-xp 00000000 07:00 12 /tmp/mi/m a/lib/x.so\n"

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/paceline-ha/paceline/pkg/mountinfo"
 )
 
 // Facts is what this host says about the configured device, gathered
@@ -21,7 +23,7 @@ type Facts struct {
 
 // gatherFacts stats the device (a block device, or a bind source) and, for
 // a bind mount, finds which filesystem and path the source is.
-func gatherFacts(c *Config, mounts []Mount) Facts {
+func gatherFacts(c *Config, mounts []mountinfo.Mount) Facts {
 	var f Facts
 	if c.Device.Path == "" {
 		return f
@@ -30,7 +32,7 @@ func gatherFacts(c *Config, mounts []Mount) Facts {
 		f.Path = p
 	}
 	if c.IsBind() && f.Path != "" {
-		if m := Containing(mounts, f.Path); m != nil {
+		if m := mountinfo.Containing(mounts, f.Path); m != nil {
 			rel := strings.TrimPrefix(f.Path, strings.TrimSuffix(m.Point, "/"))
 			f.BindRoot = filepath.Join(m.Root, rel)
 			f.BindDev = [2]uint32{m.Major, m.Minor}
@@ -59,7 +61,7 @@ const (
 // Judge decides whether mount m (the topmost mount on the directory) is
 // the configured device. identity reads the filesystem identity of a
 // mounted block device, for UUID= and LABEL= devices.
-func Judge(c *Config, m *Mount, f Facts, identity func(dev string) (Identity, bool)) Verdict {
+func Judge(c *Config, m *mountinfo.Mount, f Facts, identity func(dev string) (Identity, bool)) Verdict {
 	if m == nil {
 		return NotMounted
 	}
@@ -123,8 +125,8 @@ func isDir(p string) bool {
 // OtherMountsOfDevice returns the mounts of the same filesystem as m
 // elsewhere (bind mounts of its directories, second mounts), which keep a
 // block device busy after the mount point itself is gone.
-func OtherMountsOfDevice(mounts []Mount, m *Mount) []Mount {
-	var out []Mount
+func OtherMountsOfDevice(mounts []mountinfo.Mount, m *mountinfo.Mount) []mountinfo.Mount {
+	var out []mountinfo.Mount
 	for _, o := range mounts {
 		if o.ID != m.ID && o.Major == m.Major && o.Minor == m.Minor && o.Point != m.Point {
 			out = append(out, o)

@@ -1,6 +1,10 @@
 package filesystem
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/paceline-ha/paceline/pkg/mountinfo"
+)
 
 func TestJudge(t *testing.T) {
 	blockCfg := &Config{Device: DeviceSpec{Path: "/dev/disk/by-id/x"}, Directory: "/mnt", FSType: "ext4"}
@@ -8,13 +12,13 @@ func TestJudge(t *testing.T) {
 	bindCfg := &Config{Device: DeviceSpec{Path: "/srv/www"}, Directory: "/mnt", FSType: "none"}
 	nfsCfg := &Config{Device: DeviceSpec{Path: "server:/export/"}, Directory: "/mnt", FSType: "nfs"}
 	glusterCfg := &Config{Device: DeviceSpec{Path: "localhost:/vol"}, Directory: "/mnt", FSType: "glusterfs"}
-	loop0 := &Mount{ID: 10, Major: 7, Minor: 0, Root: "/", Point: "/mnt", FSType: "ext4", Source: "/dev/loop0"}
-	loop1 := &Mount{ID: 11, Major: 7, Minor: 1, Root: "/", Point: "/mnt", FSType: "ext4", Source: "/dev/loop1"}
-	btrfs := &Mount{ID: 12, Major: 0, Minor: 44, Root: "/", Point: "/mnt", FSType: "btrfs", Source: "/dev/loop0"}
-	bindOK := &Mount{ID: 13, Major: 254, Minor: 0, Root: "/srv/www", Point: "/mnt", FSType: "ext4", Source: "/dev/vda"}
-	bindOther := &Mount{ID: 14, Major: 254, Minor: 0, Root: "/", Point: "/mnt", FSType: "ext4", Source: "/dev/vda"}
-	nfs4 := &Mount{ID: 15, Point: "/mnt", FSType: "nfs4", Source: "192.0.2.1:/export"}
-	gl := &Mount{ID: 16, Point: "/mnt", FSType: "fuse.glusterfs", Source: "localhost:/vol"}
+	loop0 := &mountinfo.Mount{ID: 10, Major: 7, Minor: 0, Root: "/", Point: "/mnt", FSType: "ext4", Source: "/dev/loop0"}
+	loop1 := &mountinfo.Mount{ID: 11, Major: 7, Minor: 1, Root: "/", Point: "/mnt", FSType: "ext4", Source: "/dev/loop1"}
+	btrfs := &mountinfo.Mount{ID: 12, Major: 0, Minor: 44, Root: "/", Point: "/mnt", FSType: "btrfs", Source: "/dev/loop0"}
+	bindOK := &mountinfo.Mount{ID: 13, Major: 254, Minor: 0, Root: "/srv/www", Point: "/mnt", FSType: "ext4", Source: "/dev/vda"}
+	bindOther := &mountinfo.Mount{ID: 14, Major: 254, Minor: 0, Root: "/", Point: "/mnt", FSType: "ext4", Source: "/dev/vda"}
+	nfs4 := &mountinfo.Mount{ID: 15, Point: "/mnt", FSType: "nfs4", Source: "192.0.2.1:/export"}
+	gl := &mountinfo.Mount{ID: 16, Point: "/mnt", FSType: "fuse.glusterfs", Source: "localhost:/vol"}
 	loopFacts := Facts{Path: "/dev/loop0", Block: true, Rdev: [2]uint32{7, 0}}
 	bindFacts := Facts{Path: "/srv/www", BindRoot: "/srv/www", BindDev: [2]uint32{254, 0}, BindSource: true}
 	ident := func(want string) func(string) (Identity, bool) {
@@ -28,7 +32,7 @@ func TestJudge(t *testing.T) {
 	tests := []struct {
 		name  string
 		c     *Config
-		m     *Mount
+		m     *mountinfo.Mount
 		f     Facts
 		ident func(string) (Identity, bool)
 		want  Verdict
@@ -55,7 +59,7 @@ func TestJudge(t *testing.T) {
 }
 
 func TestOtherMountsOfDevice(t *testing.T) {
-	ms := []Mount{
+	ms := []mountinfo.Mount{
 		{ID: 1, Major: 7, Minor: 0, Point: "/mnt"}, {ID: 2, Major: 7, Minor: 0, Root: "/sub", Point: "/srv/x"},
 		{ID: 3, Major: 7, Minor: 1, Point: "/other"},
 	}

@@ -9,25 +9,21 @@ import (
 // Version is the agent's own version, shown in its metadata.
 const Version = "1.1"
 
-func param(name, typ, def, short, long string) ocf.Parameter {
-	return ocf.Parameter{Name: name, Type: typ, Default: def, ShortDesc: short, LongDesc: long}
-}
-
 // Metadata describes ocf:paceline:Filesystem with the parameters and
 // defaults of ocf:heartbeat:Filesystem (resource-agents 4.12) and the ones
 // added upstream since.
 func Metadata() ocf.Metadata {
 	s, b := ocf.TypeString, ocf.TypeBoolean
-	device := param("device", s, "", "Device to mount",
+	device := ocf.Param("device", s, "", "Device to mount",
 		`The device to mount: a block device path (/dev/disk/by-id/... links are
 		best), UUID=..., LABEL=... (also -U, -L, --uuid=, --label=), a remote
 		filesystem such as host:/export or host:/volume, or the source directory
 		of a bind mount.`)
 	device.Required = true
-	dir := param("directory", s, "", "Mount point",
+	dir := ocf.Param("directory", s, "", "Mount point",
 		`Where to mount the device. Created on start when missing.`)
 	dir.Required = true
-	fstype := param("fstype", s, "", "Filesystem type",
+	fstype := ocf.Param("fstype", s, "", "Filesystem type",
 		`The filesystem type, as mount -t takes it (ext4, xfs, btrfs, nfs, nfs4,
 		cifs, glusterfs, tmpfs, fuse.*...); none for a bind mount. Empty lets the
 		kernel detect the type of a block device.`)
@@ -66,34 +62,34 @@ func Metadata() ocf.Metadata {
 		udev; force_unmount=true and safe both use the /proc scan.`,
 		Parameters: []ocf.Parameter{
 			device, dir, fstype,
-			param("options", s, "", "Mount options",
+			ocf.Param("options", s, "", "Mount options",
 				`Options as mount -o takes them, for example noatime,ro. With fstype
 				none, bind options such as ro are applied by a remount.`),
-			param("statusfile_prefix", s, ".Filesystem_status/", "Status file prefix",
+			ocf.Param("statusfile_prefix", s, ".Filesystem_status/", "Status file prefix",
 				`Where monitor at OCF_CHECK_LEVEL 20 writes its status file, relative
 				to the mount point. The file is named after the resource, the clone
 				instance and the node.`),
-			param("run_fsck", s, "auto", "Run fsck before mounting",
+			ocf.Param("run_fsck", s, "auto", "Run fsck before mounting",
 				`auto: run fsck -p for block filesystems that are not journalled (ext2,
 				btrfs, vfat...; not ext3/4, xfs and the network filesystems); force:
 				always; no: never. fsck exiting with 4 or more fails the start.`),
-			param("fast_stop", b, "no", "Give up unmounting after 6 seconds",
+			ocf.Param("fast_stop", b, "no", "Give up unmounting after 6 seconds",
 				`Spend at most 6 seconds per mount trying to unmount instead of the
 				whole stop timeout.`),
-			param("force_clones", b, "false", "Allow cloning a local filesystem",
+			ocf.Param("force_clones", b, "false", "Allow cloning a local filesystem",
 				`Allow the resource to be cloned although its filesystem (ext4, xfs...)
 				is not cluster-aware. Without it such a clone refuses to start.`),
-			param("force_unmount", s, "true", "Kill the processes holding the mount",
+			ocf.Param("force_unmount", s, "true", "Kill the processes holding the mount",
 				`true or safe: on stop, signal the processes that hold the mount (open
 				files, working or root directory, executable, memory maps) when the
 				unmount fails. false: never signal, only retry the unmount. Upstream
 				modifiers (move, nomove, xargs, ps...) are accepted and have no
 				effect.`),
-			param("term_signals", s, "TERM", "First signals",
+			ocf.Param("term_signals", s, "TERM", "First signals",
 				`Signals sent to the holders first, for example TERM or TERM,INT.`),
-			param("kill_signals", s, "KILL", "Second signals",
+			ocf.Param("kill_signals", s, "KILL", "Second signals",
 				`Signals sent once half of the time is spent.`),
-			param("signal_delay", s, "1", "Seconds between signal rounds",
+			ocf.Param("signal_delay", s, "1", "Seconds between signal rounds",
 				`How long to wait after signalling before signalling again; the
 				unmount is retried every 100 ms in between.`),
 		},

@@ -174,3 +174,13 @@ func tryUnmount(point string, flags int) error {
 	}
 	return err
 }
+
+// HasOption reports whether a comma-separated option list contains opt.
+func HasOption(list, opt string) bool {
+	for _, o := range strings.Split(list, ",") {
+		if o == opt {
+			return true
+		}
+	}
+	return false
+}

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"syscall"
 	"time"
@@ -162,15 +161,8 @@ func prepare(ctx context.Context, r *ocf.Request) (*target, error) {
 	return t, nil
 }
 
-func needRoot() error {
-	if os.Geteuid() != 0 {
-		return ocf.Perm("IPaddr2 must run as root to change addresses")
-	}
-	return nil
-}
-
 func start(ctx context.Context, r *ocf.Request) error {
-	if err := needRoot(); err != nil {
+	if err := ocf.NeedRoot("IPaddr2", "change addresses"); err != nil {
 		return err
 	}
 	t, err := prepare(ctx, r)
@@ -315,7 +307,7 @@ func sendAnnouncements(ctx context.Context, r *ocf.Request, t *target, count int
 }
 
 func stop(ctx context.Context, r *ocf.Request) error {
-	if err := needRoot(); err != nil {
+	if err := ocf.NeedRoot("IPaddr2", "change addresses"); err != nil {
 		return err
 	}
 	cfg, err := ParseConfig(r)

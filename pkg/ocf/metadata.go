@@ -36,6 +36,12 @@ type Parameter struct {
 	LongDesc  string
 }
 
+// Param builds an optional parameter; set Required or Unique on the
+// result where needed.
+func Param(name, typ, def, short, long string) Parameter {
+	return Parameter{Name: name, Type: typ, Default: def, ShortDesc: short, LongDesc: long}
+}
+
 // ActionSpec is one advertised action with its default timeout.
 type ActionSpec struct {
 	Name       string

@@ -3,6 +3,7 @@ package ocf
 import (
 	"errors"
 	"fmt"
+	"os"
 )
 
 // Status is an OCF exit code.
@@ -150,4 +151,13 @@ func ReasonOf(err error) string {
 		}
 	}
 	return err.Error()
+}
+
+// NeedRoot returns an OCF_ERR_PERM error saying why the action needs root
+// ("<agent> must run as root to <why>"), or nil when running as root.
+func NeedRoot(agent, why string) error {
+	if os.Geteuid() != 0 {
+		return Perm("%s must run as root to %s", agent, why)
+	}
+	return nil
 }

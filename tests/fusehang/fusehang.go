@@ -31,8 +31,6 @@
 package fusehang
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -49,6 +47,8 @@ import (
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
+
+	"github.com/paceline-ha/paceline/pkg/mountinfo"
 )
 
 // maxWrite is the largest READ/WRITE request the server accepts; it is
@@ -461,48 +461,13 @@ func (s *Server) timed(f func() error) error {
 // mountDev returns the "major:minor" of the topmost mount at dir with the
 // given fstype, read from /proc/self/mountinfo (no FUSE request needed).
 func mountDev(dir, fstype string) (string, error) {
-	b, err := os.ReadFile("/proc/self/mountinfo")
+	mounts, err := mountinfo.Read()
 	if err != nil {
 		return "", err
 	}
-	dev := ""
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		// id parent major:minor root mountpoint opts [optional...] - fstype source superopts
-		f := strings.Fields(sc.Text())
-		if len(f) < 10 || unescapeMountinfo(f[4]) != dir {
-			continue
-		}
-		for i := 6; i+1 < len(f); i++ {
-			if f[i] == "-" {
-				if f[i+1] == fstype {
-					dev = f[2]
-				}
-				break
-			}
-		}
-	}
-	if dev == "" {
+	m := mountinfo.At(mounts, dir)
+	if m == nil || m.FSType != fstype {
 		return "", fmt.Errorf("fusehang: %s (%s) not in /proc/self/mountinfo", dir, fstype)
 	}
-	return dev, nil
-}
-
-// unescapeMountinfo undoes the \ooo octal escapes of /proc/self/mountinfo.
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
+	return fmt.Sprintf("%d:%d", m.Major, m.Minor), nil
 }

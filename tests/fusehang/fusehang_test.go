@@ -19,6 +19,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/paceline-ha/paceline/pkg/mountinfo"
 )
 
 const subtype = "fusehangtest"
@@ -49,21 +51,14 @@ type mountinfoLine struct{ dev, fstype, source string }
 
 func mountsAt(t *testing.T, dir string) []mountinfoLine {
 	t.Helper()
-	b, err := os.ReadFile("/proc/self/mountinfo")
+	mounts, err := mountinfo.Read()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var ms []mountinfoLine
-	for _, l := range strings.Split(string(b), "\n") {
-		f := strings.Fields(l)
-		if len(f) < 10 || unescapeMountinfo(f[4]) != dir {
-			continue
-		}
-		for i := 6; i+2 < len(f); i++ {
-			if f[i] == "-" {
-				ms = append(ms, mountinfoLine{dev: f[2], fstype: f[i+1], source: f[i+2]})
-				break
-			}
+	for _, m := range mounts {
+		if m.Point == dir {
+			ms = append(ms, mountinfoLine{dev: fmt.Sprintf("%d:%d", m.Major, m.Minor), fstype: m.FSType, source: m.Source})
 		}
 	}
 	return ms

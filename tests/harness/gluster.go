@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/paceline-ha/paceline/pkg/mountinfo"
 )
 
 // Gluster is a running single-brick GlusterFS volume served on loopback.
@@ -483,54 +485,21 @@ func unmount(dir string) error {
 	return nil
 }
 
-// glusterMounts lists mount points mounted from spec or under dir.
+// glusterMounts lists mount points mounted from spec or under dir,
+// innermost first.
 func glusterMounts(spec, dir string) []string {
-	data, err := os.ReadFile("/proc/self/mountinfo")
+	mounts, err := mountinfo.Read()
 	if err != nil {
 		return nil
 	}
 	var out []string
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		sep := -1
-		for i, s := range f {
-			if s == "-" {
-				sep = i
-				break
-			}
+	for i := len(mounts) - 1; i >= 0; i-- {
+		m := mounts[i]
+		if m.Source == spec || m.Point == dir || strings.HasPrefix(m.Point, dir+"/") {
+			out = append(out, m.Point)
 		}
-		if sep < 5 || sep+2 >= len(f) {
-			continue
-		}
-		mp, src := unescapeMount(f[4]), unescapeMount(f[sep+2])
-		if src == spec || mp == dir || strings.HasPrefix(mp, dir+"/") {
-			out = append(out, mp)
-		}
-	}
-	// Innermost first.
-	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-		out[i], out[j] = out[j], out[i]
 	}
 	return out
-}
-
-// unescapeMount decodes the octal escapes (\040) of /proc mount tables.
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // stopProcesses sends SIGTERM to every live process whose command line

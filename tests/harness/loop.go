@@ -1,10 +1,11 @@
 package harness
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/paceline-ha/paceline/pkg/mountinfo"
 )
 
 // LoopFS creates a filesystem image in a temporary file, attaches it to a
@@ -37,42 +38,22 @@ func LoopFS(t testing.TB, fstype, label string) string {
 	return dev
 }
 
-// UnmountAll unmounts every mount whose source is dev or whose mount point
-// is below a temporary directory of this test run and shows dev.
+// UnmountAll lazily unmounts every mount whose source is source.
 func UnmountAll(t testing.TB, source string) {
 	t.Helper()
-	for i := 0; i < 5; i++ {
-		b, err := os.ReadFile("/proc/self/mountinfo")
-		if err != nil {
-			return
-		}
-		found := false
-		for _, line := range strings.Split(string(b), "\n") {
-			f := strings.Fields(line)
-			for j := 6; j+2 < len(f); j++ {
-				if f[j] == "-" && f[j+2] == source {
-					found = true
-					_, _ = Output("umount", "-l", strings.ReplaceAll(f[4], `\040`, " "))
-				}
-			}
-		}
-		if !found {
-			return
+	mounts, err := mountinfo.Read()
+	if err != nil {
+		return
+	}
+	for i := len(mounts) - 1; i >= 0; i-- {
+		if mounts[i].Source == source {
+			_, _ = Output("umount", "-l", mounts[i].Point)
 		}
 	}
 }
 
 // Mounted reports whether something is mounted on dir.
 func Mounted(dir string) bool {
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) > 4 && strings.ReplaceAll(f[4], `\040`, " ") == dir {
-			return true
-		}
-	}
-	return false
+	mounts, err := mountinfo.Read()
+	return err == nil && mountinfo.At(mounts, dir) != nil
 }

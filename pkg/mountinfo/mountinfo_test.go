@@ -1,4 +1,4 @@
-package filesystem
+package mountinfo
 
 import (
 	"os"
@@ -11,10 +11,10 @@ func loadMounts(t *testing.T, name string) []Mount {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ParseMountinfo(b)
+	return Parse(b)
 }
 
-func TestParseMountinfo(t *testing.T) {
+func TestParse(t *testing.T) {
 	ms := loadMounts(t, "mountinfo-loops")
 	m := At(ms, "/tmp/mi/m a")
 	if m == nil {
@@ -33,7 +33,7 @@ func TestParseMountinfo(t *testing.T) {
 	if tmp == nil || tmp.FSType != "tmpfs" || tmp.Source != "mytmp" {
 		t.Errorf("tmpfs = %+v", tmp)
 	}
-	if len(ParseMountinfo([]byte("garbage\n1 2 3\n"))) != 0 {
+	if len(Parse([]byte("garbage\n1 2 3\n"))) != 0 {
 		t.Error("malformed lines were accepted")
 	}
 	host := loadMounts(t, "mountinfo-host")
@@ -46,8 +46,8 @@ func TestUnescape(t *testing.T) {
 	for in, want := range map[string]string{
 		`/a\040b`: "/a b", `/t\011ab`: "/t\tab", `/back\134slash`: `/back\slash`, `/plain`: "/plain", `/odd\04`: `/odd\04`,
 	} {
-		if got := unescape(in); got != want {
-			t.Errorf("unescape(%q) = %q, want %q", in, got, want)
+		if got := Unescape(in); got != want {
+			t.Errorf("Unescape(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -1,4 +1,8 @@
-package filesystem
+// Package mountinfo reads the kernel's mount table, /proc/PID/mountinfo:
+// a parser that is pure over bytes (tested with tables captured from real
+// systems under testdata/) and the lookups agents and tests need (the
+// mount on a directory, the mounts below it, the mount a path lies on).
+package mountinfo
 
 import (
 	"bufio"
@@ -21,9 +25,9 @@ type Mount struct {
 	SuperOptions string
 }
 
-// ParseMountinfo parses the contents of /proc/PID/mountinfo. Lines that do
+// Parse parses the contents of /proc/PID/mountinfo. Lines that do
 // not have the documented shape are skipped.
-func ParseMountinfo(b []byte) []Mount {
+func Parse(b []byte) []Mount {
 	var out []Mount
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -69,20 +73,20 @@ func parseMountLine(line string) (Mount, bool) {
 		return Mount{}, false
 	}
 	m.Major, m.Minor = uint32(a), uint32(b)
-	m.Root = unescape(f[3])
-	m.Point = unescape(f[4])
+	m.Root = Unescape(f[3])
+	m.Point = Unescape(f[4])
 	m.Options = f[5]
-	m.FSType = unescape(f[sep+1])
-	m.Source = unescape(f[sep+2])
+	m.FSType = Unescape(f[sep+1])
+	m.Source = Unescape(f[sep+2])
 	if sep+3 < len(f) {
 		m.SuperOptions = f[sep+3]
 	}
 	return m, true
 }
 
-// unescape undoes the kernel's octal escapes of space, tab, newline and
+// Unescape undoes the kernel's octal escapes of space, tab, newline and
 // backslash (\040, \011, \012, \134).
-func unescape(s string) string {
+func Unescape(s string) string {
 	if !strings.Contains(s, `\`) {
 		return s
 	}
@@ -100,23 +104,13 @@ func unescape(s string) string {
 
 func isOctal(c byte) bool { return c >= '0' && c <= '7' }
 
-// HasOption reports whether a comma-separated option list contains opt.
-func HasOption(list, opt string) bool {
-	for _, o := range strings.Split(list, ",") {
-		if o == opt {
-			return true
-		}
-	}
-	return false
-}
-
-// readMounts reads this process's mount table.
-func readMounts() ([]Mount, error) {
+// Read reads this process's mount table.
+func Read() ([]Mount, error) {
 	b, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		return nil, fmt.Errorf("read mount table: %w", err)
 	}
-	return ParseMountinfo(b), nil
+	return Parse(b), nil
 }
 
 // At returns the topmost mount at point (the last one listed: later
