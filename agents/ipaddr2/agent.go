@@ -86,7 +86,8 @@ func resolve(ctx context.Context, cfg *Config) (*target, error) {
 	}
 	var routes []Route
 	if cfg.NIC == "" || cfg.Bits <= 0 {
-		if routes, err = h.Routes(cfg.V6); err != nil {
+		loopback := cfg.IP.Is4() && cfg.IP.As4()[0] == 127
+		if routes, err = h.Routes(cfg.V6, loopback); err != nil {
 			h.Close()
 			return nil, err
 		}

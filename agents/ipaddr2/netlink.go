@@ -102,11 +102,19 @@ func (n *host) LinkName(i int) string {
 	return fmt.Sprintf("#%d", i)
 }
 
-// Routes replaces "ip route list table all" for one family.
-func (n *host) Routes(v6 bool) ([]Route, error) {
-	rs, err := n.nl.routes(v6)
+// Routes replaces "ip route list table main" for one family, and "table
+// local" too when loopback addresses need it.
+func (n *host) Routes(v6, local bool) ([]Route, error) {
+	rs, err := n.nl.routes(v6, tableMain)
 	if err != nil {
 		return nil, fmt.Errorf("list routes: %w", err)
+	}
+	if local {
+		ls, err := n.nl.routes(v6, tableLocal)
+		if err != nil {
+			return nil, fmt.Errorf("list local routes: %w", err)
+		}
+		rs = append(rs, ls...)
 	}
 	return rs, nil
 }

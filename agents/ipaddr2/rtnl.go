@@ -35,6 +35,9 @@ func dialRtnl(timeout time.Duration) (*rtnl, error) {
 	tv := unix.NsecToTimeval(int64(timeout))
 	_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 	_ = unix.SetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_EXT_ACK, 1)
+	// Let the kernel filter dumps (a route dump by table), since 4.20;
+	// older kernels send everything, which the callers filter anyway.
+	_ = unix.SetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_GET_STRICT_CHK, 1)
 	return &rtnl{fd: fd, buf: make([]byte, 32<<10)}, nil
 }
 
@@ -271,14 +274,15 @@ func (c *rtnl) addrs(v6 bool) ([]Addr, error) {
 	return out, err
 }
 
-// routes replaces "ip route show table all" for one family.
-func (c *rtnl) routes(v6 bool) ([]Route, error) {
+// routes replaces "ip route show table TABLE" for one family (the kernel
+// may send other tables too; callers look at Route.Table).
+func (c *rtnl) routes(v6 bool, table byte) ([]Route, error) {
 	fam := byte(unix.AF_INET)
 	bits := 32
 	if v6 {
 		fam, bits = unix.AF_INET6, 128
 	}
-	m := newMsg(unix.RTM_GETROUTE, unix.NLM_F_DUMP, []byte{fam, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
+	m := newMsg(unix.RTM_GETROUTE, unix.NLM_F_DUMP, []byte{fam, 0, 0, 0, table, 0, 0, 0, 0, 0, 0, 0})
 	var out []Route
 	err := c.do(m, func(typ uint16, b []byte) {
 		if typ != unix.RTM_NEWROUTE || len(b) < unix.SizeofRtMsg {
@@ -331,6 +335,11 @@ func addrMsg(typ, flags uint16, ip netip.Addr, bits, index int) *msg {
 	}
 	fixed := make([]byte, unix.SizeofIfAddrmsg)
 	fixed[0], fixed[1] = fam, byte(bits)
+	if ip.Is4() && ip.As4()[0] == 127 {
+		// As "ip addr add" does: loopback addresses have host scope, and
+		// the kernel refuses them with any other.
+		fixed[3] = unix.RT_SCOPE_HOST
+	}
 	binary.NativeEndian.PutUint32(fixed[4:8], uint32(index))
 	m := newMsg(typ, flags|unix.NLM_F_ACK, fixed)
 	m.attr(unix.IFA_LOCAL, ip.AsSlice())

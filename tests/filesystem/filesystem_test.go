@@ -405,3 +405,51 @@ func TestGlusterFS(t *testing.T) {
 	}
 	h.Expect(t, a.Call(t, "monitor", h.Interval(20*time.Second)), ocf.NotRunning, "")
 }
+
+// TestOtherSources: tmpfs with options, a device named through a symlink
+// (as /dev/disk/by-id links are), and run_fsck=force.
+func TestOtherSources(t *testing.T) {
+	t.Run("tmpfs with options", func(t *testing.T) {
+		dir := mountDir(t)
+		a := newAgent(t, map[string]string{"device": "pltmpfs", "directory": dir, "fstype": "tmpfs", "options": "size=4m,mode=0700,noexec"})
+		h.Expect(t, a.Call(t, "start"), ocf.Success, "")
+		b, _ := os.ReadFile("/proc/self/mountinfo")
+		var line string
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.Contains(l, " "+dir+" ") {
+				line = l
+			}
+		}
+		if !strings.Contains(line, "noexec") || !strings.Contains(line, "size=4096k") || !strings.Contains(line, "mode=700") {
+			t.Errorf("tmpfs mounted as %q, want noexec, size=4096k, mode=700", line)
+		}
+		h.Expect(t, a.Call(t, "monitor", h.Interval(20*time.Second), depth("20")), ocf.Success, "")
+		h.Expect(t, a.Call(t, "stop"), ocf.Success, "")
+		if h.Mounted(dir) {
+			t.Fatal("still mounted")
+		}
+	})
+	t.Run("device through a symlink", func(t *testing.T) {
+		dev := h.LoopFS(t, "ext4", "")
+		link := filepath.Join(t.TempDir(), "by-id-disk")
+		if err := os.Symlink(dev, link); err != nil {
+			t.Fatal(err)
+		}
+		dir := mountDir(t)
+		a := newAgent(t, map[string]string{"device": link, "directory": dir, "fstype": "ext4"})
+		h.Expect(t, a.Call(t, "start"), ocf.Success, "")
+		h.Expect(t, a.Call(t, "monitor", h.Interval(20*time.Second), depth("10")), ocf.Success, "")
+		h.Expect(t, a.Call(t, "stop"), ocf.Success, "")
+	})
+	t.Run("run_fsck=force", func(t *testing.T) {
+		h.RequireRoot(t, "fsck")
+		dev := h.LoopFS(t, "ext4", "")
+		a := newAgent(t, map[string]string{"device": dev, "directory": mountDir(t), "fstype": "ext4", "run_fsck": "force"})
+		h.Expect(t, a.Call(t, "start"), ocf.Success, "")
+		log, _ := os.ReadFile(a.LogFile)
+		if !strings.Contains(string(log), "fsck -t ext4 -p "+dev) {
+			t.Errorf("no fsck in the log:\n%s", log)
+		}
+		h.Expect(t, a.Call(t, "stop"), ocf.Success, "")
+	})
+}

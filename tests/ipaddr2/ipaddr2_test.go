@@ -417,3 +417,20 @@ func TestOCFTester(t *testing.T) {
 		})
 	}
 }
+
+// TestLoopbackAddress: a 127.x address takes its interface and prefix from
+// the local routing table, as findif does, and is not announced.
+func TestLoopbackAddress(t *testing.T) {
+	p := h.NewPair(t)
+	a := newAgent(t, p.A, map[string]string{"ip": "127.0.0.2"})
+	h.Expect(t, a.Call(t, "start"), ocf.Success, "")
+	got := findAddr(t, p.A, "lo", "127.0.0.2")
+	if got == nil || got.Prefixlen != 8 {
+		t.Fatalf("127.0.0.2 on lo = %+v, want /8", got)
+	}
+	h.Expect(t, a.Call(t, "monitor", h.Interval(10*time.Second)), ocf.Success, "")
+	h.Expect(t, a.Call(t, "stop"), ocf.Success, "")
+	if findAddr(t, p.A, "lo", "127.0.0.2") != nil {
+		t.Error("127.0.0.2 still on lo")
+	}
+}
