@@ -240,7 +240,7 @@ func loadModule(ctx context.Context, r *ocf.Request, fstype string) {
 	if _, err := exec.LookPath("modprobe"); err != nil {
 		return
 	}
-	if out, err := exec.CommandContext(ctx, "modprobe", "-q", mod).CombinedOutput(); err != nil {
+	if out, err := ocf.Command(ctx, "modprobe", "-q", mod).CombinedOutput(); err != nil {
 		r.Log.Warnf("modprobe %s: %v %s", mod, err, strings.TrimSpace(string(out)))
 	}
 }
@@ -254,8 +254,7 @@ func fsck(ctx context.Context, r *ocf.Request, c *Config, device string) error {
 	}
 	args = append(args, "-p", device)
 	r.Log.Infof("checking %s: fsck %s", device, strings.Join(args, " "))
-	cmd := exec.CommandContext(ctx, "fsck", args...)
-	cmd.WaitDelay = time.Second
+	cmd := ocf.Command(ctx, "fsck", args...)
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
 	switch {
@@ -395,7 +394,14 @@ var errStuck = errors.New("the unmount does not return: the filesystem is hung")
 // it syncs. When the call does not return within wait, the unmount is
 // forced (MNT_FORCE aborts a FUSE connection and pending NFS and CIFS
 // calls), which also releases the blocked call.
-func (u *unmounter) attempt(point string, flags int, wait time.Duration) error {
+func (u *unmounter) attempt(point string, flags int, wait time.Duration, end time.Time) error {
+	// Never wait past the end of the budget (twice wait in all, at most).
+	if left := time.Until(end) / 2; left < wait {
+		wait = left
+	}
+	if wait < 10*time.Millisecond {
+		wait = 10 * time.Millisecond
+	}
 	if u.stuck == nil {
 		u.stuck = make(chan error, 1)
 		go func(done chan error) { done <- tryUnmount(point, flags) }(u.stuck)
@@ -439,7 +445,7 @@ func (u *unmounter) unmount(ctx context.Context, m *mountinfo.Mount) error {
 	if hang > 2*time.Second {
 		hang = 2 * time.Second
 	}
-	err := u.attempt(m.Point, flags, hang)
+	err := u.attempt(m.Point, flags, hang, end)
 	if err == nil {
 		u.r.Log.Infof("unmounted %s", m.Point)
 		return nil
@@ -475,7 +481,7 @@ func (u *unmounter) unmount(ctx context.Context, m *mountinfo.Mount) error {
 		}
 		for {
 			time.Sleep(50 * time.Millisecond)
-			if err = u.attempt(m.Point, flags, hang); err == nil {
+			if err = u.attempt(m.Point, flags, hang, end); err == nil {
 				u.r.Log.Infof("unmounted %s after %s", m.Point, time.Since(start).Round(10*time.Millisecond))
 				return nil
 			}

@@ -7,9 +7,10 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/paceline-ha/paceline/pkg/ocf"
 )
 
 // mountFlags are the options the mount system call takes as flags.
@@ -68,17 +69,39 @@ func SplitOptions(opts string) Options {
 
 // needsHelper reports whether the mount has to go through mount(8): types
 // served by a userspace helper (mount.nfs, mount.glusterfs, mount.cifs,
-// FUSE), loop mounts, and an unknown type on something that is not a block
-// device.
+// mount.ocfs2, FUSE: any type with a mount.<type> program), loop mounts,
+// options only mount(8) understands, and an unknown type on something that
+// is not a block device.
 func needsHelper(c *Config, probed string) bool {
 	switch c.FSType {
-	case "nfs", "nfs4", "cifs", "smbfs", "glusterfs", "ceph", "efs", "lustre", "rozofs", "cvfs", "zfs":
+	case "nfs", "nfs4", "cifs", "smbfs", "smb3", "glusterfs", "ceph", "efs", "lustre", "rozofs", "cvfs", "zfs", "ocfs2", "gfs2":
 		return true
 	}
-	if strings.HasPrefix(c.FSType, "fuse") || HasOption(c.Options, "loop") {
+	if strings.HasPrefix(c.FSType, "fuse") || HasOption(c.Options, "loop") || mount8Options(c.Options) {
 		return true
+	}
+	if c.FSType != "" && c.FSType != "none" {
+		if _, err := exec.LookPath("mount." + c.FSType); err == nil {
+			return true
+		}
 	}
 	return c.FSType == "" && probed == "" && !c.IsBind()
+}
+
+// mount8Options reports options that mount(8) interprets itself rather
+// than pass to the kernel as they are.
+func mount8Options(opts string) bool {
+	for _, o := range strings.Split(opts, ",") {
+		lo := strings.ToLower(o)
+		switch {
+		case strings.HasPrefix(lo, "x-"), strings.HasPrefix(o, "offset="), strings.HasPrefix(o, "sizelimit="),
+			o == "nosymfollow", o == "iversion", o == "noiversion", o == "nostrictatime",
+			o == "shared", o == "private", o == "slave", o == "unbindable",
+			o == "rshared", o == "rprivate", o == "rslave", o == "runbindable":
+			return true
+		}
+	}
+	return false
 }
 
 // doMount mounts device on the directory. It replaces
@@ -93,8 +116,7 @@ func doMount(ctx context.Context, c *Config, device, probed string) error {
 			args = append(args, "-o", c.Options)
 		}
 		args = append(args, device, c.Directory)
-		cmd := exec.CommandContext(ctx, "mount", args...)
-		cmd.WaitDelay = time.Second
+		cmd := ocf.Command(ctx, "mount", args...)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			if ctx.Err() != nil {

@@ -77,10 +77,7 @@ func resolve(ctx context.Context, cfg *Config) (*target, error) {
 		l, err := h.LinkByName(cfg.NIC)
 		if err != nil {
 			h.Close()
-			if errors.Is(err, syscall.ENODEV) {
-				return nil, &errNoLink{cfg.NIC}
-			}
-			return nil, fmt.Errorf("look up interface %s: %w", cfg.NIC, err)
+			return nil, &errNoLink{name: cfg.NIC, err: err}
 		}
 		t.link = &l
 	}
@@ -103,7 +100,7 @@ func resolve(ctx context.Context, cfg *Config) (*target, error) {
 	if t.link == nil {
 		l, err := h.LinkByIndex(t.place.Link)
 		if err != nil {
-			return t, &errNoLink{fmt.Sprintf("#%d", t.place.Link)}
+			return t, &errNoLink{name: fmt.Sprintf("#%d", t.place.Link), err: err}
 		}
 		t.link = &l
 	}
@@ -111,9 +108,18 @@ func resolve(ctx context.Context, cfg *Config) (*target, error) {
 	return t, nil
 }
 
-type errNoLink struct{ name string }
+// errNoLink is an interface that cannot be looked up.
+type errNoLink struct {
+	name string
+	err  error
+}
 
-func (e *errNoLink) Error() string { return fmt.Sprintf("interface %s does not exist", e.name) }
+func (e *errNoLink) Error() string {
+	if e.err == nil || errors.Is(e.err, syscall.ENODEV) {
+		return fmt.Sprintf("interface %s does not exist", e.name)
+	}
+	return fmt.Sprintf("interface %s: %v", e.name, e.err)
+}
 
 // validate checks the parameters the way start does, without changing
 // anything: 6 for a wrong configuration, 2 for a namespace missing here.
@@ -197,9 +203,18 @@ func start(ctx context.Context, r *ocf.Request) error {
 		if err := h.SetUp(*t.link); err != nil {
 			return ocf.Generic("bring %s up: %v", p.NIC, err)
 		}
-		if l, err := h.LinkByIndex(t.link.Index); err == nil {
-			t.link = &l
-			_, carrier = linkState(l)
+		// A physical NIC takes a second or more to see its carrier after
+		// coming up; wait for it within the budget (at most 5 s).
+		limit := time.Now().Add(5 * time.Second)
+		for {
+			if l, err := h.LinkByIndex(t.link.Index); err == nil {
+				t.link = &l
+				_, carrier = linkState(l)
+			}
+			if carrier || !cfg.CheckLink || time.Now().After(limit) || ctx.Err() != nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
 	}
 	if cfg.CheckLink && !carrier {
@@ -336,7 +351,9 @@ func stop(ctx context.Context, r *ocf.Request) error {
 	case err != nil:
 		var nolink *errNoLink
 		if errors.As(err, &nolink) {
-			r.Log.Infof("%v: the address is gone with it", err)
+			// Gone, or a name the kernel refuses: no address of ours can
+			// be on it.
+			r.Log.Infof("%v: nothing to remove", err)
 			return nil
 		}
 		return ocf.Generic("%v", err)

@@ -90,6 +90,9 @@ func ParseConfig(r *ocf.Request) (*Config, error) {
 		c.IfLabel = c.NIC[i+1:]
 		c.NIC = c.NIC[:i]
 	}
+	if c.NIC != "" && (len(c.NIC) > 15 || strings.ContainsAny(c.NIC, "/ \t\n")) {
+		return nil, ocf.NotConfigured("nic=%q is not an interface name", c.NIC)
+	}
 	if c.NIC == "" && c.V6 && c.IP.IsLinkLocalUnicast() {
 		return nil, ocf.NotConfigured("nic is required for the link-local address %s", c.IP)
 	}

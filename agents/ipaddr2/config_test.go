@@ -115,6 +115,7 @@ func TestParseConfig(t *testing.T) {
 		{name: "arp_count text", params: map[string]string{"ip": "192.0.2.1", "arp_count": "five"}, code: ocf.ErrConfigured, reason: "arp_count"},
 		{name: "empty preferred_lft", params: map[string]string{"ip": "fd00::1", "preferred_lft": ""}, code: ocf.ErrConfigured, reason: "preferred_lft"},
 		{name: "bad arp_sender", params: map[string]string{"ip": "192.0.2.1", "arp_sender": "magic"}, code: ocf.ErrConfigured, reason: "arp_sender"},
+		{name: "nic too long", params: map[string]string{"ip": "192.0.2.1", "nic": "averyveryverylongname0"}, code: ocf.ErrConfigured, reason: "not an interface name"},
 		{name: "namespace path", params: map[string]string{"ip": "192.0.2.1", "network_namespace": "../x"}, code: ocf.ErrConfigured, reason: "network_namespace"},
 	}
 	for _, tt := range tests {

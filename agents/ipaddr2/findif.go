@@ -78,7 +78,8 @@ func FindIf(ip netip.Addr, nic int, bits int, proto int, routes []Route) (Placem
 	}
 	for i := range routes {
 		r := &routes[i]
-		if r.Table != tableMain || r.Type != rtnUnicast || r.Default {
+		// Multipath and nexthop-object routes carry no single interface.
+		if r.Table != tableMain || r.Type != rtnUnicast || r.Default || r.Link <= 0 {
 			continue
 		}
 		if !matches(r, ip, nic, bits, proto) {

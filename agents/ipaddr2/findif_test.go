@@ -40,6 +40,8 @@ func TestFindIf(t *testing.T) {
 			noRt: true},
 		{name: "default route is no candidate", ip: ip4, routes: []Route{{Default: true, Link: 1, Table: tableMain, Type: rtnUnicast, Scope: scopeLink}},
 			noRt: true},
+		{name: "multipath route (no interface) ignored", ip: ip6, routes: []Route{rt("fd00::/64", 1, scopeGlobal), rt("fd00::/96", 0, scopeGlobal)},
+			want: Placement{Link: 1, Bits: 64}},
 		{name: "blackhole ignored", ip: ip4, routes: []Route{blackhole, rt("192.0.2.0/24", 1, scopeLink)},
 			want: Placement{Link: 1, Bits: 24}},
 		{name: "nic filters routes", ip: ip4, nic: 2, routes: []Route{

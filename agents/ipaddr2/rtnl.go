@@ -89,6 +89,7 @@ func (c *rtnl) do(m *msg, each func(typ uint16, data []byte)) error {
 		return err
 	}
 	dump := binary.NativeEndian.Uint16(m.b[6:8])&unix.NLM_F_DUMP == unix.NLM_F_DUMP
+	interrupted := false
 	for {
 		n, _, err := unix.Recvfrom(c.fd, c.buf, 0)
 		if err == unix.EINTR {
@@ -109,6 +110,9 @@ func (c *rtnl) do(m *msg, each func(typ uint16, data []byte)) error {
 				return errors.New("netlink: malformed message")
 			}
 			body := b[unix.NLMSG_HDRLEN:l]
+			if binary.NativeEndian.Uint16(b[6:8])&unix.NLM_F_DUMP_INTR != 0 {
+				interrupted = true
+			}
 			if next := nlmAlign(l); next < len(b) {
 				b = b[next:]
 			} else {
@@ -119,6 +123,14 @@ func (c *rtnl) do(m *msg, each func(typ uint16, data []byte)) error {
 			}
 			switch typ {
 			case unix.NLMSG_DONE:
+				if len(body) >= 4 {
+					if e := int32(binary.NativeEndian.Uint32(body[0:4])); e < 0 {
+						return syscall.Errno(-e)
+					}
+				}
+				if interrupted {
+					return errDumpInterrupted
+				}
 				return nil
 			case unix.NLMSG_ERROR:
 				if len(body) < 4 {
@@ -136,6 +148,23 @@ func (c *rtnl) do(m *msg, each func(typ uint16, data []byte)) error {
 			}
 		}
 	}
+}
+
+// errDumpInterrupted: the table changed during the dump, which may have
+// missed entries; the caller dumps again.
+var errDumpInterrupted = errors.New("netlink dump interrupted by a concurrent change")
+
+// dump runs a dump request, again when the kernel says a concurrent change
+// interrupted it (another agent adding an address meanwhile).
+func (c *rtnl) dump(build func() *msg, each func(typ uint16, data []byte), reset func()) error {
+	var err error
+	for try := 0; try < 5; try++ {
+		reset()
+		if err = c.do(build(), each); !errors.Is(err, errDumpInterrupted) {
+			return err
+		}
+	}
+	return err
 }
 
 func nlmAlign(l int) int { return (l + unix.NLMSG_ALIGNTO - 1) &^ (unix.NLMSG_ALIGNTO - 1) }
@@ -228,9 +257,9 @@ func (c *rtnl) addrs(v6 bool) ([]Addr, error) {
 	if v6 {
 		fam = unix.AF_INET6
 	}
-	m := newMsg(unix.RTM_GETADDR, unix.NLM_F_DUMP, []byte{fam, 0, 0, 0, 0, 0, 0, 0})
+	build := func() *msg { return newMsg(unix.RTM_GETADDR, unix.NLM_F_DUMP, []byte{fam, 0, 0, 0, 0, 0, 0, 0}) }
 	var out []Addr
-	err := c.do(m, func(typ uint16, b []byte) {
+	err := c.dump(build, func(typ uint16, b []byte) {
 		if typ != unix.RTM_NEWADDR || len(b) < unix.SizeofIfAddrmsg {
 			return
 		}
@@ -270,7 +299,7 @@ func (c *rtnl) addrs(v6 bool) ([]Addr, error) {
 		a.Tentative = flags&unix.IFA_F_TENTATIVE != 0
 		a.DADFailed = flags&unix.IFA_F_DADFAILED != 0
 		out = append(out, a)
-	})
+	}, func() { out = out[:0] })
 	return out, err
 }
 
@@ -282,9 +311,11 @@ func (c *rtnl) routes(v6 bool, table byte) ([]Route, error) {
 	if v6 {
 		fam, bits = unix.AF_INET6, 128
 	}
-	m := newMsg(unix.RTM_GETROUTE, unix.NLM_F_DUMP, []byte{fam, 0, 0, 0, table, 0, 0, 0, 0, 0, 0, 0})
+	build := func() *msg {
+		return newMsg(unix.RTM_GETROUTE, unix.NLM_F_DUMP, []byte{fam, 0, 0, 0, table, 0, 0, 0, 0, 0, 0, 0})
+	}
 	var out []Route
-	err := c.do(m, func(typ uint16, b []byte) {
+	err := c.dump(build, func(typ uint16, b []byte) {
 		if typ != unix.RTM_NEWROUTE || len(b) < unix.SizeofRtMsg {
 			return
 		}
@@ -323,7 +354,7 @@ func (c *rtnl) routes(v6 bool, table byte) ([]Route, error) {
 		}
 		r.Dst = netip.PrefixFrom(dst, int(h.Dst_len)).Masked()
 		out = append(out, r)
-	})
+	}, func() { out = out[:0] })
 	return out, err
 }
 

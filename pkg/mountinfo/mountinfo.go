@@ -41,7 +41,9 @@ func Parse(b []byte) []Mount {
 
 // parseMountLine reads "36 35 98:0 /root /point rw,noatime shared:1 - ext4 /dev/sda1 rw".
 func parseMountLine(line string) (Mount, bool) {
-	f := strings.Fields(line)
+	// Single spaces: a field may be empty (a mount with no source shows
+	// "- tmpfs  rw"), which strings.Fields would swallow.
+	f := strings.Split(line, " ")
 	if len(f) < 10 {
 		return Mount{}, false
 	}

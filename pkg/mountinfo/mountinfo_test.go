@@ -33,6 +33,10 @@ func TestParse(t *testing.T) {
 	if tmp == nil || tmp.FSType != "tmpfs" || tmp.Source != "mytmp" {
 		t.Errorf("tmpfs = %+v", tmp)
 	}
+	empty := Parse([]byte("80 69 0:50 / /tmp/mi/m\\040a/sub rw,relatime - tmpfs  rw,size=4k\n"))
+	if len(empty) != 1 || empty[0].Source != "" || empty[0].FSType != "tmpfs" || empty[0].SuperOptions != "rw,size=4k" {
+		t.Errorf("a mount without source = %+v", empty)
+	}
 	if len(Parse([]byte("garbage\n1 2 3\n"))) != 0 {
 		t.Error("malformed lines were accepted")
 	}

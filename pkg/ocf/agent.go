@@ -97,7 +97,7 @@ func Exec(a *Agent, inv Invocation) Status {
 	r.Timeout = a.timeoutFor(action, r.Meta.Timeout)
 	r.Deadline = inv.Start.Add(r.Timeout - Margin(r.Timeout))
 
-	err := h(withLazyDeadline(r.Deadline), r)
+	err := runHandler(h, withLazyDeadline(r.Deadline), r)
 	code := CodeOf(err)
 	if reason := ReasonOf(err); reason != "" {
 		if code == Success {
@@ -110,6 +110,18 @@ func Exec(a *Agent, inv Invocation) Status {
 		}
 	}
 	return code
+}
+
+// runHandler calls the handler and turns a panic into a generic error: a
+// Go panic would exit with 2, which Pacemaker masks to "not running" for a
+// probe — a resource running here could then be started elsewhere too.
+func runHandler(h Handler, ctx context.Context, r *Request) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = Generic("internal error in %s %s: %v", r.Agent, r.Action, p)
+		}
+	}()
+	return h(ctx, r)
 }
 
 // Margin is the part of an operation's timeout kept in reserve so that an

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -24,10 +25,21 @@ const (
 // output. The real one is ExecRunner; tests use a fake.
 type CommandRunner func(ctx context.Context, name string, args ...string) ([]byte, error)
 
+// Command is exec.CommandContext for helpers an agent runs (fsck, mount,
+// crm_attribute): the child gets its own process group, and when ctx ends
+// the whole group is killed, so that no grandchild (fsck.ext4 under fsck,
+// mount.nfs under mount) goes on working after the action gave up.
+func Command(ctx context.Context, name string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = time.Second
+	return cmd
+}
+
 // ExecRunner runs the command as a child process, killed when ctx expires.
 func ExecRunner(ctx context.Context, name string, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.WaitDelay = time.Second
+	cmd := Command(ctx, name, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

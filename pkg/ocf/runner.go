@@ -128,6 +128,9 @@ func (c *Call) Run(ctx context.Context) (*CallResult, error) {
 	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// A descendant outside the group holding the pipes must not keep us
+	// waiting after the group is gone.
+	cmd.WaitDelay = 2 * time.Second
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return nil, err
