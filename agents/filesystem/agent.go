@@ -386,6 +386,29 @@ type unmounter struct {
 	stuck  chan error // an unmount attempt that has not returned yet
 }
 
+// scan runs the /proc scan on a goroutine it can leave behind: reading
+// the memory maps of a process takes that process's mmap lock, which a
+// thread faulting on a hung filesystem can hold for as long as it hangs.
+// The scan gets at most a quarter of the time left.
+func (u *unmounter) scan(s Scope, end time.Time) []Holder {
+	// Each scan gets its own ID set: a scan left behind may still be
+	// adding to the one it has.
+	ids := make(map[int]bool, len(s.IDs))
+	for id := range s.IDs {
+		ids[id] = true
+	}
+	s.IDs = ids
+	done := make(chan []Holder, 1)
+	go func() { done <- FindHolders("/proc", s) }()
+	select {
+	case hs := <-done:
+		return hs
+	case <-time.After(time.Until(end) / 4):
+		u.r.Log.Warnf("the scan of /proc for processes holding %s does not finish (a process is stuck); going on without it", s.Target.Point)
+		return nil
+	}
+}
+
 // errStuck means an unmount call did not return: the filesystem is hung.
 var errStuck = errors.New("the unmount does not return: the filesystem is hung")
 
@@ -451,7 +474,8 @@ func (u *unmounter) unmount(ctx context.Context, m *mountinfo.Mount) error {
 		return nil
 	}
 	half := start.Add(end.Sub(start) / 2)
-	scope := Scope{Mounts: u.mounts, IDs: map[int]bool{m.ID: true}, Skip: map[int]bool{os.Getpid(): true}}
+	scope := Scope{Target: m, IDs: map[int]bool{m.ID: true}, Skip: map[int]bool{os.Getpid(): true},
+		Mounts: namespaceMounts, MountOf: linkMount}
 	scope.NS, _ = os.Readlink("/proc/self/ns/mnt")
 	var last []Holder
 	for time.Now().Before(end) {
@@ -459,7 +483,7 @@ func (u *unmounter) unmount(ctx context.Context, m *mountinfo.Mount) error {
 			return ocf.Generic("couldn't unmount %s: %v", m.Point, err)
 		}
 		if u.c.Kill {
-			last = FindHolders("/proc", scope)
+			last = u.scan(scope, end)
 			sigs := u.c.TermSignals
 			if !time.Now().Before(half) {
 				sigs = u.c.KillSignals

@@ -3,11 +3,14 @@ package filesystem
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/paceline-ha/paceline/pkg/mountinfo"
 )
@@ -19,32 +22,45 @@ type Holder struct {
 	Why  string // "cwd", "root", "exe", "fd 3", "mmap"
 }
 
-// Scope is what the scan looks for: the mounts to free, in the table of
-// this process's mount namespace.
+// Scope is what the scan looks for.
 type Scope struct {
-	Mounts []mountinfo.Mount // the whole table, to find which mount a path is on
-	IDs    map[int]bool      // the mounts to free
-	NS     string            // this process's mount namespace (readlink of ns/mnt)
-	Skip   map[int]bool      // pids never to report (1, this process)
+	Target *mountinfo.Mount                // the mount to free, as this namespace sees it
+	IDs    map[int]bool                    // its mount ID (more are added for other namespaces)
+	NS     string                          // this process's mount namespace (readlink of ns/mnt)
+	Skip   map[int]bool                    // pids never to report (1, this process)
+	Mounts func(pid int) []mountinfo.Mount // the mount table of pid's namespace
+	// MountOf returns the ID of the mount a /proc magic link (cwd, exe, a
+	// map_files entry) points into. The real one opens the link with
+	// O_PATH, which touches nothing in the filesystem, and reads the mount
+	// ID the kernel gives for that descriptor.
+	MountOf func(link string) (int, bool)
+
+	copies map[string]bool // namespaces whose copies of Target were added
 }
 
-// FindHolders scans proc (normally /proc) for processes that hold one of
-// the mounts in s. It never touches the mounted filesystem, so a hung NFS
-// or FUSE server cannot block it:
+// FindHolders scans proc (normally /proc) for processes that hold the
+// target mount. It never touches the mounted filesystem, so a hung NFS or
+// FUSE server cannot block it, and it matches mounts, not devices:
 //
-//   - open files are matched by the mount ID the kernel gives in
-//     fdinfo (exact, whatever namespace the process is in);
-//   - the working directory, root, executable and memory-mapped files are
-//     matched by their path, for processes in this mount namespace, to the
-//     mount that path lies on (the deepest mount point above it).
+//   - open files by the mount ID the kernel gives in fdinfo;
+//   - the working directory, root, executable and memory-mapped files by
+//     the mount ID of their /proc link (opened with O_PATH), so a shell
+//     that entered the directory before the filesystem was mounted on it
+//     is not taken for a holder;
+//   - processes in other mount namespaces (containers, services with a
+//     private /tmp) hold copies of the mount with IDs of their own: the
+//     copies (same device, root and mount point) are added per namespace.
 //
 // Matching mounts, not devices, keeps a bind mount of / from naming every
 // process on the system (resource-agents issue #1304). Unreadable entries
-// (processes that exit meanwhile, permission) are skipped.
+// (processes that exit meanwhile) are skipped.
 func FindHolders(proc string, s Scope) []Holder {
 	entries, err := os.ReadDir(proc)
 	if err != nil {
 		return nil
+	}
+	if s.copies == nil {
+		s.copies = map[string]bool{s.NS: true}
 	}
 	var out []Holder
 	for _, e := range entries {
@@ -53,6 +69,7 @@ func FindHolders(proc string, s Scope) []Holder {
 			continue
 		}
 		dir := filepath.Join(proc, e.Name())
+		s.addCopies(dir, pid)
 		if why := s.holds(dir); why != "" {
 			out = append(out, Holder{PID: pid, Comm: comm(dir), Why: why})
 		}
@@ -61,25 +78,37 @@ func FindHolders(proc string, s Scope) []Holder {
 	return out
 }
 
-func (s Scope) holds(dir string) string {
+// addCopies adds, once per mount namespace, the IDs of that namespace's
+// copies of the target mount.
+func (s *Scope) addCopies(dir string, pid int) {
+	ns, err := os.Readlink(filepath.Join(dir, "ns", "mnt"))
+	if err != nil || s.copies[ns] || s.Target == nil || s.Mounts == nil {
+		return
+	}
+	s.copies[ns] = true
+	for _, m := range s.Mounts(pid) {
+		if m.Major == s.Target.Major && m.Minor == s.Target.Minor && m.Root == s.Target.Root && m.Point == s.Target.Point {
+			s.IDs[m.ID] = true
+		}
+	}
+}
+
+func (s *Scope) holds(dir string) string {
 	if why := s.holdsFD(dir); why != "" {
 		return why
 	}
-	if ns, err := os.Readlink(filepath.Join(dir, "ns", "mnt")); err != nil || ns != s.NS {
-		return ""
-	}
 	for _, l := range []string{"cwd", "root", "exe"} {
-		if p, err := os.Readlink(filepath.Join(dir, l)); err == nil && s.onTarget(p) {
+		if id, ok := s.MountOf(filepath.Join(dir, l)); ok && s.IDs[id] {
 			return l
 		}
 	}
-	if s.mapsTarget(filepath.Join(dir, "maps")) {
+	if s.holdsMap(dir) {
 		return "mmap"
 	}
 	return ""
 }
 
-func (s Scope) holdsFD(dir string) string {
+func (s *Scope) holdsFD(dir string) string {
 	fdinfo := filepath.Join(dir, "fdinfo")
 	fds, err := os.ReadDir(fdinfo)
 	if err != nil {
@@ -97,6 +126,30 @@ func (s Scope) holdsFD(dir string) string {
 	return ""
 }
 
+// holdsMap looks at the memory maps whose file is on the target's device
+// and checks the mount of each through its map_files link.
+func (s *Scope) holdsMap(dir string) bool {
+	f, err := os.Open(filepath.Join(dir, "maps"))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	dev := fmt.Sprintf("%02x:%02x", s.Target.Major, s.Target.Minor)
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		// address perms offset dev inode path
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 6 || fields[3] != dev {
+			continue
+		}
+		if id, ok := s.MountOf(filepath.Join(dir, "map_files", fields[0])); ok && s.IDs[id] {
+			return true
+		}
+	}
+	return false
+}
+
 func fieldInt(b []byte, key string) (int, bool) {
 	i := bytes.Index(b, []byte(key))
 	if i < 0 {
@@ -111,37 +164,27 @@ func fieldInt(b []byte, key string) (int, bool) {
 	return n, err == nil
 }
 
-// onTarget reports whether a path (as /proc shows it) lies on one of the
-// target mounts.
-func (s Scope) onTarget(p string) bool {
-	p = strings.TrimSuffix(p, " (deleted)")
-	if !strings.HasPrefix(p, "/") {
-		return false
+// linkMount is Scope.MountOf on the real /proc.
+func linkMount(link string) (int, bool) {
+	fd, err := unix.Open(link, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, false
 	}
-	m := mountinfo.Containing(s.Mounts, p)
-	return m != nil && s.IDs[m.ID]
+	defer unix.Close(fd)
+	b, err := os.ReadFile("/proc/self/fdinfo/" + strconv.Itoa(fd))
+	if err != nil {
+		return 0, false
+	}
+	return fieldInt(b, "mnt_id:")
 }
 
-func (s Scope) mapsTarget(path string) bool {
-	f, err := os.Open(path)
+// namespaceMounts is Scope.Mounts on the real /proc.
+func namespaceMounts(pid int) []mountinfo.Mount {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/mountinfo")
 	if err != nil {
-		return false
+		return nil
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		// address perms offset dev inode path
-		line := sc.Text()
-		i := strings.Index(line, " /")
-		if i < 0 {
-			continue
-		}
-		if s.onTarget(strings.TrimSpace(line[i:])) {
-			return true
-		}
-	}
-	return false
+	return mountinfo.Parse(b)
 }
 
 func comm(dir string) string {

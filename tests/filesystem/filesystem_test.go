@@ -191,6 +191,12 @@ func TestBusyStop(t *testing.T) {
 	dev := h.LoopFS(t, "ext4", "")
 	dir := mountDir(t)
 	a := newAgent(t, map[string]string{"device": dev, "directory": dir, "fstype": "ext4"})
+	// A shell that entered the directory before the filesystem was mounted
+	// over it: its working directory is on the filesystem below.
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	before := holder(t, "cwd", dir)
 	h.Expect(t, a.Call(t, "start"), ocf.Success, "")
 	file := filepath.Join(dir, "data")
 	if err := os.WriteFile(file, make([]byte, 8192), 0o644); err != nil {
@@ -218,6 +224,9 @@ func TestBusyStop(t *testing.T) {
 	}
 	if exited(bystander, 100*time.Millisecond) || exited(bystanderMap, 100*time.Millisecond) {
 		t.Error("a process holding a file outside the mount was killed")
+	}
+	if exited(before, 100*time.Millisecond) {
+		t.Error("a process whose working directory is under the mount point, below the mount, was killed")
 	}
 	log, _ := os.ReadFile(a.LogFile)
 	if !strings.Contains(string(log), "sending SIGTERM") {
