@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -39,7 +40,30 @@ type state struct {
 	verdict Verdict
 }
 
+// canonicalDir resolves symlinks in the mount point the way upstream's
+// readlink -f does, since the mount table shows the real path. Only the
+// parent is resolved by walking it; the last component is only read as a
+// link, so that a hung filesystem mounted there is not touched.
+func canonicalDir(dir string) string {
+	parent, err := filepath.EvalSymlinks(filepath.Dir(dir))
+	if err != nil {
+		return dir
+	}
+	p := filepath.Join(parent, filepath.Base(dir))
+	if target, err := os.Readlink(p); err == nil {
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(parent, target)
+		}
+		if resolved, err := filepath.EvalSymlinks(target); err == nil {
+			return resolved
+		}
+		return filepath.Clean(target)
+	}
+	return p
+}
+
 func observe(r *ocf.Request, c *Config) (*state, error) {
+	c.Directory = canonicalDir(c.Directory)
 	mounts, err := mountinfo.Read()
 	if err != nil {
 		return nil, err
@@ -189,10 +213,14 @@ func start(ctx context.Context, r *ocf.Request) error {
 func resolveDevice(c *Config) (device, probed string, err error) {
 	switch {
 	case c.Device.UUID != "" || c.Device.Label != "":
-		dev, ok := findByIdentity(c.Device)
-		if !ok {
+		found := findByIdentity(c.Device)
+		switch {
+		case len(found) == 0:
 			return "", "", ocf.NotInstalled("no block device with %s on this node", c.Device)
+		case len(found) > 1:
+			return "", "", ocf.Generic("%s names several devices (%s); refusing to guess", c.Device, strings.Join(found, ", "))
 		}
+		dev := found[0]
 		id, _ := probeDevice(dev)
 		return dev, id.Type, nil
 	case c.IsBind():

@@ -114,14 +114,22 @@ func (d DeviceSpec) Matches(id Identity) bool {
 
 // findByIdentity looks through the block devices of this host for the one
 // whose filesystem has the UUID or label d names (what blkid -U/-L does,
-// without udev's /dev/disk/by-* links, which many hosts lack).
-func findByIdentity(d DeviceSpec) (string, bool) {
+// without udev's /dev/disk/by-* links, which many hosts lack). Devices
+// that other devices are stacked on (a DRBD or LVM backing device, a
+// multipath path) are passed over: the filesystem is to be mounted from
+// the top of the stack. It returns every match; more than one is for the
+// caller to refuse.
+func findByIdentity(d DeviceSpec) []string {
 	names, _ := filepath.Glob("/sys/class/block/*")
+	var found []string
 	for _, n := range names {
+		if holders, _ := os.ReadDir(filepath.Join(n, "holders")); len(holders) > 0 {
+			continue
+		}
 		dev := "/dev/" + filepath.Base(n)
 		if id, ok := probeDevice(dev); ok && d.Matches(id) {
-			return dev, true
+			found = append(found, dev)
 		}
 	}
-	return "", false
+	return found
 }

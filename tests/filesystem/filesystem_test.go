@@ -450,6 +450,28 @@ func TestOtherSources(t *testing.T) {
 		h.Expect(t, a.Call(t, "monitor", h.Interval(20*time.Second), depth("10")), ocf.Success, "")
 		h.Expect(t, a.Call(t, "stop"), ocf.Success, "")
 	})
+	t.Run("mount point through a symlink", func(t *testing.T) {
+		dev := h.LoopFS(t, "ext4", "")
+		real := mountDir(t)
+		if err := os.MkdirAll(real, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		link := filepath.Join(t.TempDir(), "data")
+		if err := os.Symlink(real, link); err != nil {
+			t.Fatal(err)
+		}
+		a := newAgent(t, map[string]string{"device": dev, "directory": link, "fstype": "ext4"})
+		h.Expect(t, a.Call(t, "start"), ocf.Success, "")
+		if !h.Mounted(real) {
+			t.Fatalf("not mounted on %s", real)
+		}
+		// The mount table shows the real path; monitor and stop follow it.
+		h.Expect(t, a.Call(t, "monitor", h.Interval(20*time.Second)), ocf.Success, "")
+		h.Expect(t, a.Call(t, "stop"), ocf.Success, "")
+		if h.Mounted(real) {
+			t.Fatal("still mounted after stop")
+		}
+	})
 	t.Run("run_fsck=force", func(t *testing.T) {
 		h.RequireRoot(t, "fsck")
 		dev := h.LoopFS(t, "ext4", "")
