@@ -174,7 +174,11 @@ func start(ctx context.Context, r *ocf.Request) error {
 		return ocf.NotInstalled("mount point %s exists and is not a directory", c.Directory)
 	}
 
-	device, probed, err := resolveDevice(c)
+	wait := time.Until(r.Deadline) / 4
+	if wait > 5*time.Second {
+		wait = 5 * time.Second
+	}
+	device, probed, err := resolveDevice(c, wait)
 	if err != nil {
 		return err
 	}
@@ -210,7 +214,7 @@ func start(ctx context.Context, r *ocf.Request) error {
 
 // resolveDevice finds the device to mount and, for a block device, the
 // filesystem type its superblock declares (for a mount without fstype).
-func resolveDevice(c *Config) (device, probed string, err error) {
+func resolveDevice(c *Config, wait time.Duration) (device, probed string, err error) {
 	switch {
 	case c.Device.UUID != "" || c.Device.Label != "":
 		found := findByIdentity(c.Device)
@@ -229,9 +233,17 @@ func resolveDevice(c *Config) (device, probed string, err error) {
 		}
 		return c.Device.Path, "", nil
 	case c.IsBlock():
+		// A device that is still being attached (iSCSI, multipath, a DRBD
+		// device node) gets a few seconds to appear, as upstream waits for
+		// udev.
 		var st unix.Stat_t
-		if unix.Stat(c.Device.Path, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFBLK {
-			return "", "", ocf.NotInstalled("couldn't find device %s: expected a block device", c.Device.Path)
+		for wait := time.Now().Add(wait); ; time.Sleep(200 * time.Millisecond) {
+			if unix.Stat(c.Device.Path, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFBLK {
+				break
+			}
+			if time.Now().After(wait) {
+				return "", "", ocf.NotInstalled("couldn't find device %s: expected a block device", c.Device.Path)
+			}
 		}
 		id, _ := probeDevice(c.Device.Path)
 		return c.Device.Path, id.Type, nil
@@ -403,7 +415,27 @@ func stop(ctx context.Context, r *ocf.Request) error {
 			return err
 		}
 	}
+	// The device may have been mounted on the directory more than once
+	// (stacked mounts): go on until none is left.
+	again, err := observe(r, c)
+	if err != nil {
+		return ocf.Generic("%v", err)
+	}
+	if again.verdict == Ours {
+		if depth := stackDepth(ctx); depth < 8 && ctx.Err() == nil {
+			r.Log.Infof("%s is still mounted on %s (stacked mounts); unmounting again", c.Device, c.Directory)
+			return stop(context.WithValue(ctx, stackKey{}, depth+1), r)
+		}
+		return ocf.Generic("%s is still mounted on %s after unmounting it", c.Device, c.Directory)
+	}
 	return nil
+}
+
+type stackKey struct{}
+
+func stackDepth(ctx context.Context) int {
+	d, _ := ctx.Value(stackKey{}).(int)
+	return d
 }
 
 // unmounter takes mounts down, signalling their holders as configured.
