@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"syscall"
 	"time"
@@ -28,11 +29,21 @@ func Agent() *ocf.Agent {
 
 // target is a resolved configuration: where the address goes.
 type target struct {
-	cfg   *Config
-	host  *host
-	link  *Link // nil when the interface is missing
-	place Placement
-	addrs []Addr
+	cfg    *Config
+	host   *host
+	link   *Link // nil when the interface is missing
+	place  Placement
+	addrs  []Addr
+	absent bool // resolve stopped early: the address is on no interface
+}
+
+func present(addrs []Addr, ip netip.Addr) bool {
+	for _, a := range addrs {
+		if a.Prefix.Addr() == ip {
+			return true
+		}
+	}
+	return false
 }
 
 // name returns an interface's name for messages.
@@ -63,7 +74,10 @@ func netlinkTimeout(ctx context.Context) time.Duration {
 // resolve opens the namespace, finds the interface and prefix, and reads
 // the addresses of the family. The error says what could not be found;
 // callers map it to their own exit codes.
-func resolve(ctx context.Context, cfg *Config) (*target, error) {
+//
+// With lazy, an address that is on no interface leaves the interface
+// unlooked-up (absent is set), saving monitor and stop a netlink request.
+func resolve(ctx context.Context, cfg *Config, lazy bool) (*target, error) {
 	h, err := openHost(cfg.Netns, netlinkTimeout(ctx))
 	if err != nil {
 		return nil, err
@@ -96,6 +110,12 @@ func resolve(ctx context.Context, cfg *Config) (*target, error) {
 	t.place, err = FindIf(cfg.IP, nic, cfg.Bits, cfg.Proto, routes)
 	if err != nil {
 		return t, err
+	}
+	if lazy && t.link == nil && !present(t.addrs, cfg.IP) {
+		// Nobody will ask about the interface of an address that is on
+		// none: monitor and stop are done.
+		t.absent = true
+		return t, nil
 	}
 	if t.link == nil {
 		l, err := h.LinkByIndex(t.place.Link)
@@ -147,7 +167,7 @@ func prepare(ctx context.Context, r *ocf.Request) (*target, error) {
 	if cfg.Unsupported != "" {
 		return nil, ocf.NotConfigured("%s", cfg.Unsupported)
 	}
-	t, err := resolve(ctx, cfg)
+	t, err := resolve(ctx, cfg, false)
 	var nolink *errNoLink
 	switch {
 	case err == nil:
@@ -335,12 +355,14 @@ func stop(ctx context.Context, r *ocf.Request) error {
 		return nil
 	}
 	stopBackground(r, cfg.IP.String())
-	t, err := resolve(ctx, cfg)
+	t, err := resolve(ctx, cfg, true)
 	if t != nil {
 		defer t.Close()
 	}
 	var noroute *ErrNoRoute
 	switch {
+	case err == nil && t.absent:
+		return nil
 	case errors.Is(err, ErrNoNamespace):
 		r.Log.Warnf("%v: nothing to remove", err)
 		return nil
@@ -405,13 +427,15 @@ func monitor(ctx context.Context, r *ocf.Request) error {
 		// the resource everywhere); start and validate-all do.
 		return ocf.Stopped("%v", err)
 	}
-	t, err := resolve(ctx, cfg)
+	t, err := resolve(ctx, cfg, true)
 	if t != nil {
 		defer t.Close()
 	}
 	var noroute *ErrNoRoute
 	var nolink *errNoLink
 	switch {
+	case err == nil && t.absent:
+		return ocf.Stopped("")
 	case err == nil:
 	case errors.Is(err, ErrNoNamespace), errors.As(err, &nolink):
 		return ocf.Stopped("%v", err)

@@ -34,7 +34,6 @@ func dialRtnl(timeout time.Duration) (*rtnl, error) {
 	}
 	tv := unix.NsecToTimeval(int64(timeout))
 	_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
-	_ = unix.SetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_EXT_ACK, 1)
 	// Let the kernel filter dumps (a route dump by table), since 4.20;
 	// older kernels send everything, which the callers filter anyway.
 	_ = unix.SetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_GET_STRICT_CHK, 1)
