@@ -29,8 +29,9 @@ func (b *bench) report() string {
 	fmt.Fprintf(&w, "Pacemaker-shaped environment. %d CPUs, kernel %s, Go %s.\n\n",
 		runtime.NumCPU(), strings.TrimSpace(string(kernel)), runtime.Version())
 	fmt.Fprintf(&w, "Per call: median wall time and median CPU time (user+sys of the agent and the\n")
-	fmt.Fprintf(&w, "children it waited for), over %d calls per monitor/meta-data scenario (two rounds of\n", b.o.n)
-	fmt.Fprintf(&w, "consecutive calls per agent, the agents taking turns) and %d per start/stop scenario\n", b.o.slow)
+	fmt.Fprintf(&w, "children it waited for), over %d calls per monitor/meta-data scenario (four rounds of\n", b.o.n)
+	fmt.Fprintf(&w, "consecutive calls per agent after one discarded warm-up call, the agents taking\n")
+	fmt.Fprintf(&w, "turns) and %d per start/stop scenario\n", b.o.slow)
 	fmt.Fprintf(&w, "(start and stop alternating, the agents taking turns); processes forked and\n")
 	fmt.Fprintf(&w, "programs executed in one extra call under `strace -f` (background children\n")
 	fmt.Fprintf(&w, "included); peak RSS of one call under GNU time (`%%M`). Ratio = paceline / stock.\n\n")

@@ -66,19 +66,25 @@ func (b *bench) cleanup() {
 	}
 }
 
-// pair measures one scenario for both agents as performance-anchors.md
-// did for the stock ones: consecutive calls of one agent, in two rounds,
-// the agents taking turns (stock, paceline, stock, paceline) so that both
-// see the same machine load. Calls in a block of one agent warm the caches
+// pair measures one scenario for both agents much as performance-anchors.md
+// did for the stock ones: blocks of consecutive calls of one agent, each
+// after one discarded warm-up call, in four rounds, the agents taking turns
+// (stock, paceline, stock, paceline...) so that both see the same machine
+// load. Calls in a block of one agent warm the caches
 // the same way for both; alternating single calls would bill paceline for
 // the cache misses left by the 40 processes of each stock call.
 func (b *bench) pair(name string, n int, o op, cheap bool) error {
 	fmt.Fprintf(b.log, "  %s: %s\n", b.typ, name)
 	r := row{section: b.typ, scenario: name, stock: &measure{}, ours: &measure{}, cheap: cheap}
-	for round := 0; round < 2; round++ {
+	const rounds = 4
+	for round := 0; round < rounds; round++ {
 		for k, im := range b.impls {
+			// One discarded warm-up call per block, then the measured ones.
+			if err := b.one(im, &measure{}, o); err != nil {
+				return err
+			}
 			m := r.side(k)
-			for i := 0; i < (n+1)/2; i++ {
+			for i := 0; i < (n+rounds-1)/rounds; i++ {
 				if err := b.one(im, m, o); err != nil {
 					return err
 				}
