@@ -434,3 +434,28 @@ func TestLoopbackAddress(t *testing.T) {
 		t.Error("127.0.0.2 still on lo")
 	}
 }
+
+// TestAddressFlags: preferred_lft, noprefixroute and flush_routes reach
+// the kernel as ip addr add would pass them.
+func TestAddressFlags(t *testing.T) {
+	p := h.NewPair(t)
+	v6 := newAgent(t, p.A, map[string]string{"ip": "fd00:db8:1::58", "preferred_lft": "0", "nodad": "true"})
+	h.Expect(t, v6.Call(t, "start"), ocf.Success, "")
+	out := h.Run(t, "ip", "-n", p.A, "-6", "addr", "show", "dev", "v0", "to", "fd00:db8:1::58/128")
+	if !strings.Contains(out, "deprecated") || !strings.Contains(out, "preferred_lft 0sec") {
+		t.Errorf("preferred_lft=0 address: %q, want deprecated with preferred_lft 0sec", out)
+	}
+	h.Expect(t, v6.Call(t, "stop"), ocf.Success, "")
+
+	v4 := newAgent(t, p.A, map[string]string{"ip": "198.51.100.7", "nic": "v0", "cidr_netmask": "24",
+		"noprefixroute": "true", "flush_routes": "true"})
+	h.Expect(t, v4.Call(t, "start"), ocf.Success, "")
+	if routes := h.Run(t, "ip", "-n", p.A, "route", "show", "198.51.100.0/24"); strings.TrimSpace(routes) != "" {
+		t.Errorf("noprefixroute: the prefix route was added: %q", routes)
+	}
+	h.Expect(t, v4.Call(t, "monitor", h.Interval(10*time.Second)), ocf.Success, "")
+	h.Expect(t, v4.Call(t, "stop"), ocf.Success, "")
+	if findAddr(t, p.A, "v0", "198.51.100.7") != nil {
+		t.Error("address left after stop")
+	}
+}
