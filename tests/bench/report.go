@@ -55,7 +55,9 @@ func (b *bench) report() string {
 
 	floor := median(toSamples(b.floor), func(s sample) time.Duration { return s.wall })
 	fmt.Fprintf(&w, "Starting the paceline binary and doing nothing (`paceline version`) costs %s ms CPU\n", ms(floor))
-	fmt.Fprintf(&w, "(median of %d): the Go runtime's start, which every call pays before any agent code runs.\n\n", len(b.floor))
+	fmt.Fprintf(&w, "(median of %d, measured at the end of the run): the Go runtime's start, which every\n", len(b.floor))
+	fmt.Fprintf(&w, "call pays before any agent code runs. Machine load drifts during a run by a few tenths\n")
+	fmt.Fprintf(&w, "of a millisecond, so this figure can come out above a monitor measured earlier.\n\n")
 	fmt.Fprintf(&w, "## Targets\n\n| target | measured | met |\n|---|---|---|\n")
 	for _, r := range b.rows {
 		name := r.section + " " + r.scenario
