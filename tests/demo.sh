@@ -15,6 +15,8 @@ tag="pldemo$$"
 sw="$tag-sw" n1="$tag-n1" n2="$tag-n2"
 vip=192.0.2.100
 work=$(mktemp -d /tmp/pldemo.XXXXXX)
+# The agents' per-node state (HA_RSCTMP) stays in the demo's directory.
+export HA_RSCTMP="$work/rsctmp"
 loop=""
 holder=""
 cleanup() {
