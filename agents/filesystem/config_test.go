@@ -1,8 +1,6 @@
 package filesystem
 
 import (
-	"bytes"
-	"context"
 	"strings"
 	"syscall"
 	"testing"
@@ -13,19 +11,7 @@ import (
 
 func request(t *testing.T, params map[string]string) *ocf.Request {
 	t.Helper()
-	var got *ocf.Request
-	a := Agent()
-	a.Handlers = map[string]ocf.Handler{"validate-all": func(_ context.Context, r *ocf.Request) error {
-		got = r
-		return nil
-	}}
-	env := []string{"OCF_RESOURCE_INSTANCE=fs"}
-	for k, v := range params {
-		env = append(env, "OCF_RESKEY_"+k+"="+v)
-	}
-	var out, errb bytes.Buffer
-	ocf.Exec(a, ocf.Invocation{Args: []string{"Filesystem", "validate-all"}, Env: env, Stdout: &out, Stderr: &errb})
-	return got
+	return ocf.NewRequest(Agent(), "fs", "validate-all", params, nil)
 }
 
 func TestParseConfig(t *testing.T) {

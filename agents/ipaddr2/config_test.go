@@ -1,8 +1,6 @@
 package ipaddr2
 
 import (
-	"bytes"
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -10,29 +8,10 @@ import (
 	"github.com/paceline-ha/paceline/pkg/ocf"
 )
 
-// request builds a Request the way the executor would, through ocf.Exec
-// with a handler that captures it.
+// request builds the Request the executor would give validate-all.
 func request(t *testing.T, params map[string]string, meta map[string]string) *ocf.Request {
 	t.Helper()
-	var got *ocf.Request
-	a := Agent()
-	a.Handlers = map[string]ocf.Handler{"validate-all": func(_ context.Context, r *ocf.Request) error {
-		got = r
-		return nil
-	}}
-	env := []string{"OCF_RESOURCE_INSTANCE=vip"}
-	for k, v := range params {
-		env = append(env, "OCF_RESKEY_"+k+"="+v)
-	}
-	for k, v := range meta {
-		env = append(env, "OCF_RESKEY_CRM_meta_"+k+"="+v)
-	}
-	var out, errb bytes.Buffer
-	ocf.Exec(a, ocf.Invocation{Args: []string{"IPaddr2", "validate-all"}, Env: env, Stdout: &out, Stderr: &errb})
-	if got == nil {
-		t.Fatal("handler not called")
-	}
-	return got
+	return ocf.NewRequest(Agent(), "vip", "validate-all", params, meta)
 }
 
 func TestParseConfig(t *testing.T) {

@@ -217,3 +217,20 @@ func firstSet(vals ...string) string {
 	}
 	return ""
 }
+
+// NewRequest builds the Request an executor would give agent a for action
+// with these instance parameters and meta attributes (names without the
+// OCF_RESKEY_ and CRM_meta_ prefixes), without a process: for tests of an
+// agent's parameter handling.
+func NewRequest(a *Agent, instance, action string, params, meta map[string]string) *Request {
+	env := map[string]string{"OCF_RESOURCE_INSTANCE": instance}
+	for k, v := range params {
+		env[resKeyPrefix+k] = v
+	}
+	for k, v := range meta {
+		env[metaPrefix+k] = v
+	}
+	r := parseEnv(env, action, a)
+	r.Log = &Logger{}
+	return r
+}
