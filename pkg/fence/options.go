@@ -1,0 +1,243 @@
+package fence
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// Type is an option's value type, as the fence-agents metadata names it.
+type Type string
+
+// Option types.
+const (
+	String  Type = "string"
+	Integer Type = "integer"
+	Boolean Type = "boolean"
+	Second  Type = "second"
+	Select  Type = "select"
+)
+
+// Option describes one parameter of a fence agent.
+type Option struct {
+	Name      string   // stdin name, e.g. "ip"
+	Aliases   []string // deprecated stdin names still accepted, e.g. "ipaddr"
+	Short     string   // e.g. "a" for -a (empty: none)
+	Long      string   // e.g. "ip" for --ip (empty: Name with "_" as "-")
+	Type      Type
+	Default   string
+	Choices   []string // for Select
+	Required  bool
+	Secret    bool // never shown in messages
+	ShortDesc string
+}
+
+func (o *Option) long() string {
+	if o.Long != "" {
+		return o.Long
+	}
+	return strings.ReplaceAll(o.Name, "_", "-")
+}
+
+// Options are the parsed values of one invocation.
+type Options struct {
+	specs    []Option
+	values   map[string]string
+	Warnings []string // things ignored, for the log (secrets left out)
+}
+
+// ignoredSilently are stdin keys pacemaker-fenced sends that an agent
+// without them must accept without a word.
+var ignoredSilently = map[string]bool{"nodename": true}
+
+// Parse reads the options of an invocation: from args (without the
+// program name) when there are any, else from stdin.
+func Parse(specs []Option, args []string, stdin io.Reader) (*Options, error) {
+	o := &Options{specs: specs, values: map[string]string{}}
+	if len(args) > 0 {
+		return o, o.parseArgs(args)
+	}
+	if stdin == nil {
+		return o, nil
+	}
+	return o, o.parseStdin(stdin)
+}
+
+func normal(name string) string { return strings.ReplaceAll(strings.TrimSpace(name), "-", "_") }
+
+func (o *Options) byName(name string) *Option {
+	n := normal(name)
+	for i := range o.specs {
+		s := &o.specs[i]
+		if s.Name == n {
+			return s
+		}
+		for _, a := range s.Aliases {
+			if normal(a) == n {
+				return s
+			}
+		}
+	}
+	return nil
+}
+
+func (o *Options) parseStdin(r io.Reader) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		key, value, ok := strings.Cut(line, "=")
+		if !ok {
+			o.Warnings = append(o.Warnings, fmt.Sprintf("ignoring a line that is not key=value: %q", line))
+			continue
+		}
+		key = normal(key)
+		value = strings.TrimSpace(value)
+		if len(value) >= 2 && value[0] == '"' && value[len(value)-1] == '"' {
+			value = value[1 : len(value)-1]
+		}
+		spec := o.byName(key)
+		switch {
+		case spec == nil && ignoredSilently[key]:
+		case spec == nil:
+			o.Warnings = append(o.Warnings, fmt.Sprintf("ignoring unknown option %q", key))
+		default:
+			if err := o.set(spec, value); err != nil {
+				o.Warnings = append(o.Warnings, err.Error()+"; ignored")
+			}
+		}
+	}
+	return sc.Err()
+}
+
+func (o *Options) parseArgs(args []string) error {
+	for i := 0; i < len(args); i++ {
+		arg := args[i]
+		var spec *Option
+		var value string
+		hasValue := false
+		switch {
+		case strings.HasPrefix(arg, "--") && len(arg) > 2:
+			name, v, found := strings.Cut(arg[2:], "=")
+			for j := range o.specs {
+				if o.specs[j].long() == name {
+					spec = &o.specs[j]
+				}
+			}
+			if spec == nil {
+				return fmt.Errorf("unknown option --%s", name)
+			}
+			value, hasValue = v, found
+		case strings.HasPrefix(arg, "-") && len(arg) > 1:
+			short := arg[1:2]
+			for j := range o.specs {
+				if o.specs[j].Short == short {
+					spec = &o.specs[j]
+				}
+			}
+			if spec == nil {
+				return fmt.Errorf("unknown option -%s", short)
+			}
+			if len(arg) > 2 {
+				value, hasValue = arg[2:], true
+			}
+		default:
+			return fmt.Errorf("unexpected argument %q", arg)
+		}
+		if spec.Type == Boolean {
+			if !hasValue {
+				value = "1"
+			}
+		} else if !hasValue {
+			if i+1 >= len(args) {
+				return fmt.Errorf("option %s needs a value", arg)
+			}
+			i++
+			value = args[i]
+		}
+		if err := o.set(spec, value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// set checks and stores one value.
+func (o *Options) set(spec *Option, value string) error {
+	shown := func() string {
+		if spec.Secret {
+			return "[hidden]"
+		}
+		return strconv.Quote(value)
+	}
+	switch spec.Type {
+	case Boolean:
+		switch strings.ToLower(value) {
+		case "", "1", "yes", "on", "true":
+			value = "1"
+		case "0", "no", "off", "false":
+			value = "0"
+		default:
+			return fmt.Errorf("%s=%s is not a boolean", spec.Name, shown())
+		}
+	case Integer, Second:
+		if _, err := strconv.ParseFloat(value, 64); err != nil {
+			return fmt.Errorf("%s=%s is not a number", spec.Name, shown())
+		}
+	case Select:
+		matched := ""
+		for _, c := range spec.Choices {
+			if strings.EqualFold(c, value) {
+				matched = c
+			}
+		}
+		if matched == "" {
+			return fmt.Errorf("%s=%s is not one of %s", spec.Name, shown(), strings.Join(spec.Choices, ", "))
+		}
+		value = matched
+	}
+	o.values[spec.Name] = value
+	return nil
+}
+
+// Get returns an option's value, or its default.
+func (o *Options) Get(name string) string {
+	if v, ok := o.values[name]; ok {
+		return v
+	}
+	if s := o.byName(name); s != nil {
+		return s.Default
+	}
+	return ""
+}
+
+// IsSet reports whether the option was given.
+func (o *Options) IsSet(name string) bool {
+	_, ok := o.values[name]
+	return ok
+}
+
+// Bool returns a boolean option.
+func (o *Options) Bool(name string) bool { return o.Get(name) == "1" }
+
+// Float returns a numeric option (integer or seconds), 0 when unset.
+func (o *Options) Float(name string) float64 {
+	f, _ := strconv.ParseFloat(o.Get(name), 64)
+	return f
+}
+
+// Missing returns the required options that have no value.
+func (o *Options) Missing() []string {
+	var out []string
+	for _, s := range o.specs {
+		if s.Required && o.Get(s.Name) == "" {
+			out = append(out, s.Name)
+		}
+	}
+	return out
+}
