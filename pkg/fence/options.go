@@ -147,7 +147,9 @@ func (o *Options) parseArgs(args []string) error {
 				value, hasValue = arg[2:], true
 			}
 		default:
-			return fmt.Errorf("unexpected argument %q", arg)
+			// Not echoed: a stray word may well be a password whose
+			// option was mistyped.
+			return fmt.Errorf("unexpected argument at position %d: options start with - or --", i+1)
 		}
 		if spec.Type == Boolean {
 			if !hasValue {
