@@ -7,6 +7,7 @@ import (
 
 	"github.com/paceline-ha/paceline/agents/filesystem"
 	"github.com/paceline-ha/paceline/agents/ipaddr2"
+	"github.com/paceline-ha/paceline/agents/virtualdomain"
 	"github.com/paceline-ha/paceline/metadata"
 	"github.com/paceline-ha/paceline/pkg/ocf"
 )
@@ -29,6 +30,9 @@ type Entry struct {
 	Kind     Kind
 	Replaces string            // the upstream agent it is a drop-in for
 	OCF      func() *ocf.Agent // for Kind OCF
+	// Delegated agents need cgo (libvirt), which this build lacks: the
+	// command hands their actions to the cgo build, paceline-libvirt.
+	Delegated bool
 }
 
 // All returns every agent, sorted by name.
@@ -36,6 +40,8 @@ func All() []Entry {
 	list := []Entry{
 		{Name: "IPaddr2", Kind: OCF, Replaces: "ocf:heartbeat:IPaddr2", OCF: ipaddr2.Agent},
 		{Name: "Filesystem", Kind: OCF, Replaces: "ocf:heartbeat:Filesystem", OCF: filesystem.Agent},
+		{Name: "VirtualDomain", Kind: OCF, Replaces: "ocf:heartbeat:VirtualDomain", OCF: virtualdomain.Agent,
+			Delegated: !virtualdomain.HasLibvirt},
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
 	return list

@@ -65,23 +65,35 @@ func Install(t testing.TB) string {
 			return
 		}
 		_ = os.Chmod(buildDir, 0o755)
+		// paceline (static) and paceline-libvirt (cgo) side by side, as
+		// make build leaves them.
 		bin := filepath.Join(buildDir, "paceline")
+		lvbin := filepath.Join(buildDir, "paceline-libvirt")
 		if src := os.Getenv("PACELINE_BIN"); src != "" {
-			data, err := os.ReadFile(src)
-			if err != nil {
-				buildErr = err
-				return
+			for from, to := range map[string]string{src: bin, filepath.Join(filepath.Dir(src), "paceline-libvirt"): lvbin} {
+				data, err := os.ReadFile(from)
+				if err != nil {
+					buildErr = err
+					return
+				}
+				if buildErr = os.WriteFile(to, data, 0o755); buildErr != nil {
+					return
+				}
 			}
-			buildErr = os.WriteFile(bin, data, 0o755)
 		} else {
 			_, file, _, _ := runtime.Caller(0)
 			root := filepath.Join(filepath.Dir(file), "..", "..")
-			cmd := exec.Command("go", "build", "-o", bin, ".")
-			cmd.Dir = root
-			out, err := cmd.CombinedOutput()
-			if err != nil {
-				buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-				return
+			for _, b := range []struct{ out, cgo, tags string }{
+				{bin, "CGO_ENABLED=0", ""}, {lvbin, "CGO_ENABLED=1", "libvirt_dlopen"},
+			} {
+				cmd := exec.Command("go", "build", "-tags", b.tags, "-o", b.out, ".")
+				cmd.Dir = root
+				cmd.Env = append(os.Environ(), b.cgo)
+				out, err := cmd.CombinedOutput()
+				if err != nil {
+					buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+					return
+				}
 			}
 		}
 		if buildErr != nil {

@@ -1,0 +1,255 @@
+//go:build cgo
+
+package virtualdomain
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"libvirt.org/go/libvirtxml"
+
+	"github.com/paceline-ha/paceline/pkg/ocf"
+)
+
+// PoolsAndNetworks lists the storage pools and virtual networks a domain
+// XML refers to, each once, sorted.
+func PoolsAndNetworks(doc []byte) (pools, nets []string, err error) {
+	var dom libvirtxml.Domain
+	if err := dom.Unmarshal(string(doc)); err != nil {
+		return nil, nil, err
+	}
+	p, n := map[string]bool{}, map[string]bool{}
+	if dom.Devices != nil {
+		for _, disk := range dom.Devices.Disks {
+			if disk.Source != nil && disk.Source.Volume != nil && disk.Source.Volume.Pool != "" {
+				p[disk.Source.Volume.Pool] = true
+			}
+		}
+		for _, nic := range dom.Devices.Interfaces {
+			if nic.Source != nil && nic.Source.Network != nil && nic.Source.Network.Network != "" {
+				n[nic.Source.Network.Network] = true
+			}
+		}
+	}
+	return keys(p), keys(n), nil
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// startResources starts (or refreshes) the pools and networks the domain
+// needs, as start_resources asks.
+func startResources(ctx context.Context, hv Hypervisor, doc []byte) error {
+	pools, nets, err := PoolsAndNetworks(doc)
+	if err != nil {
+		return ocf.Generic("cannot read the pools and networks of the domain XML: %v", err)
+	}
+	for _, p := range pools {
+		if err := hv.StartPool(ctx, p); err != nil {
+			return ocf.Generic("failed to start required storage pool %s: %v", p, err)
+		}
+	}
+	for _, n := range nets {
+		if err := hv.StartNetwork(ctx, n); err != nil {
+			return ocf.Generic("failed to start required virtual network %s: %v", n, err)
+		}
+	}
+	return nil
+}
+
+// saveConfig writes the domain's inactive XML back to config when it
+// differs (save_config_on_stop), then syncs it with csync2 when asked.
+// Failures are logged: they never fail the action, as upstream.
+func (a *action) saveConfig(ctx context.Context, d Domain) {
+	x, err := d.InactiveXML(ctx)
+	if err != nil || strings.TrimSpace(x) == "" {
+		a.r.Log.Warnf("cannot read the configuration of domain %s to save it: %v", a.name, err)
+		return
+	}
+	if bytes.Equal([]byte(x), a.doc) {
+		return
+	}
+	if name, err := DomainName([]byte(x)); err != nil || name != a.name {
+		a.r.Log.Warnf("the configuration libvirt returned for %s does not look right; %s left alone", a.name, a.cfg.File)
+		return
+	}
+	if err := writeFileAtomic(a.cfg.File, []byte(x)); err != nil {
+		a.r.Log.Warnf("cannot save the configuration of domain %s to %s: %v", a.name, a.cfg.File, err)
+		return
+	}
+	a.doc = []byte(x)
+	a.r.Log.Infof("saved the configuration of domain %s to %s", a.name, a.cfg.File)
+	if a.cfg.SyncConfig {
+		if out, err := ocf.Command(ctx, "csync2", "-x", a.cfg.File).CombinedOutput(); err != nil {
+			a.r.Log.Warnf("syncing %s with csync2 failed: %v: %s", a.cfg.File, err, strings.TrimSpace(string(out)))
+		}
+	}
+}
+
+// writeFileAtomic replaces a file through a temporary one in the same
+// directory, keeping its mode.
+func writeFileAtomic(path string, data []byte) error {
+	mode := os.FileMode(0o644)
+	if st, err := os.Stat(path); err == nil {
+		mode = st.Mode().Perm()
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// Utilization
+
+// UtilValues are the utilization attributes a running domain should have;
+// a name mapped to "" is to be deleted.
+func UtilValues(settings [3]UtilSetting, in Info) map[string]string {
+	out := map[string]string{}
+	for _, u := range settings {
+		switch {
+		case u.Set && u.Name == "cpu":
+			out[u.Name] = strconv.Itoa(in.VCPUs)
+		case u.Set:
+			out[u.Name] = strconv.FormatUint(in.MaxMemKiB/1024, 10)
+		case u.Unset:
+			out[u.Name] = ""
+		}
+	}
+	return out
+}
+
+// UtilChanges returns the attributes whose wanted value differs from the
+// last one written (from the cache), sorted by name.
+func UtilChanges(want, cached map[string]string) []string {
+	var names []string
+	for k, v := range want {
+		if c, ok := cached[k]; !ok || c != v {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+func (a *action) utilCache() string {
+	return filepath.Join(a.r.StateDir, "VirtualDomain-"+a.r.Instance+".utilization")
+}
+
+func (a *action) removeUtilizationCache() { _ = os.Remove(a.utilCache()) }
+
+func readUtilCache(path string) map[string]string {
+	out := map[string]string{}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return out
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func writeUtilCache(path string, m map[string]string) error {
+	var b strings.Builder
+	for _, k := range keys(boolKeys(m)) {
+		fmt.Fprintf(&b, "%s=%s\n", k, m[k])
+	}
+	return writeFileAtomic(path, []byte(b.String()))
+}
+
+func boolKeys(m map[string]string) map[string]bool {
+	out := make(map[string]bool, len(m))
+	for k := range m {
+		out[k] = true
+	}
+	return out
+}
+
+// updateUtilization keeps the resource's utilization attributes equal to
+// the domain's size. The values last written are cached in HA_RSCTMP, so
+// crm_resource runs only when a value changes (and once after a start),
+// never on a quiet monitor. Failures are logged, never fatal.
+func (a *action) updateUtilization(ctx context.Context, d Domain) {
+	need := false
+	for _, u := range a.cfg.Util {
+		need = need || u.Set || u.Unset
+	}
+	if !need || d == nil {
+		return
+	}
+	info, err := d.Info(ctx)
+	if err != nil {
+		a.r.Log.Debugf("cannot read the size of domain %s for the utilization: %v", a.name, err)
+		return
+	}
+	want := UtilValues(a.cfg.Util, info)
+	cache := a.utilCache()
+	cached := readUtilCache(cache)
+	changed := UtilChanges(want, cached)
+	if len(changed) == 0 {
+		return
+	}
+	if !cibReachable() {
+		a.r.Log.Debugf("utilization of %s not updated: the CIB is not available", a.r.Instance)
+		return
+	}
+	for _, name := range changed {
+		args := []string{"-r", a.r.Instance, "-z"}
+		if v := want[name]; v != "" {
+			args = append(args, "-p", name, "-v", v)
+		} else {
+			args = append(args, "-d", name)
+		}
+		if out, err := ocf.Command(ctx, "crm_resource", args...).CombinedOutput(); err != nil {
+			a.r.Log.Warnf("crm_resource could not update the utilization attribute %s: %v: %s", name, err, strings.TrimSpace(string(out)))
+			continue
+		}
+		cached[name] = want[name]
+		a.r.Log.Infof("utilization %s of %s set to %q", name, a.r.Instance, want[name])
+	}
+	if err := os.MkdirAll(a.r.StateDir, 0o755); err == nil {
+		_ = writeUtilCache(cache, cached)
+	}
+}
+
+// cibReachable tells, without starting a program, whether Pacemaker's CIB
+// listens in this network namespace (its IPC is the abstract socket
+// @cib_rw).
+func cibReachable() bool {
+	data, err := os.ReadFile("/proc/net/unix")
+	if err != nil {
+		return true // cannot tell: let crm_resource find out
+	}
+	return bytes.Contains(data, []byte(" @cib_rw\n"))
+}
