@@ -19,6 +19,12 @@ packages=(
 	glusterfs-server  # glusterd: a real GlusterFS volume for Filesystem
 	glusterfs-client  # mount -t glusterfs
 	fuse3             # FUSE tools (the hanging filesystem of the tests)
+	libvirt-daemon-system # libvirtd: the test libvirt hosts in namespaces
+	libvirt-clients   # virsh
+	qemu-system-x86   # qemu: the tiny TCG guests
+	qemu-utils        # qemu-img: guest disk images
+	busybox-static    # the guests' userland (initramfs)
+	cpio              # inspecting the guest initramfs (the harness writes it itself)
 )
 
 missing=()
