@@ -127,7 +127,11 @@ func run(ctx context.Context, r *ocf.Request, f func(context.Context, *action) e
 		if ocf.CodeOf(err) == ocf.ErrInstalled {
 			return err
 		}
-		return ocf.Generic("cannot connect to libvirt at %s: %v", shown(cfg.Hypervisor), err)
+		var hung *hungError
+		if errors.As(err, &hung) {
+			return ocf.Generic("%v: %s", err, shown(cfg.Hypervisor))
+		}
+		return ocf.Generic("cannot connect to libvirt: %v (%s)", err, shown(cfg.Hypervisor))
 	}
 	defer hv.Close()
 	a.hv = hv
@@ -483,11 +487,11 @@ func migrateTo(ctx context.Context, a *action) error {
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		s, serr := d.State(sctx)
 		cancel()
-		where := "it still runs here"
+		where := "domain still runs here"
 		if serr != nil || !s.Active() {
-			where = fmt.Sprintf("its state here is now %s", s)
+			where = fmt.Sprintf("domain is %s here", s)
 		}
-		return ocf.Generic("domain %s: live migration to %s failed: %v; %s", a.name, target, err, where)
+		return ocf.Generic("migration to %s failed, %s: %v", target, where, err)
 	}
 	a.r.Log.Infof("domain %s: live migration to %s succeeded in %s, downtime %s",
 		a.name, target, st.Elapsed.Round(time.Millisecond), downtime(st))

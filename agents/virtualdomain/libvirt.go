@@ -48,7 +48,7 @@ func bounded[T any](ctx context.Context, what string, f func() (T, error)) (T, e
 type hungError struct{ what string }
 
 func (e *hungError) Error() string {
-	return e.what + ": libvirt did not answer in time"
+	return "libvirt did not answer in time (" + e.what + ")"
 }
 
 // libvirtError reduces a libvirt error to its message.
@@ -99,7 +99,7 @@ func Dial(ctx context.Context, uri string, events bool) (Hypervisor, error) {
 			return nil, notInstalled(err)
 		}
 	}
-	c, err := bounded(ctx, "connect to "+shown(uri), func() (*libvirt.Connect, error) {
+	c, err := bounded(ctx, "connect", func() (*libvirt.Connect, error) {
 		return libvirt.NewConnect(uri)
 	})
 	if err != nil {

@@ -128,7 +128,8 @@ type Agent struct {
 	Dir      string // from Install
 	Type     string // e.g. "IPaddr2"
 	Instance string
-	Netns    string // run inside this namespace when set
+	Netns    string   // run inside this namespace when set
+	Wrap     []string // or under this command (e.g. nsenter ... --)
 	Params   map[string]string
 	StateDir string // HA_RSCTMP
 	LogFile  string // HA_LOGFILE
@@ -147,6 +148,9 @@ func (a *Agent) Call(t testing.TB, action string, opts ...CallOpt) *ocf.CallResu
 	}
 	if a.Netns != "" {
 		c.Wrap = []string{"ip", "netns", "exec", a.Netns}
+	}
+	if a.Wrap != nil {
+		c.Wrap = a.Wrap
 	}
 	for _, o := range opts {
 		o(&c)
@@ -185,8 +189,13 @@ func Expect(t testing.TB, res *ocf.CallResult, code ocf.Status, reason string) {
 
 // Output runs a command and returns its combined output.
 func Output(name string, args ...string) (string, error) {
+	return OutputContext(context.Background(), name, args...)
+}
+
+// OutputContext is Output with a context that kills the command.
+func OutputContext(ctx context.Context, name string, args ...string) (string, error) {
 	var b bytes.Buffer
-	cmd := exec.Command(name, args...)
+	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Stdout, cmd.Stderr = &b, &b
 	err := cmd.Run()
 	return b.String(), err

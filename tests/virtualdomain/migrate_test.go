@@ -1,0 +1,159 @@
+//go:build system
+
+package virtualdomain_test
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/paceline-ha/paceline/pkg/ocf"
+	h "github.com/paceline-ha/paceline/tests/harness"
+)
+
+// onHost returns a copy of the agent that runs inside host's namespaces,
+// where qemu:///system is host's libvirtd and the other hosts' names
+// resolve: what Pacemaker on that node would run.
+func onHost(a *h.Agent, host *h.LibvirtHost) *h.Agent {
+	b := *a
+	b.Params = map[string]string{}
+	for k, v := range a.Params {
+		b.Params[k] = v
+	}
+	b.Params["hypervisor"] = "qemu:///system"
+	b.Wrap = host.Wrap()
+	return &b
+}
+
+// counterAdvances waits until the guest's serial file on host shows a
+// counter above after.
+func counterAdvances(t *testing.T, host *h.LibvirtHost, name string, after int, within time.Duration) int {
+	t.Helper()
+	serial := host.SerialLog(name)
+	deadline := time.Now().Add(within)
+	for {
+		data, _ := os.ReadFile(serial)
+		if n := h.LastCounter(string(data)); n > after {
+			return n
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the guest's counter on %s did not pass %d within %s; serial:\n%s", host.Name, after, within, tail(string(data)))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func tail(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > 8 {
+		lines = lines[len(lines)-8:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func lastCounter(host *h.LibvirtHost, name string) int {
+	data, _ := os.ReadFile(host.SerialLog(name))
+	return h.LastCounter(string(data))
+}
+
+// TestLiveMigration moves a running guest between two libvirt hosts with
+// migrate_to on the source and migrate_from on the target, as Pacemaker
+// does, and checks that the guest kept running through it: its counter
+// goes on on the target from where it was, without a reboot.
+func TestLiveMigration(t *testing.T) {
+	hosts := h.StartLibvirtHosts(t, 2)
+	n1, n2 := hosts[0], hosts[1]
+	base, name := guest(t, n1, h.GuestSpec{})
+	a1, a2 := onHost(base, n1), onHost(base, n2)
+	a1.Params["migration_transport"] = "tcp"
+	a2.Params["migration_transport"] = "tcp"
+	a1.Params["migration_downtime"] = "200"
+	a2.Params["migration_downtime"] = "200"
+
+	h.Expect(t, a1.Call(t, "start", h.Timeout(90*time.Second)), ocf.Success, "")
+	h.Expect(t, a2.Call(t, "monitor"), ocf.NotRunning, "")
+	before := counterAdvances(t, n1, name, 2, 60*time.Second)
+
+	res := a1.Call(t, "migrate_to", h.Timeout(120*time.Second),
+		h.Meta("migrate_source", n1.Name), h.Meta("migrate_target", n2.Name))
+	h.Expect(t, res, ocf.Success, "")
+	t.Logf("migrate_to took %s", res.Elapsed)
+	h.Expect(t, a2.Call(t, "migrate_from", h.Timeout(60*time.Second),
+		h.Meta("migrate_source", n1.Name), h.Meta("migrate_target", n2.Name)), ocf.Success, "")
+	h.Expect(t, a1.Call(t, "monitor"), ocf.NotRunning, "")
+	h.Expect(t, a2.Call(t, "monitor", h.Interval(10*time.Second)), ocf.Success, "")
+
+	// The guest goes on counting on n2 from where it was: no reboot.
+	after := counterAdvances(t, n2, name, before, 30*time.Second)
+	serial2, _ := os.ReadFile(n2.SerialLog(name))
+	if strings.Contains(string(serial2), "BOOTED-OK") {
+		t.Errorf("the guest booted again on %s:\n%s", n2.Name, tail(string(serial2)))
+	}
+	if first := firstCounter(string(serial2)); first <= before-1 || first > before+10 {
+		t.Errorf("the counter on %s starts at %d, after %d on %s", n2.Name, first, before, n1.Name)
+	}
+	t.Logf("counter %d on %s, then %d on %s", before, n1.Name, after, n2.Name)
+	if p := persistent(n2, name); p != "yes" {
+		t.Errorf("on the target Persistent = %q, want yes", p)
+	}
+	if p := persistent(n1, name); p != "not defined" {
+		t.Errorf("on the source the domain is still defined (Persistent %q)", p)
+	}
+	log := agentLog(t, a1)
+	if !strings.Contains(log, "succeeded in") || !strings.Contains(log, "downtime") {
+		t.Errorf("migrate_to did not log its result:\n%s", log)
+	}
+
+	// The target's libvirtd is dead: migrate_to fails fast and the guest
+	// stays where it is.
+	n1.Stop(t)
+	res = a2.Call(t, "migrate_to", h.Timeout(60*time.Second),
+		h.Meta("migrate_source", n2.Name), h.Meta("migrate_target", n1.Name))
+	h.Expect(t, res, ocf.ErrGeneric, "still runs here")
+	if res.Elapsed > 10*time.Second {
+		t.Errorf("migrate_to a dead target took %s", res.Elapsed)
+	}
+	h.Expect(t, a2.Call(t, "monitor", h.Interval(10*time.Second)), ocf.Success, "")
+	counterAdvances(t, n2, name, lastCounter(n2, name), 15*time.Second)
+	n1.Restart(t)
+
+	// A migration that cannot finish in its budget (1 MiB/s for 96 MiB) is
+	// aborted in time, and the guest keeps running on the source.
+	timeout := 20 * time.Second
+	res = a2.Call(t, "migrate_to", h.Timeout(timeout), h.Param("migration_speed", "1"),
+		h.Meta("migrate_source", n2.Name), h.Meta("migrate_target", n1.Name))
+	h.Expect(t, res, ocf.ErrGeneric, "aborted")
+	if res.TimedOut || res.Elapsed >= timeout {
+		t.Fatalf("the non-converging migrate_to took %s of %s (killed: %v)", res.Elapsed, timeout, res.TimedOut)
+	}
+	t.Logf("non-converging migrate_to gave up after %s of %s", res.Elapsed, timeout)
+	h.Expect(t, a2.Call(t, "monitor", h.Interval(10*time.Second)), ocf.Success, "")
+	h.Expect(t, a1.Call(t, "monitor"), ocf.NotRunning, "")
+	counterAdvances(t, n2, name, lastCounter(n2, name), 15*time.Second)
+	if s := domstate(n2, name); s != "running" {
+		t.Errorf("after the aborted migration the guest is %q on %s", s, n2.Name)
+	}
+
+	// migrate_from without a source (as ocf-tester calls it) does not wait.
+	res = a1.Call(t, "migrate_from", h.Timeout(60*time.Second))
+	h.Expect(t, res, ocf.ErrGeneric, "migration source")
+	if res.Elapsed > 5*time.Second {
+		t.Errorf("migrate_from without a source took %s", res.Elapsed)
+	}
+	h.Expect(t, a2.Call(t, "stop", h.Timeout(60*time.Second)), ocf.Success, "")
+}
+
+// firstCounter is the first COUNTER n in a serial log.
+func firstCounter(serial string) int {
+	for _, l := range strings.Split(serial, "\n") {
+		var n int
+		if i := strings.Index(l, "COUNTER "); i >= 0 {
+			if _, err := fmt.Sscanf(l[i:], "COUNTER %d", &n); err == nil {
+				return n
+			}
+		}
+	}
+	return 0
+}
