@@ -112,6 +112,26 @@ type dialer func(ctx context.Context, uri string, events bool) (Hypervisor, erro
 
 var dial dialer = Dial
 
+// fastDial connects through the monitor's fast path (rpc.go). It returns
+// nil and no error when the URI or the daemon needs libvirt itself.
+func fastDial(ctx context.Context, uri string, log *ocf.Logger) (Hypervisor, error) {
+	network, addr, name, ok := rpcTarget(uri)
+	if !ok {
+		return nil, nil
+	}
+	r, err := dialRPC(ctx, network, addr, name)
+	var refused *rpcErr
+	if errors.As(err, &refused) {
+		// e.g. authentication required: libvirt knows how
+		log.Debugf("remote protocol refused (%v): using libvirt", err)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &rpcHV{r: r, uri: uri}, nil
+}
+
 func run(ctx context.Context, r *ocf.Request, f func(context.Context, *action) error) error {
 	cfg, err := ParseConfig(r)
 	if err != nil {
@@ -122,7 +142,16 @@ func run(ctx context.Context, r *ocf.Request, f func(context.Context, *action) e
 		return err
 	}
 	a := &action{r: r, cfg: cfg, name: name, doc: doc}
-	hv, err := dial(ctx, cfg.Hypervisor, r.Action == "migrate_to")
+	var hv Hypervisor
+	if r.Action == "monitor" || r.Action == "status" {
+		hv, err = fastDial(ctx, cfg.Hypervisor, r.Log)
+		if hv != nil {
+			r.Log.Debugf("monitor over libvirt's remote protocol (%s)", shown(cfg.Hypervisor))
+		}
+	}
+	if hv == nil && err == nil {
+		hv, err = dial(ctx, cfg.Hypervisor, r.Action == "migrate_to")
+	}
 	if err != nil {
 		if ocf.CodeOf(err) == ocf.ErrInstalled {
 			return err

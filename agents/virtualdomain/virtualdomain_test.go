@@ -324,3 +324,48 @@ func TestPoolsAndNetworks(t *testing.T) {
 		t.Errorf("PoolsAndNetworks = %v, %v", pools, nets)
 	}
 }
+
+func TestRPCTarget(t *testing.T) {
+	tests := []struct {
+		uri, network, addr, name string
+		ok                       bool
+	}{
+		{"qemu:///system", "unix", "/run/libvirt/libvirt-sock", "qemu:///system", true},
+		{"qemu+unix:///system?socket=/x/sock", "unix", "/x/sock", "qemu:///system", true},
+		{"qemu+tcp://node2/system", "tcp", "node2:16509", "qemu:///system", true},
+		{"qemu+tcp://192.0.2.5:16600/system", "tcp", "192.0.2.5:16600", "qemu:///system", true},
+		{"qemu+ssh://node2/system", "", "", "", false},
+		{"qemu+tls://node2/system", "", "", "", false},
+		{"qemu+tcp://root@node2/system", "", "", "", false},
+		{"qemu:///session", "", "", "", false},
+		{"", "", "", "", false},
+		{"xen:///system", "", "", "", false},
+		{"qemu+unix:///system?mode=legacy", "", "", "", false},
+	}
+	for _, tt := range tests {
+		n, a, name, ok := rpcTarget(tt.uri)
+		if n != tt.network || a != tt.addr || name != tt.name || ok != tt.ok {
+			t.Errorf("rpcTarget(%q) = %q %q %q %v, want %q %q %q %v", tt.uri, n, a, name, ok, tt.network, tt.addr, tt.name, tt.ok)
+		}
+	}
+}
+
+func TestXDR(t *testing.T) {
+	var x xdr
+	x.optString("qemu:///system")
+	x.u32(7)
+	r := rd{b: x}
+	if s := r.optString(); s != "qemu:///system" {
+		t.Errorf("optString round trip = %q", s)
+	}
+	if v := r.u32(); v != 7 || r.err != nil || len(r.b) != 0 {
+		t.Errorf("u32 = %d, err %v, left %d", v, r.err, len(r.b))
+	}
+	if len(x)%4 != 0 {
+		t.Errorf("XDR length %d is not a multiple of 4", len(x))
+	}
+	short := rd{b: []byte{0, 0, 0, 9, 'a'}}
+	if short.str(); short.err == nil {
+		t.Error("a truncated string decoded without error")
+	}
+}

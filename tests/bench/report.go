@@ -53,6 +53,8 @@ func (b *bench) report() string {
 	fmt.Fprintf(&w, "\nIPaddr2: kernel duplicate address detection alone (add over netlink until the tentative flag\n")
 	fmt.Fprintf(&w, "clears, `router_solicitation_delay` 0 in the bench namespace so it does not vary): median %s ms.\n\n", ms(dad))
 
+	b.migrationReport(&w)
+
 	floor := median(toSamples(b.floor), func(s sample) time.Duration { return s.wall })
 	fmt.Fprintf(&w, "Starting the paceline binary and doing nothing (`paceline version`) costs %s ms CPU\n", ms(floor))
 	fmt.Fprintf(&w, "(median of %d, measured at the end of the run): the Go runtime's start, which every\n", len(b.floor))
@@ -80,6 +82,7 @@ func (b *bench) report() string {
 				fmt.Sprintf("%s ms vs DAD %s ms (+%s ms)", ms(o), ms(dad), ms(o-dad)), o <= dad+200*time.Millisecond)
 		}
 	}
+	b.migrationTarget(&w)
 	return w.String()
 }
 

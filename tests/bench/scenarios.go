@@ -51,8 +51,14 @@ func inner(o options) int {
 
 func (b *bench) run() error {
 	fmt.Fprintf(b.log, "bench: stock vs paceline, %d calls per cheap scenario, %d per start/stop\n", b.o.n, b.o.slow)
-	for _, s := range []func() error{b.ipaddr2, b.filesystem, b.measureFloor} {
-		if err := s(); err != nil {
+	for _, s := range []struct {
+		name string
+		run  func() error
+	}{{"IPaddr2", b.ipaddr2}, {"Filesystem", b.filesystem}, {"VirtualDomain", b.virtualdomain}, {"", b.measureFloor}} {
+		if b.o.only != "" && s.name != "" && s.name != b.o.only {
+			continue
+		}
+		if err := s.run(); err != nil {
 			return err
 		}
 	}

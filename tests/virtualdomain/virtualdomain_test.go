@@ -76,6 +76,9 @@ func persistent(host *h.LibvirtHost, name string) string {
 	return "not defined"
 }
 
+// debug turns on the agents' debug log lines.
+func debug(c *ocf.Call) { c.ExtraEnv = append(c.ExtraEnv, "HA_debug=1") }
+
 func agentLog(t *testing.T, a *h.Agent) string {
 	data, _ := os.ReadFile(a.LogFile)
 	return string(data)
@@ -98,7 +101,12 @@ func TestLifecycle(t *testing.T) {
 	if p := persistent(host, name); p != "yes" {
 		t.Errorf("after start Persistent = %q, want yes", p)
 	}
-	h.Expect(t, a.Call(t, "monitor", h.Interval(10*time.Second)), ocf.Success, "")
+	h.Expect(t, a.Call(t, "monitor", h.Interval(10*time.Second), debug), ocf.Success, "")
+	// The monitor read the state over libvirt's remote protocol itself,
+	// without loading libvirt.so (rpc.go).
+	if log := agentLog(t, a); !strings.Contains(log, "monitor over libvirt's remote protocol") {
+		t.Errorf("the monitor did not take its fast path; log:\n%s", log)
+	}
 	h.Expect(t, a.Call(t, "monitor"), ocf.Success, "") // probe of a running domain
 	h.Expect(t, a.Call(t, "start"), ocf.Success, "")   // already running
 
