@@ -6,8 +6,10 @@
 // is dynamically linked, which costs every agent process about 0.6 ms of
 // CPU at start: a third of a whole IPaddr2 monitor. So paceline is built
 // static without cgo, and a second build of the same program with cgo,
-// paceline-libvirt, runs the libvirt agents: paceline execs it for them
-// (no fork), beside itself or in ../libexec/paceline/.
+// paceline-libvirt, runs the libvirt agents' actions that need the libvirt
+// library: paceline execs it for them (no fork), beside itself or in
+// ../libexec/paceline/. A VirtualDomain monitor needs none (it speaks
+// libvirt's protocol itself), so it stays in this static process.
 //
 // The runtime settings below keep the start of every agent process cheap:
 // no cgroup-derived GOMAXPROCS and no background GOMAXPROCS updates.
@@ -20,7 +22,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"github.com/paceline-ha/paceline/agents"
 	"github.com/paceline-ha/paceline/pkg/ocf"
@@ -29,8 +30,14 @@ import (
 func main() {
 	name := filepath.Base(os.Args[0])
 	if e, ok := agents.Lookup(name); ok && e.Kind == agents.OCF {
-		if e.Delegated && (len(os.Args) < 2 || os.Args[1] != "meta-data") {
-			delegate(name) // returns only when paceline-libvirt is missing
+		if e.Delegated != "" {
+			action := ""
+			if len(os.Args) > 1 {
+				action = os.Args[1]
+			}
+			if e.RunsHere == nil || !e.RunsHere(action, func(p string) string { return os.Getenv("OCF_RESKEY_" + p) }) {
+				ocf.Delegate(name, e.Delegated) // returns only when that program is missing
+			}
 		}
 		ocf.Main(e.Agent())
 	}
@@ -38,28 +45,4 @@ func main() {
 		os.Exit(agents.Tool(os.Args, os.Stdout, os.Stderr))
 	}
 	os.Exit(agents.UnknownName(name, os.Stderr))
-}
-
-// companion is the name of the cgo build of this program.
-const companion = "paceline-libvirt"
-
-// delegate replaces this process with paceline-libvirt acting as agent.
-func delegate(agent string) {
-	self, err := os.Executable()
-	if err != nil {
-		return
-	}
-	if real, err := filepath.EvalSymlinks(self); err == nil {
-		self = real
-	}
-	dir := filepath.Dir(self)
-	for _, p := range []string{
-		filepath.Join(dir, companion),
-		filepath.Join(dir, "..", "libexec", "paceline", companion),
-	} {
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
-			argv := append([]string{agent}, os.Args[1:]...)
-			_ = syscall.Exec(p, argv, os.Environ())
-		}
-	}
 }

@@ -30,9 +30,11 @@ type Entry struct {
 	Kind     Kind
 	Replaces string            // the upstream agent it is a drop-in for
 	OCF      func() *ocf.Agent // for Kind OCF
-	// Delegated agents need cgo (libvirt), which this build lacks: the
-	// command hands their actions to the cgo build, paceline-libvirt.
-	Delegated bool
+	// Delegated names the program (the cgo build, paceline-libvirt) that
+	// runs this agent's actions when this build lacks cgo, except those
+	// RunsHere accepts (given the action and a parameter reader).
+	Delegated string
+	RunsHere  func(action string, param func(string) string) bool
 }
 
 // All returns every agent, sorted by name.
@@ -41,10 +43,20 @@ func All() []Entry {
 		{Name: "IPaddr2", Kind: OCF, Replaces: "ocf:heartbeat:IPaddr2", OCF: ipaddr2.Agent},
 		{Name: "Filesystem", Kind: OCF, Replaces: "ocf:heartbeat:Filesystem", OCF: filesystem.Agent},
 		{Name: "VirtualDomain", Kind: OCF, Replaces: "ocf:heartbeat:VirtualDomain", OCF: virtualdomain.Agent,
-			Delegated: !virtualdomain.HasLibvirt},
+			Delegated: delegatedTo(!virtualdomain.HasLibvirt, virtualdomain.Companion),
+			RunsHere: func(action string, param func(string) string) bool {
+				return virtualdomain.WithoutLibvirt(action, param("hypervisor"))
+			}},
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
 	return list
+}
+
+func delegatedTo(yes bool, program string) string {
+	if yes {
+		return program
+	}
+	return ""
 }
 
 // Lookup finds an agent by the name the binary was called by.

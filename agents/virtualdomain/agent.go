@@ -1,5 +1,3 @@
-//go:build cgo
-
 package virtualdomain
 
 import (
@@ -16,9 +14,6 @@ import (
 	"github.com/paceline-ha/paceline/pkg/ocf"
 )
 
-// HasLibvirt tells whether this build can talk to libvirt.
-const HasLibvirt = true
-
 // Agent returns the OCF agent.
 func Agent() *ocf.Agent {
 	return &ocf.Agent{
@@ -32,6 +27,21 @@ func Agent() *ocf.Agent {
 			"validate-all": validate,
 		},
 	}
+}
+
+// WithoutLibvirt tells whether an action with this hypervisor URI runs
+// without the libvirt library: meta-data and validate-all, and monitor when
+// the monitor's fast path (rpc.go) can reach the daemon. A build without
+// cgo runs those itself and hands the others to paceline-libvirt.
+func WithoutLibvirt(action, hypervisor string) bool {
+	switch action {
+	case "meta-data", "validate-all", "usage", "help", "methods":
+		return true
+	case "monitor", "status":
+		_, _, _, ok := rpcTarget(hypervisor)
+		return ok
+	}
+	return false
 }
 
 // Hypervisor is one libvirt connection. The real one is in libvirt.go;
@@ -572,6 +582,20 @@ func migrateFrom(ctx context.Context, a *action) error {
 		}
 	}
 	return nil
+}
+
+// hungError is a libvirt call that did not answer within the budget.
+type hungError struct{ what string }
+
+func (e *hungError) Error() string {
+	return "libvirt did not answer in time (" + e.what + ")"
+}
+
+func shown(uri string) string {
+	if uri == "" {
+		return "the default libvirt URI"
+	}
+	return uri
 }
 
 // sleep waits d or until ctx ends; it reports whether ctx is still live.

@@ -9,22 +9,20 @@ import (
 )
 
 // HasLibvirt tells whether this build can talk to libvirt. A build without
-// cgo cannot; the paceline command hands VirtualDomain's actions to the
-// libvirt build of itself (see main.go), so these handlers only answer
-// when that build is missing.
+// cgo cannot: it runs what needs no libvirt library (see WithoutLibvirt)
+// and hands everything else to paceline-libvirt, the cgo build.
 const HasLibvirt = false
 
-// Agent returns the OCF agent of a build without libvirt: it serves the
-// metadata and says what is missing for everything else.
-func Agent() *ocf.Agent {
-	missing := func(context.Context, *ocf.Request) error {
-		return ocf.NotInstalled("this paceline was built without libvirt and its libvirt part (paceline-libvirt) is not installed")
-	}
-	h := map[string]ocf.Handler{}
-	for _, a := range Metadata().Actions {
-		if a.Name != "meta-data" && a.Name != "status" {
-			h[a.Name] = missing
-		}
-	}
-	return &ocf.Agent{Meta: Metadata(), Handlers: h}
+// Companion is the cgo build of paceline that runs libvirt actions.
+const Companion = "paceline-libvirt"
+
+// Dial hands the action to paceline-libvirt, which replaces this process;
+// it returns only when that program is not installed.
+func Dial(context.Context, string, bool) (Hypervisor, error) {
+	ocf.Delegate("VirtualDomain", Companion)
+	return nil, ocf.NotInstalled("this action needs libvirt, and paceline's libvirt part (%s) is not installed", Companion)
+}
+
+func startResources(context.Context, Hypervisor, []byte) error {
+	return ocf.NotInstalled("start_resources needs %s", Companion)
 }

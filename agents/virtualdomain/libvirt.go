@@ -20,6 +20,12 @@ import (
 // call on a hung daemon blocks in C and cannot be interrupted, but the
 // agent can still answer in time and exit, which ends the call with it.
 
+// HasLibvirt tells whether this build can talk to libvirt.
+const HasLibvirt = true
+
+// Companion is the cgo build of paceline that runs libvirt actions.
+const Companion = "paceline-libvirt"
+
 // bounded runs f and returns its result, or an error naming what when ctx
 // ends first.
 func bounded[T any](ctx context.Context, what string, f func() (T, error)) (T, error) {
@@ -42,13 +48,6 @@ func bounded[T any](ctx context.Context, what string, f func() (T, error)) (T, e
 	case <-ctx.Done():
 		return zero, &hungError{what: what}
 	}
-}
-
-// hungError is a libvirt call that did not answer within the budget.
-type hungError struct{ what string }
-
-func (e *hungError) Error() string {
-	return "libvirt did not answer in time (" + e.what + ")"
 }
 
 // libvirtError reduces a libvirt error to its message.
@@ -115,13 +114,6 @@ func notInstalled(err error) error {
 		return ocf.NotInstalled("the libvirt client library is not installed: %v", libvirtError(err))
 	}
 	return libvirtError(err)
-}
-
-func shown(uri string) string {
-	if uri == "" {
-		return "the default libvirt URI"
-	}
-	return uri
 }
 
 type lvConn struct{ c *libvirt.Connect }

@@ -1,19 +1,47 @@
-//go:build cgo
-
 package virtualdomain
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 )
 
-// userRE is what upstream accepts as migration_user.
-var userRE = regexp.MustCompile(`^[a-z][-a-z0-9]*$`)
+// plainUser is what upstream accepts as migration_user: ^[a-z][-a-z0-9]*$.
+func plainUser(u string) bool {
+	for i, c := range u {
+		switch {
+		case c >= 'a' && c <= 'z':
+		case i > 0 && (c == '-' || c >= '0' && c <= '9'):
+		default:
+			return false
+		}
+	}
+	return u != ""
+}
 
-// hostURIRE splits a libvirt URI as upstream's sed does: scheme, an
-// optional user@host, an optional :port, and the path after the slash.
-var hostURIRE = regexp.MustCompile(`^(.*)://[^/:]*(:?[0-9]*)/(.*)$`)
+// splitURI splits a libvirt URI as upstream's sed does: the scheme, the
+// :port (with its colon, or empty) and the path after the slash that
+// follows the host. ok is false when the URI has no such shape.
+func splitURI(uri string) (scheme, port, path string, ok bool) {
+	i := strings.Index(uri, "://")
+	if i < 0 {
+		return "", "", "", false
+	}
+	scheme, rest := uri[:i], uri[i+3:]
+	j := strings.IndexByte(rest, '/')
+	if j < 0 {
+		return "", "", "", false
+	}
+	host := rest[:j]
+	if k := strings.IndexByte(host, ':'); k >= 0 {
+		port = host[k:]
+		for _, c := range port[1:] {
+			if c < '0' || c > '9' {
+				return "", "", "", false
+			}
+		}
+	}
+	return scheme, port, rest[j+1:], true
+}
 
 // withSuffix inserts the migration network suffix after the first label
 // of a node name: node2 → node2-mig, node2.example.com → node2-mig.example.com.
@@ -37,20 +65,19 @@ func RemoteURI(c *Config, localURI, target string) (string, error) {
 		return strings.ReplaceAll(c.RemoteURI, "%n", target), nil
 	}
 	host := withSuffix(target, c.NetSuffix)
-	if userRE.MatchString(c.User) {
+	if plainUser(c.User) {
 		host = c.User + "@" + host
 	}
-	m := hostURIRE.FindStringSubmatch(localURI)
-	if m == nil {
+	scheme, port, path, ok := splitURI(localURI)
+	if !ok {
 		return "", fmt.Errorf("cannot build the target's URI from the hypervisor URI %q; set remoteuri", localURI)
 	}
-	scheme := m[1]
 	if c.Transport != "" {
 		// qemu+unix:///system with transport tcp becomes qemu+tcp://...
 		scheme, _, _ = strings.Cut(scheme, "+")
 		scheme += "+" + c.Transport
 	}
-	return scheme + "://" + host + m[2] + "/" + m[3], nil
+	return scheme + "://" + host + port + "/" + path, nil
 }
 
 // MigrateURI is the URI of the memory stream: migrateuri, else --migrateuri
