@@ -129,6 +129,12 @@ func fastDial(ctx context.Context, uri string, log *ocf.Logger) (Hypervisor, err
 	if !ok {
 		return nil, nil
 	}
+	if _, err := os.Stat(addr); network == "unix" && err != nil && !strings.Contains(uri, "socket=") {
+		// No monolithic libvirtd socket: modular daemons (virtqemud),
+		// whose socket libvirt's own client logic finds.
+		log.Debugf("no %s: using libvirt", addr)
+		return nil, nil
+	}
 	r, err := dialRPC(ctx, network, addr, name)
 	var refused *rpcErr
 	if errors.As(err, &refused) {
