@@ -13,8 +13,9 @@ const (
 	destroyMax = 15 * time.Second
 
 	// abortMin and abortMax bound the time kept for aborting a migration
-	// and checking that the domain still runs on the source.
-	abortMin = 2 * time.Second
+	// and checking that the domain still runs on the source: qemu tears
+	// the stream down in a second or two, more on a loaded host.
+	abortMin = 5 * time.Second
 	abortMax = 10 * time.Second
 
 	// shutdownResend is how often a graceful shutdown request is repeated:
@@ -29,7 +30,7 @@ func DestroyReserve(left time.Duration) time.Duration {
 }
 
 // AbortReserve is the part of a migrate_to's remaining time kept for
-// aborting the migration: a tenth, between 2 and 10 seconds.
+// aborting the migration: a tenth, between 5 and 10 seconds.
 func AbortReserve(left time.Duration) time.Duration {
 	return clamp(left/10, abortMin, abortMax, left)
 }

@@ -411,7 +411,10 @@ func (d *lvDomain) Migrate(ctx context.Context, m MigrateSpec, log func(string, 
 			go func() { _ = d.d.AbortJob() }()
 		case <-ctx.Done():
 			// The abort did not end the job in time either.
-			return stats, &hungError{what: "abort the migration"}
+			if aborted {
+				return stats, fmt.Errorf("%w; libvirt did not confirm the abort in time", ErrMigrationAborted)
+			}
+			return stats, &hungError{what: "migration"}
 		}
 	}
 }

@@ -210,8 +210,8 @@ func TestBudget(t *testing.T) {
 		graceful, abrt time.Duration // from t0
 	}{
 		{85 * time.Second, 70 * time.Second, 76500 * time.Millisecond},
-		{27 * time.Second, 21600 * time.Millisecond, 24300 * time.Millisecond},
-		{10 * time.Second, 7 * time.Second, 8 * time.Second},
+		{27 * time.Second, 21600 * time.Millisecond, 22 * time.Second},
+		{10 * time.Second, 7 * time.Second, 5 * time.Second},
 		{2 * time.Second, 0, 0},
 		{0, 0, 0},
 		{-time.Second, 0, 0},
