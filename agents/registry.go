@@ -43,20 +43,13 @@ func All() []Entry {
 		{Name: "IPaddr2", Kind: OCF, Replaces: "ocf:heartbeat:IPaddr2", OCF: ipaddr2.Agent},
 		{Name: "Filesystem", Kind: OCF, Replaces: "ocf:heartbeat:Filesystem", OCF: filesystem.Agent},
 		{Name: "VirtualDomain", Kind: OCF, Replaces: "ocf:heartbeat:VirtualDomain", OCF: virtualdomain.Agent,
-			Delegated: delegatedTo(!virtualdomain.HasLibvirt, virtualdomain.Companion),
+			Delegated: virtualdomain.DelegateTo,
 			RunsHere: func(action string, param func(string) string) bool {
 				return virtualdomain.WithoutLibvirt(action, param("hypervisor"))
 			}},
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
 	return list
-}
-
-func delegatedTo(yes bool, program string) string {
-	if yes {
-		return program
-	}
-	return ""
 }
 
 // Lookup finds an agent by the name the binary was called by.

@@ -22,9 +22,9 @@ packages=(
 	libvirt-daemon-system # libvirtd: the test libvirt hosts in namespaces
 	libvirt-clients   # virsh
 	qemu-system-x86   # qemu: the tiny TCG guests
-	qemu-utils        # qemu-img: guest disk images
 	busybox-static    # the guests' userland (initramfs)
-	cpio              # inspecting the guest initramfs (the harness writes it itself)
+	gcc               # cgo, for paceline-libvirt (libvirt itself is dlopened)
+	libc6-dev         # the C headers cgo compiles against
 )
 
 missing=()

@@ -117,11 +117,6 @@ type action struct {
 	hv   Hypervisor
 }
 
-// dial is how actions connect; tests of the handlers may replace it.
-type dialer func(ctx context.Context, uri string, events bool) (Hypervisor, error)
-
-var dial dialer = Dial
-
 // fastDial connects through the monitor's fast path (rpc.go). It returns
 // nil and no error when the URI or the daemon needs libvirt itself.
 func fastDial(ctx context.Context, uri string, log *ocf.Logger) (Hypervisor, error) {
@@ -129,11 +124,13 @@ func fastDial(ctx context.Context, uri string, log *ocf.Logger) (Hypervisor, err
 	if !ok {
 		return nil, nil
 	}
-	if _, err := os.Stat(addr); network == "unix" && err != nil && !strings.Contains(uri, "socket=") {
-		// No monolithic libvirtd socket: modular daemons (virtqemud),
-		// whose socket libvirt's own client logic finds.
-		log.Debugf("no %s: using libvirt", addr)
-		return nil, nil
+	if network == "unix" && !strings.Contains(uri, "socket=") {
+		if _, err := os.Stat(addr); err != nil {
+			// No monolithic libvirtd socket: modular daemons (virtqemud),
+			// whose socket libvirt's own client logic finds.
+			log.Debugf("no %s: using libvirt", addr)
+			return nil, nil
+		}
 	}
 	r, err := dialRPC(ctx, network, addr, name)
 	var refused *rpcErr
@@ -166,7 +163,7 @@ func run(ctx context.Context, r *ocf.Request, f func(context.Context, *action) e
 		}
 	}
 	if hv == nil && err == nil {
-		hv, err = dial(ctx, cfg.Hypervisor, r.Action == "migrate_to")
+		hv, err = Dial(ctx, cfg.Hypervisor, r.Action == "migrate_to")
 	}
 	if err != nil {
 		if ocf.CodeOf(err) == ocf.ErrInstalled {
@@ -514,7 +511,7 @@ func migrateTo(ctx context.Context, a *action) error {
 		a.saveConfig(ctx, d)
 	}
 	if a.cfg.StartResources {
-		rhv, err := dial(ctx, remote, false)
+		rhv, err := Dial(ctx, remote, false)
 		if err != nil {
 			return ocf.Generic("cannot reach the target's libvirt at %s: %v", remote, err)
 		}
@@ -529,12 +526,15 @@ func migrateTo(ctx context.Context, a *action) error {
 	if err != nil {
 		// Make sure where the domain is: the migration failed, so it
 		// must still run here.
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		s, serr := d.State(sctx)
-		cancel()
-		where := "domain still runs here"
-		if serr != nil || !s.Active() {
-			where = fmt.Sprintf("domain is %s here", s)
+		where := "its state here is unknown (no time left to check)"
+		if ctx.Err() == nil {
+			s, serr := d.State(ctx)
+			switch {
+			case serr == nil && s.Active():
+				where = "domain still runs here"
+			case serr == nil:
+				where = fmt.Sprintf("domain is %s here", s)
+			}
 		}
 		return ocf.Generic("migration to %s failed, %s: %v", target, where, err)
 	}

@@ -8,10 +8,11 @@ import (
 	"github.com/paceline-ha/paceline/pkg/ocf"
 )
 
-// HasLibvirt tells whether this build can talk to libvirt. A build without
-// cgo cannot: it runs what needs no libvirt library (see WithoutLibvirt)
-// and hands everything else to paceline-libvirt, the cgo build.
-const HasLibvirt = false
+// DelegateTo is the program this build hands libvirt actions to. A build
+// without cgo cannot talk to libvirt through its library: it runs what
+// needs none (see WithoutLibvirt) and hands everything else to
+// paceline-libvirt, the cgo build.
+const DelegateTo = Companion
 
 // Companion is the cgo build of paceline that runs libvirt actions.
 const Companion = "paceline-libvirt"

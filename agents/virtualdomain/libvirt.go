@@ -20,8 +20,9 @@ import (
 // call on a hung daemon blocks in C and cannot be interrupted, but the
 // agent can still answer in time and exit, which ends the call with it.
 
-// HasLibvirt tells whether this build can talk to libvirt.
-const HasLibvirt = true
+// DelegateTo is the program this build hands libvirt actions to: none,
+// this build talks to libvirt itself.
+const DelegateTo = ""
 
 // Companion is the cgo build of paceline that runs libvirt actions.
 const Companion = "paceline-libvirt"
@@ -313,13 +314,23 @@ func (d *lvDomain) Migrate(ctx context.Context, m MigrateSpec, log func(string, 
 	var statsMu sync.Mutex
 	gotStats := make(chan struct{})
 	var once sync.Once
-	if id, err := d.conn.c.DomainEventJobCompletedRegister(d.d, func(_ *libvirt.Connect, _ *libvirt.Domain, ev *libvirt.DomainEventJobCompleted) {
-		statsMu.Lock()
-		stats = statsOf(&ev.Info)
-		statsMu.Unlock()
-		once.Do(func() { close(gotStats) })
-	}); err == nil {
-		defer func() { _ = d.conn.c.DomainEventDeregister(id) }()
+	id, err := bounded(ctx, "register for migration events", func() (int, error) {
+		return d.conn.c.DomainEventJobCompletedRegister(d.d, func(_ *libvirt.Connect, _ *libvirt.Domain, ev *libvirt.DomainEventJobCompleted) {
+			statsMu.Lock()
+			stats = statsOf(&ev.Info)
+			statsMu.Unlock()
+			once.Do(func() { close(gotStats) })
+		})
+	})
+	var hung *hungError
+	switch {
+	case errors.As(err, &hung):
+		return stats, err
+	case err != nil:
+		log("no migration statistics: %v", libvirtError(err))
+	default:
+		// Deregistering talks to the daemon too: never wait for it.
+		defer func() { go func() { _ = d.conn.c.DomainEventDeregister(id) }() }()
 	}
 
 	// The maximum downtime is not a migration parameter: set it before the

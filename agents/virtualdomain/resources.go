@@ -38,7 +38,7 @@ func (a *action) saveConfig(ctx context.Context, d Domain) {
 		a.r.Log.Warnf("the configuration libvirt returned for %s does not look right; %s left alone", a.name, a.cfg.File)
 		return
 	}
-	if err := writeFileAtomic(a.cfg.File, []byte(x)); err != nil {
+	if err := replaceFile(a.cfg.File, []byte(x)); err != nil {
 		a.r.Log.Warnf("cannot save the configuration of domain %s to %s: %v", a.name, a.cfg.File, err)
 		return
 	}
@@ -51,34 +51,13 @@ func (a *action) saveConfig(ctx context.Context, d Domain) {
 	}
 }
 
-// writeFileAtomic replaces a file through a temporary one in the same
-// directory, keeping its mode.
-func writeFileAtomic(path string, data []byte) error {
+// replaceFile writes data over path keeping its permissions.
+func replaceFile(path string, data []byte) error {
 	mode := os.FileMode(0o644)
 	if st, err := os.Stat(path); err == nil {
 		mode = st.Mode().Perm()
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return ocf.WriteFileAtomic(path, data, mode)
 }
 
 // Utilization
@@ -138,7 +117,7 @@ func writeUtilCache(path string, m map[string]string) error {
 	for _, k := range keys(boolKeys(m)) {
 		fmt.Fprintf(&b, "%s=%s\n", k, m[k])
 	}
-	return writeFileAtomic(path, []byte(b.String()))
+	return ocf.WriteFileAtomic(path, []byte(b.String()), 0o644)
 }
 
 func boolKeys(m map[string]string) map[string]bool {

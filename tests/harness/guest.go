@@ -16,6 +16,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/paceline-ha/paceline/pkg/ocf"
 )
 
 // GuestImage is what a tiny TCG guest boots: a copy of the Debian kernel
@@ -124,7 +126,7 @@ func buildGuestImage(dir string, k Kernel, bb string, bbData []byte, mods map[st
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, "vmlinuz"), vmlinuz, 0o644); err != nil {
+	if err := ocf.WriteFileAtomic(filepath.Join(dir, "vmlinuz"), vmlinuz, 0o644); err != nil {
 		return err
 	}
 	out, err := exec.Command(bb, "--list").Output()
@@ -163,7 +165,7 @@ func buildGuestImage(dir string, k Kernel, bb string, bbData []byte, mods map[st
 	if err := zw.Close(); err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, "initrd.gz"), buf.Bytes(), 0o644)
+	return ocf.WriteFileAtomic(filepath.Join(dir, "initrd.gz"), buf.Bytes(), 0o644)
 }
 
 // findModule returns the file of a module (plain or compressed) under

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/paceline-ha/paceline/pkg/ocf"
 )
 
 // Kernel is an unpacked Debian kernel package: the image qemu boots and
@@ -65,27 +67,6 @@ func lockCache(t testing.TB, name string) func() {
 		t.Fatalf("test cache lock %s: %v", f.Name(), err)
 	}
 	return func() { f.Close() } // closing drops the lock
-}
-
-// writeFileAtomic replaces path by data through a rename.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // kernelMetapackage is what DebianKernel downloads first: it depends on
@@ -199,7 +180,7 @@ func fetchKernel(dir string) (Kernel, error) {
 	if err := os.Rename(root, final); err != nil {
 		return Kernel{}, err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, "current"), []byte(ver+"\n"), 0o644); err != nil {
+	if err := ocf.WriteFileAtomic(filepath.Join(dir, "current"), []byte(ver+"\n"), 0o644); err != nil {
 		return Kernel{}, err
 	}
 	k, ok := cachedKernel(dir)
@@ -210,9 +191,16 @@ func fetchKernel(dir string) (Kernel, error) {
 }
 
 // aptDownload downloads one package into dir and returns the .deb path.
+// A machine whose package lists are missing or stale (a fresh CI image
+// with every package preinstalled) gets them refreshed once.
 func aptDownload(dir, pkg string) (string, error) {
 	if _, err := kernelCommand(dir, 10*time.Minute, "apt-get", "download", "-q", pkg); err != nil {
-		return "", err
+		if _, uerr := kernelCommand(dir, 10*time.Minute, "apt-get", "update", "-q"); uerr != nil {
+			return "", fmt.Errorf("%v (apt-get update failed too: %v)", err, uerr)
+		}
+		if _, err := kernelCommand(dir, 10*time.Minute, "apt-get", "download", "-q", pkg); err != nil {
+			return "", err
+		}
 	}
 	debs, _ := filepath.Glob(filepath.Join(dir, pkg+"_*.deb"))
 	if len(debs) != 1 {

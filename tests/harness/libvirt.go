@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/paceline-ha/paceline/pkg/mountinfo"
+	"github.com/paceline-ha/paceline/pkg/ocf"
 )
 
 // LibvirtHost is a libvirt host on this machine: a libvirtd of its own
@@ -768,7 +769,7 @@ func saveCapabilities(t testing.TB, hosts []*LibvirtHost) {
 		if old, err := os.ReadFile(dst); err == nil && bytes.Equal(old, data) {
 			continue
 		}
-		if err := writeFileAtomic(dst, data, 0o600); err != nil {
+		if err := ocf.WriteFileAtomic(dst, data, 0o600); err != nil {
 			t.Logf("libvirt capabilities cache: %v", err)
 		}
 	}
