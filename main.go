@@ -11,6 +11,11 @@
 // ../libexec/paceline/. A VirtualDomain monitor needs none (it speaks
 // libvirt's protocol itself), so it stays in this static process.
 //
+// The fence agents need the IPMI library, whose packages' start-up work
+// would slow every OCF agent process too, so they live in a third build,
+// paceline-fence (static, tag "ipmi"); installed fence agents are links to
+// it, and paceline execs it when called by a fence agent's name.
+//
 // The runtime settings below keep the start of every agent process cheap:
 // no cgroup-derived GOMAXPROCS and no background GOMAXPROCS updates.
 //
@@ -24,6 +29,7 @@ import (
 	"strings"
 
 	"github.com/paceline-ha/paceline/agents"
+	"github.com/paceline-ha/paceline/pkg/fence"
 	"github.com/paceline-ha/paceline/pkg/ocf"
 )
 
@@ -40,6 +46,12 @@ func main() {
 			}
 		}
 		ocf.Main(e.Agent())
+	}
+	if e, ok := agents.Lookup(name); ok && e.Kind == agents.Fence {
+		if e.Delegated != "" {
+			ocf.Delegate(name, e.Delegated) // returns only when that program is missing
+		}
+		fence.Main(e.FenceAgent())
 	}
 	if strings.HasPrefix(name, "paceline") {
 		os.Exit(agents.Tool(os.Args, os.Stdout, os.Stderr))

@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/paceline-ha/paceline/pkg/fence"
 	"github.com/paceline-ha/paceline/pkg/ocf"
-	"github.com/paceline-ha/paceline/pkg/ocf/metaxml"
 )
 
 var update = flag.Bool("update", false, "rewrite the committed metadata files")
@@ -22,8 +22,11 @@ var update = flag.Bool("update", false, "rewrite the committed metadata files")
 // TestMain lets the test binary act as the paceline binary when it is
 // re-executed under an agent's name, so exit codes are real exit codes.
 func TestMain(m *testing.M) {
-	if e, ok := Lookup(filepath.Base(os.Args[0])); ok && e.Kind == OCF {
-		ocf.Main(e.Agent())
+	if e, ok := Lookup(filepath.Base(os.Args[0])); ok {
+		if e.Kind == OCF {
+			ocf.Main(e.Agent())
+		}
+		fence.Main(e.FenceAgent())
 	}
 	os.Exit(m.Run())
 }
@@ -37,7 +40,7 @@ func TestMetadataCurrent(t *testing.T) {
 		name := e.Name + ".xml"
 		want[name] = true
 		path := filepath.Join(dir, name)
-		got := metaxml.Render(e.OCF().Meta)
+		got := e.Render()
 		if *update {
 			require.NoError(t, os.WriteFile(path, got, 0o644))
 			continue

@@ -4,12 +4,16 @@ package agents
 
 import (
 	"sort"
+	"strings"
 
+	"github.com/paceline-ha/paceline/agents/fenceipmilan"
 	"github.com/paceline-ha/paceline/agents/filesystem"
 	"github.com/paceline-ha/paceline/agents/ipaddr2"
 	"github.com/paceline-ha/paceline/agents/virtualdomain"
 	"github.com/paceline-ha/paceline/metadata"
+	"github.com/paceline-ha/paceline/pkg/fence"
 	"github.com/paceline-ha/paceline/pkg/ocf"
+	"github.com/paceline-ha/paceline/pkg/ocf/metaxml"
 )
 
 // Kind tells which contract an agent follows.
@@ -29,10 +33,12 @@ type Entry struct {
 	Name     string
 	Kind     Kind
 	Replaces string            // the upstream agent it is a drop-in for
-	OCF      func() *ocf.Agent // for Kind OCF
-	// Delegated names the program (the cgo build, paceline-libvirt) that
-	// runs this agent's actions when this build lacks cgo, except those
-	// RunsHere accepts (given the action and a parameter reader).
+	OCF      func() *ocf.Agent   // for Kind OCF
+	Fence    func() *fence.Agent // for Kind Fence (the same for every alias)
+	// Delegated names the program that runs this agent's actions when
+	// this build lacks what they need: the cgo build paceline-libvirt for
+	// libvirt, paceline-fence for IPMI (see main.go). Actions RunsHere
+	// accepts (given the action and a parameter reader) run here anyway.
 	Delegated string
 	RunsHere  func(action string, param func(string) string) bool
 }
@@ -47,6 +53,10 @@ func All() []Entry {
 			RunsHere: func(action string, param func(string) string) bool {
 				return virtualdomain.WithoutLibvirt(action, param("hypervisor"))
 			}},
+	}
+	for _, n := range fenceipmilan.Names() {
+		list = append(list, Entry{Name: n, Kind: Fence, Replaces: strings.Replace(n, "_paceline", "", 1),
+			Fence: fenceipmilan.Agent, Delegated: fenceipmilan.DelegateTo})
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
 	return list
@@ -67,6 +77,23 @@ func (e Entry) Agent() *ocf.Agent {
 	a := e.OCF()
 	a.MetadataXML = metadata.For(e.Name)
 	return a
+}
+
+// FenceAgent returns the fence agent as called by this entry's name, with
+// the metadata it serves and the version.
+func (e Entry) FenceAgent() *fence.Agent {
+	a := e.Fence().As(e.Name)
+	a.Metadata = metadata.For
+	a.Version = Version
+	return a
+}
+
+// Render renders the entry's metadata from the Go definitions.
+func (e Entry) Render() []byte {
+	if e.Kind == Fence {
+		return e.Fence().As(e.Name).RenderMetadata()
+	}
+	return metaxml.Render(e.OCF().Meta)
 }
 
 // Metadata returns the committed metadata document of an agent.

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Type is an option's value type, as the fence-agents metadata names it.
@@ -22,10 +24,14 @@ const (
 
 // Option describes one parameter of a fence agent.
 type Option struct {
-	Name      string   // stdin name, e.g. "ip"
-	Aliases   []string // deprecated stdin names still accepted, e.g. "ipaddr"
-	Short     string   // e.g. "a" for -a (empty: none)
-	Long      string   // e.g. "ip" for --ip (empty: Name with "_" as "-")
+	Name    string   // stdin name, e.g. "ip"
+	Aliases []string // deprecated stdin names still accepted and listed, e.g. "ipaddr"
+	// Accepts are further stdin names taken for this option but not
+	// listed in the metadata (FenceAgentAPI's "option" for "action").
+	Accepts   []string
+	Short     string // e.g. "a" for -a (empty: none)
+	Long      string // e.g. "ip" for --ip (empty: Name with "_" as "-"; "-": none)
+	Arg       string // the value placeholder of the getopt text, e.g. "[ip]"
 	Type      Type
 	Default   string
 	Choices   []string // for Select
@@ -34,7 +40,27 @@ type Option struct {
 	ShortDesc string
 }
 
+// Getopt is the option's command-line form as the metadata shows it,
+// e.g. "-a, --ip=[ip]".
+func (o *Option) Getopt() string {
+	var parts []string
+	if o.Short != "" {
+		parts = append(parts, "-"+o.Short)
+	}
+	if l := o.long(); l != "" {
+		l = "--" + l
+		if o.Arg != "" {
+			l += "=" + o.Arg
+		}
+		parts = append(parts, l)
+	}
+	return strings.Join(parts, ", ")
+}
+
 func (o *Option) long() string {
+	if o.Long == "-" {
+		return ""
+	}
 	if o.Long != "" {
 		return o.Long
 	}
@@ -75,6 +101,11 @@ func (o *Options) byName(name string) *Option {
 			return s
 		}
 		for _, a := range s.Aliases {
+			if normal(a) == n {
+				return s
+			}
+		}
+		for _, a := range s.Accepts {
 			if normal(a) == n {
 				return s
 			}
@@ -125,7 +156,7 @@ func (o *Options) parseArgs(args []string) error {
 		case strings.HasPrefix(arg, "--") && len(arg) > 2:
 			name, v, found := strings.Cut(arg[2:], "=")
 			for j := range o.specs {
-				if o.specs[j].long() == name {
+				if l := o.specs[j].long(); l != "" && l == name {
 					spec = &o.specs[j]
 				}
 			}
@@ -188,7 +219,7 @@ func (o *Options) set(spec *Option, value string) error {
 			return fmt.Errorf("%s=%s is not a boolean", spec.Name, shown())
 		}
 	case Integer, Second:
-		if _, err := strconv.ParseFloat(value, 64); err != nil {
+		if f, err := strconv.ParseFloat(value, 64); err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 			return fmt.Errorf("%s=%s is not a number", spec.Name, shown())
 		}
 	case Select:
@@ -231,6 +262,24 @@ func (o *Options) Bool(name string) bool { return o.Get(name) == "1" }
 func (o *Options) Float(name string) float64 {
 	f, _ := strconv.ParseFloat(o.Get(name), 64)
 	return f
+}
+
+// Seconds returns an option in seconds as a duration (0 when unset or
+// negative).
+func (o *Options) Seconds(name string) time.Duration {
+	f := o.Float(name)
+	if f <= 0 || f > 1e6 {
+		return 0
+	}
+	return time.Duration(f * float64(time.Second))
+}
+
+// Set stores a value as if it had been given (defaults an agent derives,
+// e.g. the IP from the plug with port_as_ip). It is not checked.
+func (o *Options) Set(name, value string) {
+	if s := o.byName(name); s != nil {
+		o.values[s.Name] = value
+	}
 }
 
 // Missing returns the required options that have no value.

@@ -66,6 +66,13 @@ func LogTag(agent, instance string) string {
 // devLog is where syslog listens on Linux.
 const devLog = "/dev/log"
 
+// NewLogger configures a Logger from the environment (NAME=value
+// entries) for tag, as agents other than OCF ones (fence agents) need it.
+// With a nil stderr, lines no other destination took are dropped.
+func NewLogger(env []string, tag string, stderr io.Writer) *Logger {
+	return newLogger(envMap(env), tag, stderr)
+}
+
 // newLogger configures a Logger from the environment, with syslog at
 // sysSock when that socket exists.
 func newLogger(env map[string]string, tag string, stderr io.Writer) *Logger {
