@@ -65,12 +65,15 @@ func Install(t testing.TB) string {
 			return
 		}
 		_ = os.Chmod(buildDir, 0o755)
-		// paceline (static) and paceline-libvirt (cgo) side by side, as
-		// make build leaves them.
+		// paceline (static), paceline-libvirt (cgo) and paceline-fence
+		// (static, IPMI) side by side, as make build leaves them.
 		bin := filepath.Join(buildDir, "paceline")
 		lvbin := filepath.Join(buildDir, "paceline-libvirt")
+		fbin := filepath.Join(buildDir, "paceline-fence")
 		if src := os.Getenv("PACELINE_BIN"); src != "" {
-			for from, to := range map[string]string{src: bin, filepath.Join(filepath.Dir(src), "paceline-libvirt"): lvbin} {
+			dir := filepath.Dir(src)
+			for from, to := range map[string]string{src: bin, filepath.Join(dir, "paceline-libvirt"): lvbin,
+				filepath.Join(dir, "paceline-fence"): fbin} {
 				data, err := os.ReadFile(from)
 				if err != nil {
 					buildErr = err
@@ -84,7 +87,7 @@ func Install(t testing.TB) string {
 			_, file, _, _ := runtime.Caller(0)
 			root := filepath.Join(filepath.Dir(file), "..", "..")
 			for _, b := range []struct{ out, cgo, tags string }{
-				{bin, "CGO_ENABLED=0", ""}, {lvbin, "CGO_ENABLED=1", "libvirt_dlopen"},
+				{bin, "CGO_ENABLED=0", ""}, {lvbin, "CGO_ENABLED=1", "libvirt_dlopen"}, {fbin, "CGO_ENABLED=0", "ipmi"},
 			} {
 				cmd := exec.Command("go", "build", "-tags", b.tags, "-o", b.out, ".")
 				cmd.Dir = root
@@ -100,7 +103,11 @@ func Install(t testing.TB) string {
 			return
 		}
 		for _, e := range agents.All() {
-			if err := os.Symlink("paceline", filepath.Join(buildDir, e.Name)); err != nil {
+			target := "paceline"
+			if e.Kind == agents.Fence {
+				target = "paceline-fence"
+			}
+			if err := os.Symlink(target, filepath.Join(buildDir, e.Name)); err != nil {
 				buildErr = err
 				return
 			}
