@@ -32,7 +32,7 @@ const Provider = "paceline"
 type Entry struct {
 	Name     string
 	Kind     Kind
-	Replaces string            // the upstream agent it is a drop-in for
+	Replaces string              // the upstream agent it is a drop-in for
 	OCF      func() *ocf.Agent   // for Kind OCF
 	Fence    func() *fence.Agent // for Kind Fence (the same for every alias)
 	// Delegated names the program that runs this agent's actions when

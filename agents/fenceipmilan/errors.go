@@ -58,7 +58,7 @@ func classify(c Config, what string, err error, code uint8, hasCode, authFailed 
 		return fmt.Errorf("BMC not answering: nothing listens at %s (connection refused, %s)", addr, what)
 	case isTimeout(err):
 		return fmt.Errorf("BMC not answering: no reply from %s within %v, %d attempts (%s)", addr, c.Timeout, 1+c.Retries, what)
-	case hasCode && code == ccInsufficientPrivilege:
+	case hasCode && code == ccInsufficientPrivilege, strings.Contains(msg, "insufficient privilege"):
 		return fmt.Errorf("insufficient privilege: user %q at privilege level %s may not do this (%s); use privlvl operator or administrator", c.User, c.Priv, what)
 	case hasCode && code == ccPrivilegeNotAvailable, strings.Contains(msg, "privilege level"):
 		return fmt.Errorf("privilege level %s not allowed for user %q at %s (%s: %v); set privlvl to the user's level", c.Priv, c.User, addr, what, err)
