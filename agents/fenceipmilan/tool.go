@@ -87,7 +87,9 @@ func (t *tool) run(ctx context.Context, sub ...string) (string, error) {
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	t.log.Debugf("running %s %s", name, strings.Join(argv, " "))
+	start := time.Now()
 	err := cmd.Run()
+	took := time.Since(start)
 	what := "ipmitool " + strings.Join(sub, " ")
 	if ctx.Err() == context.DeadlineExceeded {
 		return "", classify(t.cfg, what, fmt.Errorf("no answer within %v", limit), 0, false, false)
@@ -97,7 +99,11 @@ func (t *tool) run(ctx context.Context, sub ...string) (string, error) {
 		if detail == "" {
 			detail = err.Error()
 		}
-		return "", classify(t.cfg, what, fmt.Errorf("%s", detail), 0, false, false)
+		// ipmitool says only "Unable to establish ... session" for a
+		// wrong password or key and for a BMC that does not answer; but
+		// no answer cannot come faster than one timeout.
+		auth := strings.Contains(detail, "Unable to establish") && took < t.cfg.Timeout
+		return "", classify(t.cfg, what, fmt.Errorf("%s", detail), 0, false, auth)
 	}
 	return out.String(), nil
 }
