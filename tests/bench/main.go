@@ -41,7 +41,7 @@ func main() {
 	flag.IntVar(&o.n, "n", 60, "calls per monitor and meta-data scenario")
 	flag.IntVar(&o.slow, "slow", 6, "calls per start and stop scenario")
 	flag.BoolVar(&o.inner, "inner", false, "internal: run inside the bench namespace")
-	flag.StringVar(&o.only, "only", "", "run only this agent's scenarios (IPaddr2, Filesystem, VirtualDomain)")
+	flag.StringVar(&o.only, "only", "", "run only this agent's scenarios (IPaddr2, Filesystem, VirtualDomain, fence)")
 	flag.Parse()
 	if o.inner {
 		os.Exit(inner(o))
@@ -57,7 +57,8 @@ func outer(o options) int {
 	}
 	for _, p := range []string{"ip", "strace", "/usr/bin/time", "losetup", "mkfs.ext4",
 		filepath.Join(stockDir, "IPaddr2"), filepath.Join(stockDir, "Filesystem"),
-		filepath.Join(stockDir, "VirtualDomain"), "virsh", "libvirtd", "qemu-system-x86_64"} {
+		filepath.Join(stockDir, "VirtualDomain"), "virsh", "libvirtd", "qemu-system-x86_64",
+		stockFence, "ipmi_sim", "ipmitool"} {
 		if _, err := exec.LookPath(p); err != nil {
 			fmt.Fprintf(os.Stderr, "bench: %s is missing (run tests/install-deps.sh)\n", p)
 			return 1
@@ -191,6 +192,8 @@ type bench struct {
 	failed []string
 	log    io.Writer
 	mig    *migration // VirtualDomain migrate_to figures
+	// fenceFig holds the fence agent's figures and the ipmitool baseline.
+	fenceFig *fenceFigures
 }
 
 func (b *bench) call(im impl, o op, wrap []string) (*ocf.CallResult, error) {

@@ -54,6 +54,7 @@ func (b *bench) report() string {
 	fmt.Fprintf(&w, "clears, `router_solicitation_delay` 0 in the bench namespace so it does not vary): median %s ms.\n\n", ms(dad))
 
 	b.migrationReport(&w)
+	b.fenceReport(&w)
 
 	floor := median(toSamples(b.floor), func(s sample) time.Duration { return s.wall })
 	fmt.Fprintf(&w, "Starting the paceline binary and doing nothing (`paceline version`) costs %s ms CPU\n", ms(floor))
@@ -83,6 +84,7 @@ func (b *bench) report() string {
 		}
 	}
 	b.migrationTarget(&w)
+	b.fenceTargets(&w)
 	return w.String()
 }
 

@@ -23,7 +23,11 @@ func inner(o options) int {
 		return 1
 	}
 	for _, e := range agents.All() {
-		if err := os.Symlink(o.bin, filepath.Join(ours, e.Name)); err != nil {
+		target := o.bin
+		if e.Kind == agents.Fence { // as make install links them
+			target = filepath.Join(filepath.Dir(o.bin), "paceline-fence")
+		}
+		if err := os.Symlink(target, filepath.Join(ours, e.Name)); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
@@ -54,7 +58,7 @@ func (b *bench) run() error {
 	for _, s := range []struct {
 		name string
 		run  func() error
-	}{{"IPaddr2", b.ipaddr2}, {"Filesystem", b.filesystem}, {"VirtualDomain", b.virtualdomain}, {"", b.measureFloor}} {
+	}{{"IPaddr2", b.ipaddr2}, {"Filesystem", b.filesystem}, {"VirtualDomain", b.virtualdomain}, {"fence", b.fence}, {"", b.measureFloor}} {
 		if b.o.only != "" && s.name != "" && s.name != b.o.only {
 			continue
 		}
