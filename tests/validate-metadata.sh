@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Validates every committed metadata file against the schemas that consume
-# agent metadata: ocf-tester's ra-api-1.dtd and resource-agents' metadata.rng.
+# agent metadata: ocf-tester's ra-api-1.dtd and resource-agents' metadata.rng
+# for the OCF agents, tests/fence-metadata.rng for the fence agents.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ra=/usr/share/resource-agents
@@ -19,9 +20,15 @@ valid() {
 		xmllint --noout --relaxng "$ra/metadata.rng" "$1" 2>&1 | grep -q ' validates$' &&
 		{ [ ! -f "$pcs_rng" ] || xmllint --noout --relaxng "$pcs_rng" "$1" 2>&1 | grep -q ' validates$'; }
 }
+# Fence agents' metadata is not OCF: it has its own shape (fence-metadata.rng).
+valid_fence() {
+	xmllint --noout --relaxng tests/fence-metadata.rng "$1" 2>&1 | grep -q ' validates$'
+}
 pass=0 fail=0
 for f in metadata/*.xml; do
-	if valid "$f"; then
+	check=valid
+	case $(basename "$f") in fence_*) check=valid_fence ;; esac
+	if $check "$f"; then
 		pass=$((pass + 1))
 	else
 		echo "validate-metadata: $f is invalid" >&2
