@@ -69,6 +69,10 @@ func checkImport(t *testing.T, rel, dir, p string) {
 	if strings.HasPrefix(p, "libvirt.org/") && !strings.HasPrefix(dir, "agents/virtualdomain") {
 		t.Errorf("%s: libvirt imported outside agents/virtualdomain", rel)
 	}
+	// go-ipmi's start-up work must stay out of the OCF agents' build.
+	if strings.HasPrefix(p, "github.com/bougou/go-ipmi") && !strings.HasPrefix(dir, "agents/fenceipmilan") {
+		t.Errorf("%s: go-ipmi imported outside agents/fenceipmilan", rel)
+	}
 	if p == "C" && !strings.HasPrefix(dir, "agents/virtualdomain") {
 		t.Errorf("%s: cgo outside agents/virtualdomain", rel)
 	}
