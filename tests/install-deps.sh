@@ -25,6 +25,10 @@ packages=(
 	busybox-static    # the guests' userland (initramfs)
 	gcc               # cgo, for paceline-libvirt (libvirt itself is dlopened)
 	libc6-dev         # the C headers cgo compiles against
+	openipmi          # ipmi_sim: the simulated BMCs of the fence agent tests
+	ipmitool          # IPMI client: drives and checks the simulated BMCs
+	fence-agents      # the stock fence_ipmilan (baseline for the fence agent)
+	pacemaker         # pacemaker-fenced: a stand-alone fencer in the tests
 )
 
 missing=()

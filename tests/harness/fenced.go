@@ -1,0 +1,463 @@
+package harness
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/paceline-ha/paceline/pkg/mountinfo"
+)
+
+// FencerDaemon is the stand-alone fencer the harness runs.
+const FencerDaemon = "/usr/lib/pacemaker/pacemaker-fenced"
+
+// FencerSpec describes a stand-alone fencer for StartFencer.
+type FencerSpec struct {
+	// Agents maps fence agent names ("fence_...") to executables shown
+	// as /usr/sbin/<name> inside the fencer's mount namespace (as
+	// symbolic links, so a multi-call binary sees its agent name in
+	// argv[0]), e.g. "fence_paceline_ipmilan" -> the paceline binary.
+	// The stock agents of this machine are there too.
+	Agents map[string]string
+	// Env is added to pacemaker-fenced's environment, which every agent
+	// it runs inherits (e.g. "PYTHONWARNINGS=ignore" for the stock
+	// Python agents).
+	Env []string
+}
+
+// Fencer is a stand-alone pacemaker-fenced (-s: no cluster, no CIB) in
+// mount and network namespaces of its own, so that it meets no other
+// Pacemaker of this machine: libqb's IPC uses abstract unix sockets,
+// which are per network namespace, and files in /dev/shm. Inside, the
+// loopback is up; /run and /dev/shm are empty tmpfs (with /run/crm,
+// /run/pacemaker and /run/lock); /usr/sbin is an overlay adding the
+// spec's agents. The rest of the file system is this machine's, so
+// paths under Dir (and under any other temp dir) are the same inside.
+// pacemaker-fenced discovers every /usr/sbin/fence_* that is a regular
+// file after following symbolic links, and runs it with no arguments
+// and the parameters on stdin.
+//
+// Dir holds fenced.log (its log file), fenced.out (its stdout and
+// stderr) and sbin (the overlay's upper and work dirs, on a tmpfs
+// mounted only inside). A holder process (sleep) keeps the namespaces;
+// pacemaker-fenced runs in them as our child. Cleanup stops the fencer,
+// anything else left in the mount namespace, then the holder, by PID;
+// the namespaces and their mounts end with it.
+//
+// Timings on this machine: StartFencer 20-80 ms; stonith_admin -R 60-70
+// ms with fence_ipmilan (the first registration of an agent runs its
+// meta-data); -F / -U with fence_ipmilan against a simulated BMC 2.2 s
+// (its power_wait is 2 s).
+type Fencer struct {
+	Dir string
+
+	env []string
+
+	holder     *exec.Cmd
+	holderDone chan struct{}
+	mntNS      string // /proc/<holder>/ns/mnt
+	netNS      string // /proc/<holder>/ns/net
+
+	mu         sync.Mutex
+	fenced     *exec.Cmd
+	fencedDone chan struct{}
+}
+
+// StartFencer starts pacemaker-fenced in new namespaces and waits until
+// stonith_admin -L answers inside.
+func StartFencer(t testing.TB, spec FencerSpec) *Fencer {
+	t.Helper()
+	RequireRoot(t, "nsenter", "sleep", "stonith_admin")
+	_, err := os.Stat(FencerDaemon)
+	Require(t, err == nil, "needs %s (pacemaker)", FencerDaemon)
+	for name, path := range spec.Agents {
+		if !strings.HasPrefix(name, "fence_") || strings.ContainsRune(name, '/') {
+			t.Fatalf("StartFencer: agent name %q: the fencer only finds /usr/sbin/fence_*", name)
+		}
+		if !filepath.IsAbs(path) {
+			t.Fatalf("StartFencer: agent %s: %q is not an absolute path", name, path)
+		}
+		if st, err := os.Stat(path); err != nil || !st.Mode().IsRegular() || st.Mode()&0o111 == 0 {
+			t.Fatalf("StartFencer: agent %s: %s is not an executable file (%v)", name, path, err)
+		}
+	}
+	dir, err := os.MkdirTemp("", "paceline-fenced-")
+	if err != nil {
+		t.Fatalf("StartFencer: %v", err)
+	}
+	f := &Fencer{Dir: dir, env: append([]string(nil), spec.Env...)}
+	t.Cleanup(func() { f.cleanup(t) })
+
+	f.startHolder(t)
+	if err := f.setUp(spec.Agents); err != nil {
+		t.Fatalf("fencer: set up its namespaces: %v", err)
+	}
+	f.startFenced(t)
+	end := time.Now().Add(20 * time.Second)
+	for {
+		out, rc := f.StonithAdmin(t, 5*time.Second, "-L")
+		if rc == 0 {
+			break
+		}
+		if f.fencedExited() || time.Now().After(end) {
+			t.Fatalf("fencer: stonith_admin -L: rc %d (fenced exited: %v)\n%s\n%s", rc, f.fencedExited(), out, f.LogTail())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return f
+}
+
+// startHolder starts the process that holds the new namespaces. Go
+// makes the new mount namespace's mounts private (Unshareflags) before
+// it execs, so nothing mounted inside reaches this machine.
+func (f *Fencer) startHolder(t testing.TB) {
+	t.Helper()
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Fatalf("fencer: %v", err)
+	}
+	cmd := exec.Command(sleep, "infinity")
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Unshareflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWNET,
+		Setpgid:      true,
+		Pdeathsig:    syscall.SIGKILL,
+	}
+	f.holder, f.holderDone = cmd, startLocked(t, cmd, nil)
+	f.mntNS = fmt.Sprintf("/proc/%d/ns/mnt", cmd.Process.Pid)
+	f.netNS = fmt.Sprintf("/proc/%d/ns/net", cmd.Process.Pid)
+}
+
+// startLocked starts cmd from a goroutine whose OS thread stays locked
+// until cmd exits (Pdeathsig follows the thread that forked), waits for
+// it there, then closes out; the channel is closed when cmd has exited.
+func startLocked(t testing.TB, cmd *exec.Cmd, out *os.File) chan struct{} {
+	t.Helper()
+	done := make(chan struct{})
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		err := cmd.Start()
+		started <- err
+		if err == nil {
+			_ = cmd.Wait()
+		}
+		if out != nil {
+			out.Close()
+		}
+		close(done)
+	}()
+	if err := <-started; err != nil {
+		t.Fatalf("start %s: %v", cmd.Path, err)
+	}
+	return done
+}
+
+// setUp makes the fencer's world inside the holder's namespaces.
+func (f *Fencer) setUp(agents map[string]string) error {
+	sbin := filepath.Join(f.Dir, "sbin")
+	if err := os.Mkdir(sbin, 0o700); err != nil {
+		return err
+	}
+	var err error
+	onDisposableThread(func() {
+		// Joining a mount namespace needs a thread with its own root
+		// and working directory.
+		if err = unix.Unshare(unix.CLONE_FS); err != nil {
+			err = fmt.Errorf("unshare CLONE_FS: %v", err)
+			return
+		}
+		for _, ns := range []struct {
+			path string
+			kind int
+		}{{f.mntNS, unix.CLONE_NEWNS}, {f.netNS, unix.CLONE_NEWNET}} {
+			var fd int
+			if fd, err = unix.Open(ns.path, unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+				return
+			}
+			err = unix.Setns(fd, ns.kind)
+			unix.Close(fd)
+			if err != nil {
+				err = fmt.Errorf("setns %s: %v", ns.path, err)
+				return
+			}
+		}
+		err = fencerMounts(sbin, agents)
+		if err == nil {
+			err = loopbackUp()
+		}
+	})
+	return err
+}
+
+// fencerMounts runs inside the fencer's mount namespace.
+func fencerMounts(sbin string, agents map[string]string) error {
+	for _, m := range []struct{ target, data string }{
+		{"/run", "mode=0755"},
+		{"/dev/shm", "mode=1777"},
+		{sbin, "mode=0700"},
+	} {
+		if err := unix.Mount("tmpfs", m.target, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, m.data); err != nil {
+			return fmt.Errorf("mount tmpfs on %s: %v", m.target, err)
+		}
+	}
+	for _, d := range []string{"/run/crm", "/run/pacemaker", "/run/lock", sbin + "/upper", sbin + "/work"} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return err
+		}
+	}
+	for name, path := range agents {
+		if err := os.Symlink(path, filepath.Join(sbin, "upper", name)); err != nil {
+			return err
+		}
+	}
+	opts := fmt.Sprintf("lowerdir=/usr/sbin,upperdir=%s/upper,workdir=%s/work", sbin, sbin)
+	if err := unix.Mount("overlay", "/usr/sbin", "overlay", 0, opts); err != nil {
+		return fmt.Errorf("mount overlay on /usr/sbin (%s): %v", opts, err)
+	}
+	return nil
+}
+
+// loopbackUp sets lo up in the current thread's network namespace.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("lo flags: %v", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("set lo up: %v", err)
+	}
+	return nil
+}
+
+// startFenced starts pacemaker-fenced inside, as our child (nsenter
+// execs it: same PID).
+func (f *Fencer) startFenced(t testing.TB) {
+	t.Helper()
+	out, err := os.OpenFile(filepath.Join(f.Dir, "fenced.out"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatalf("fencer: %v", err)
+	}
+	argv := append(f.Wrap(), FencerDaemon, "-s", "-l", filepath.Join(f.Dir, "fenced.log"))
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Dir = "/"
+	cmd.Env = append(append(os.Environ(), "LC_ALL=C"), f.env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	done := startLocked(t, cmd, out)
+	f.mu.Lock()
+	f.fenced, f.fencedDone = cmd, done
+	f.mu.Unlock()
+}
+
+func (f *Fencer) fencedExited() bool {
+	f.mu.Lock()
+	done := f.fencedDone
+	f.mu.Unlock()
+	if done == nil {
+		return true
+	}
+	select {
+	case <-done:
+		return true
+	default:
+		return false
+	}
+}
+
+// PID returns the PID of the running pacemaker-fenced, or 0.
+func (f *Fencer) PID() int {
+	if f.fencedExited() {
+		return 0
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fenced == nil {
+		return 0
+	}
+	return f.fenced.Process.Pid
+}
+
+// Wrap returns the command prefix that runs a program inside the
+// fencer's mount and network namespaces: "nsenter --mount=... --net=...
+// --". nsenter execs the program (same PID). Use it as BMCSpec.Wrap to
+// put a BMC on the fencer's loopback, or as Agent.Wrap.
+func (f *Fencer) Wrap() []string {
+	return []string{"nsenter", "--mount=" + f.mntNS, "--net=" + f.netNS, "--"}
+}
+
+// Command returns a command that runs inside the fencer's namespaces.
+func (f *Fencer) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
+	argv := append(append(f.Wrap(), name), args...)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.WaitDelay = 2 * time.Second
+	return cmd
+}
+
+// StonithAdmin runs stonith_admin args... inside, killed after timeout,
+// and returns its combined output and exit code (-1 when it was killed
+// or did not run; out then says why).
+func (f *Fencer) StonithAdmin(t testing.TB, timeout time.Duration, args ...string) (out string, rc int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var b bytes.Buffer
+	cmd := f.Command(ctx, "stonith_admin", args...)
+	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	cmd.Stdout, cmd.Stderr = &b, &b
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		return b.String() + fmt.Sprintf("\n(stonith_admin %s killed after %v)", strings.Join(args, " "), timeout), -1
+	case err == nil:
+		return b.String(), 0
+	case errors.As(err, &ee) && ee.ExitCode() >= 0:
+		return b.String(), ee.ExitCode()
+	default:
+		return b.String() + fmt.Sprintf("\n(stonith_admin: %v)", err), -1
+	}
+}
+
+// AddAgent adds (or replaces) /usr/sbin/<name> inside, as a symbolic
+// link to path, for devices registered from now on.
+func (f *Fencer) AddAgent(t testing.TB, name, path string) {
+	t.Helper()
+	if !strings.HasPrefix(name, "fence_") || strings.ContainsRune(name, '/') || !filepath.IsAbs(path) {
+		t.Fatalf("fencer: AddAgent(%q, %q): want fence_<name> and an absolute path", name, path)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if out, err := f.Command(ctx, "ln", "-sfn", path, "/usr/sbin/"+name).CombinedOutput(); err != nil {
+		t.Fatalf("fencer: AddAgent %s: %v\n%s", name, err, out)
+	}
+}
+
+// Log returns the fencer's log file.
+func (f *Fencer) Log() string {
+	data, _ := os.ReadFile(filepath.Join(f.Dir, "fenced.log"))
+	return string(data)
+}
+
+// LogTail returns the end of the fencer's log and output, for failure
+// messages.
+func (f *Fencer) LogTail() string {
+	return readTail(filepath.Join(f.Dir, "fenced.log"), 30) + readTail(filepath.Join(f.Dir, "fenced.out"), 10)
+}
+
+// stopFenced ends pacemaker-fenced (SIGTERM, SIGKILL after grace).
+func (f *Fencer) stopFenced(grace time.Duration) error {
+	f.mu.Lock()
+	cmd, done := f.fenced, f.fencedDone
+	f.fenced, f.fencedDone = nil, nil
+	f.mu.Unlock()
+	if cmd == nil {
+		return nil
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+		return nil
+	case <-time.After(grace):
+	}
+	_ = cmd.Process.Kill()
+	select {
+	case <-done:
+		return fmt.Errorf("pacemaker-fenced %d ignored SIGTERM for %v; killed", cmd.Process.Pid, grace)
+	case <-time.After(5 * time.Second):
+		return fmt.Errorf("pacemaker-fenced %d survives SIGKILL", cmd.Process.Pid)
+	}
+}
+
+// cleanup undoes StartFencer, as far as it got.
+func (f *Fencer) cleanup(t testing.TB) {
+	t.Helper()
+	if t.Failed() {
+		t.Logf("fencer in %s:\n%s", f.Dir, f.LogTail())
+	}
+	if err := f.stopFenced(10 * time.Second); err != nil {
+		t.Errorf("fencer: %v", err)
+	}
+	if f.holder != nil {
+		// Agents still running, BMCs in its namespace not stopped...
+		// everything in the mount namespace was started for it.
+		var left []int
+		for _, pid := range f.inMountNS() {
+			if pid != f.holder.Process.Pid {
+				left = append(left, pid)
+			}
+		}
+		if len(left) > 0 {
+			t.Logf("fencer: stopping processes left in its namespace: %v", left)
+			if alive := killPIDs(left, 2*time.Second); len(alive) > 0 {
+				t.Errorf("fencer: processes survive SIGKILL: %v", alive)
+			}
+		}
+		_ = f.holder.Process.Kill()
+		select {
+		case <-f.holderDone:
+		case <-time.After(5 * time.Second):
+			t.Errorf("fencer: holder %d survives SIGKILL", f.holder.Process.Pid)
+			return
+		}
+	}
+	// The mounts were never visible here; check anyway before removing
+	// the dir (RemoveAll would follow a mount).
+	if mounts, err := mountinfo.Read(); err == nil {
+		for _, m := range mounts {
+			if m.Point == f.Dir || strings.HasPrefix(m.Point, f.Dir+"/") || m.Point == "/usr/sbin" {
+				t.Errorf("fencer: %s is mounted in this namespace", m.Point)
+				return
+			}
+		}
+	}
+	if err := os.RemoveAll(f.Dir); err != nil {
+		t.Errorf("fencer: %v", err)
+	}
+}
+
+// inMountNS returns the live processes in the holder's mount namespace.
+func (f *Fencer) inMountNS() []int {
+	var want unix.Stat_t
+	if unix.Stat(f.mntNS, &want) != nil {
+		return nil
+	}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() || !processAlive(pid) {
+			continue
+		}
+		var got unix.Stat_t
+		if unix.Stat(fmt.Sprintf("/proc/%d/ns/mnt", pid), &got) == nil && got.Dev == want.Dev && got.Ino == want.Ino {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
