@@ -216,12 +216,12 @@ func (c Config) iface() string {
 	return "lan"
 }
 
-func open(o *fence.Options, log *ocf.Logger) (fence.Device, error) {
+func open(ctx context.Context, o *fence.Options, log *ocf.Logger) (fence.Device, error) {
 	c, err := configOf(o)
 	if err != nil {
 		return nil, err
 	}
-	pw, err := o.Password(context.Background())
+	pw, err := o.Password(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/bougou/go-ipmi/pkg/client"
@@ -48,7 +49,11 @@ func (n *native) connect(ctx context.Context) error {
 	if n.c != nil {
 		return nil
 	}
-	c, err := client.NewClient(n.cfg.Host, n.cfg.Port, n.cfg.User, n.password)
+	host := n.cfg.Host
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]" // go-ipmi joins host and port with a bare ":"
+	}
+	c, err := client.NewClient(host, n.cfg.Port, n.cfg.User, n.password)
 	if err != nil {
 		return err
 	}
@@ -65,9 +70,10 @@ func (n *native) connect(ctx context.Context) error {
 		c.WithInterface(client.InterfaceLan)
 	}
 	c.WithMaxPrivilegeLevel(privileges[n.cfg.Priv])
-	// Setup takes several exchanges (capabilities, open session, RAKP 1
-	// and 3, privilege, per offered suite).
-	bound := n.exchangeBound() * time.Duration(3+2*len(n.cfg.Ciphers))
+	// Setup takes several exchanges: capabilities, then open session and
+	// RAKP 1 and 3 per offered suite, privilege (IPMI 1.5: capabilities,
+	// challenge, activate, privilege).
+	bound := n.exchangeBound() * time.Duration(4+2*len(n.cfg.Ciphers))
 	start := time.Now()
 	err = bounded(ctx, bound, func(ctx context.Context) error { return c.Connect(ctx) })
 	if err != nil {
@@ -82,10 +88,15 @@ func (n *native) connect(ctx context.Context) error {
 	return nil
 }
 
-// do runs one exchange in a session, reconnecting once.
-func (n *native) do(ctx context.Context, what string, fn func(ctx context.Context, c *client.Client) error) error {
+// do runs one exchange in a session. With again, an exchange that fails
+// for any reason but a completion code is tried once more in a new
+// session; commands are not (their answer may be what was lost).
+func (n *native) do(ctx context.Context, what string, again bool, fn func(ctx context.Context, c *client.Client) error) error {
 	var err error
 	for attempt := 0; attempt < 2; attempt++ {
+		if attempt > 0 && !again {
+			break
+		}
 		if err = n.connect(ctx); err != nil {
 			return err
 		}
@@ -116,7 +127,7 @@ func (n *native) drop(timedOut bool) {
 // Status reads the chassis power state.
 func (n *native) Status(ctx context.Context) (bool, error) {
 	var on bool
-	err := n.do(ctx, "Get Chassis Status", func(ctx context.Context, c *client.Client) error {
+	err := n.do(ctx, "Get Chassis Status", true, func(ctx context.Context, c *client.Client) error {
 		res, err := c.GetChassisStatus(ctx)
 		if err == nil {
 			on = res.PowerIsOn
@@ -137,7 +148,7 @@ func (n *native) Power(ctx context.Context, op fence.PowerOp) error {
 	if !ok {
 		return fmt.Errorf("no IPMI command for %q", op)
 	}
-	return n.do(ctx, "Chassis Control power "+string(op), func(ctx context.Context, c *client.Client) error {
+	return n.do(ctx, "Chassis Control power "+string(op), false, func(ctx context.Context, c *client.Client) error {
 		_, err := c.ChassisControl(ctx, ctl)
 		return err
 	})

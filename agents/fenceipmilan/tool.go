@@ -59,7 +59,8 @@ func (t *tool) args(sub ...string) []string {
 	a = append(a, "-N", strconv.Itoa(max(1, secs)), "-R", strconv.Itoa(c.Retries+1))
 	a = append(a, sub...)
 	if c.Verbose > 1 {
-		a = append(a, "-"+strings.Repeat("v", min(c.Verbose-1, 5)))
+		// At most -vv: more makes ipmitool dump session keys.
+		a = append(a, "-"+strings.Repeat("v", min(c.Verbose-1, 2)))
 	}
 	return a
 }

@@ -72,7 +72,7 @@ type Agent struct {
 	Validate func(o *Options) error
 	// Open returns the device the options describe. It may connect
 	// lazily; log gets the agent's log lines.
-	Open func(o *Options, log *ocf.Logger) (Device, error)
+	Open func(ctx context.Context, o *Options, log *ocf.Logger) (Device, error)
 	// Metadata returns the committed metadata document of the agent
 	// called by name (nil: render it).
 	Metadata func(name string) []byte
@@ -130,11 +130,17 @@ func Run(ctx context.Context, a *Agent, inv Invocation) int {
 	a = a.As(name)
 	log := ocf.NewLogger(inv.Env, a.Name, nil)
 	defer log.Close()
+	stderr := inv.Stderr
 	fail := func(format string, args ...any) int {
 		msg := fmt.Sprintf(format, args...)
 		log.Errorf("Failed: %s", msg)
-		fmt.Fprintf(inv.Stderr, "Failed: %s\n", msg)
+		fmt.Fprintf(stderr, "Failed: %s\n", msg)
 		return ExitFailed
+	}
+	warn := func(format string, args ...any) {
+		msg := fmt.Sprintf(format, args...)
+		log.Warnf("%s", msg)
+		fmt.Fprintf(stderr, "WARNING: %s\n", msg)
 	}
 
 	var args []string
@@ -145,9 +151,11 @@ func Run(ctx context.Context, a *Agent, inv Invocation) int {
 	if err != nil {
 		return fail("%v (see %s --help)", err, a.Name)
 	}
+	if o.Bool("quiet") {
+		stderr = io.Discard // as fencing.py: syslog and debug_file only
+	}
 	for _, w := range o.Warnings {
-		log.Warnf("%s", w)
-		fmt.Fprintf(inv.Stderr, "WARNING: %s\n", w)
+		warn("%s", w)
 	}
 	if o.Bool("verbose") || o.IsSet("debug_file") {
 		log = verboseLogger(inv, a.Name, o)
@@ -199,12 +207,16 @@ func Run(ctx context.Context, a *Agent, inv Invocation) int {
 		return ExitOK
 	}
 
-	dev, err := a.Open(o, log)
+	dev, err := a.Open(ctx, o, log)
 	if err != nil {
 		return fail("%v", err)
 	}
 	defer dev.Close()
-	s := newSequencer(dev, TimingOf(o), log)
+	timing, note := TimingOf(o)
+	if note != "" {
+		warn("%s", note)
+	}
+	s := newSequencer(dev, timing, log)
 	if action == "off" || action == "reboot" {
 		if err := s.delay(ctx); err != nil {
 			return fail("%v", err)

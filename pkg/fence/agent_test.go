@@ -30,11 +30,11 @@ func testAgent(dev *fakeDevice, opened *Options) *Agent {
 			}
 			return nil
 		},
-		Open: func(o *Options, _ *ocf.Logger) (Device, error) {
+		Open: func(ctx context.Context, o *Options, _ *ocf.Logger) (Device, error) {
 			if opened != nil {
 				*opened = *o
 			}
-			pw, err := o.Password(context.Background())
+			pw, err := o.Password(ctx)
 			if err != nil {
 				return nil, err
 			}

@@ -102,18 +102,14 @@ func (o *Options) Password(ctx context.Context) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, passwordScriptTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", script)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
+	var out bytes.Buffer
+	cmd.Stdout = &out // its stderr is not kept: it might hold the secret
 	cmd.WaitDelay = time.Second
 	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(errb.String())
-		if len(msg) > 200 {
-			msg = msg[:200]
-		}
 		if ctx.Err() != nil {
 			return "", fmt.Errorf("password_script did not finish within %v", passwordScriptTimeout)
 		}
-		return "", fmt.Errorf("password_script failed (%v): %s", err, msg)
+		return "", fmt.Errorf("password_script failed (%v)", err)
 	}
 	return strings.TrimRight(out.String(), " \t\r\n"), nil
 }

@@ -117,22 +117,28 @@ func (o *Options) byName(name string) *Option {
 func (o *Options) parseStdin(r io.Reader) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	n := 0
 	for sc.Scan() {
+		n++
 		line := strings.TrimSpace(sc.Text())
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
 		key, value, ok := strings.Cut(line, "=")
 		if !ok {
-			o.Warnings = append(o.Warnings, fmt.Sprintf("ignoring a line that is not key=value: %q", line))
+			// Not shown: it may be the rest of a value with a newline.
+			o.Warnings = append(o.Warnings, fmt.Sprintf("ignoring line %d of stdin, which is not key=value", n))
 			continue
 		}
+		// As fencing.py: the value is everything after the first "=".
 		key = normal(key)
-		value = strings.TrimSpace(value)
 		if len(value) >= 2 && value[0] == '"' && value[len(value)-1] == '"' {
 			value = value[1 : len(value)-1]
 		}
 		spec := o.byName(key)
+		if spec != nil && spec.Name == "verbose" && ocfTrue(value) && !o.IsSet("verbose_level") && o.byName("verbose_level") != nil {
+			o.values["verbose_level"] = "1"
+		}
 		switch {
 		case spec == nil && ignoredSilently[key]:
 		case spec == nil:
@@ -146,15 +152,19 @@ func (o *Options) parseStdin(r io.Reader) error {
 	return sc.Err()
 }
 
+// parseArgs reads the command line as gnu_getopt does: --name[=value],
+// -x value, -xvalue, and clusters of short flags (-Pv, -vvv, -Pp secret:
+// a flag without value takes one letter, the first letter that takes a
+// value takes the rest of the cluster or the next argument). Repeated -v
+// sets verbose_level to their count.
 func (o *Options) parseArgs(args []string) error {
+	verbose := 0
 	for i := 0; i < len(args); i++ {
 		arg := args[i]
-		var spec *Option
-		var value string
-		hasValue := false
 		switch {
 		case strings.HasPrefix(arg, "--") && len(arg) > 2:
 			name, v, found := strings.Cut(arg[2:], "=")
+			var spec *Option
 			for j := range o.specs {
 				if l := o.specs[j].long(); l != "" && l == name {
 					spec = &o.specs[j]
@@ -163,41 +173,75 @@ func (o *Options) parseArgs(args []string) error {
 			if spec == nil {
 				return fmt.Errorf("unknown option --%s", name)
 			}
-			value, hasValue = v, found
-		case strings.HasPrefix(arg, "-") && len(arg) > 1:
-			short := arg[1:2]
-			for j := range o.specs {
-				if o.specs[j].Short == short {
-					spec = &o.specs[j]
+			if !found {
+				if spec.Type == Boolean {
+					v = "1"
+				} else {
+					if i+1 >= len(args) {
+						return fmt.Errorf("option --%s needs a value", name)
+					}
+					i++
+					v = args[i]
 				}
 			}
-			if spec == nil {
-				return fmt.Errorf("unknown option -%s", short)
+			if spec.Name == "verbose" {
+				verbose++
 			}
-			if len(arg) > 2 {
-				value, hasValue = arg[2:], true
+			if err := o.set(spec, v); err != nil {
+				return err
+			}
+		case strings.HasPrefix(arg, "-") && len(arg) > 1:
+			for k := 1; k < len(arg); k++ {
+				short := arg[k : k+1]
+				var spec *Option
+				for j := range o.specs {
+					if o.specs[j].Short == short {
+						spec = &o.specs[j]
+					}
+				}
+				if spec == nil {
+					return fmt.Errorf("unknown option -%s", short)
+				}
+				if spec.Type == Boolean {
+					if spec.Name == "verbose" {
+						verbose++
+					}
+					if err := o.set(spec, "1"); err != nil {
+						return err
+					}
+					continue
+				}
+				v := arg[k+1:]
+				if v == "" {
+					if i+1 >= len(args) {
+						return fmt.Errorf("option -%s needs a value", short)
+					}
+					i++
+					v = args[i]
+				}
+				if err := o.set(spec, v); err != nil {
+					return err
+				}
+				break
 			}
 		default:
 			// Not echoed: a stray word may well be a password whose
 			// option was mistyped.
 			return fmt.Errorf("unexpected argument at position %d: options start with - or --", i+1)
 		}
-		if spec.Type == Boolean {
-			if !hasValue {
-				value = "1"
-			}
-		} else if !hasValue {
-			if i+1 >= len(args) {
-				return fmt.Errorf("option %s needs a value", arg)
-			}
-			i++
-			value = args[i]
-		}
-		if err := o.set(spec, value); err != nil {
-			return err
-		}
+	}
+	if verbose > 0 && !o.IsSet("verbose_level") && o.byName("verbose_level") != nil {
+		o.values["verbose_level"] = strconv.Itoa(verbose)
 	}
 	return nil
+}
+
+func ocfTrue(v string) bool {
+	switch strings.ToLower(v) {
+	case "", "1", "yes", "on", "true":
+		return true
+	}
+	return false
 }
 
 // set checks and stores one value.

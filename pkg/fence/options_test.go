@@ -98,3 +98,39 @@ func TestMissing(t *testing.T) {
 		t.Error("Get/IsSet wrong")
 	}
 }
+
+func TestShortFlagClusters(t *testing.T) {
+	sp := append(specs(), Option{Name: "verbose", Short: "v", Type: Boolean},
+		Option{Name: "verbose_level", Type: Integer}, Option{Name: "quiet", Short: "q", Type: Boolean})
+	tests := []struct {
+		args []string
+		want map[string]string
+	}{
+		{[]string{"-vvv"}, map[string]string{"verbose": "1", "verbose_level": "3"}},
+		{[]string{"-Pv", "-o", "status"}, map[string]string{"lanplus": "1", "verbose": "1", "verbose_level": "1", "action": "status"}},
+		{[]string{"-Ppsecret"}, map[string]string{"lanplus": "1", "password": "secret"}},
+		{[]string{"-qPp", "secret"}, map[string]string{"quiet": "1", "lanplus": "1", "password": "secret"}},
+		{[]string{"-v", "--verbose-level=5"}, map[string]string{"verbose": "1", "verbose_level": "5"}},
+	}
+	for _, tt := range tests {
+		o, err := Parse(sp, tt.args, nil)
+		if err != nil || !reflect.DeepEqual(o.values, tt.want) {
+			t.Errorf("Parse(%q) = %v, %v; want %v", tt.args, o.values, err, tt.want)
+		}
+	}
+	// A value-taking letter inside a cluster with a bad boolean value
+	// never shows the rest of the cluster.
+	if _, err := Parse(sp, []string{"-Lroot"}, nil); err == nil || !strings.Contains(err.Error(), "root") {
+		t.Errorf("select error %v", err)
+	}
+}
+
+func TestStdinValues(t *testing.T) {
+	o, _ := Parse(specs(), nil, strings.NewReader("password=  two leading spaces\nip=192.0.2.5\nsecond half of a value\n"))
+	if o.Get("password") != "  two leading spaces" {
+		t.Errorf("password %q: the value is everything after the first =", o.Get("password"))
+	}
+	if len(o.Warnings) != 1 || strings.Contains(o.Warnings[0], "second half") || !strings.Contains(o.Warnings[0], "line 3") {
+		t.Errorf("warnings %q", o.Warnings)
+	}
+}

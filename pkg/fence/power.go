@@ -19,11 +19,19 @@ type Timing struct {
 	Method       string        // "onoff" or "cycle"
 }
 
+// DefaultPowerTimeout replaces a power_timeout that would mean "wait
+// forever" (0, negative) or is absurd (over MaxPowerTimeout).
+const (
+	DefaultPowerTimeout = 20 * time.Second
+	MaxPowerTimeout     = 300 * time.Second
+)
+
 // TimingOf reads the sequencing options. Unlike fencing.py, paceline
-// keeps power_timeout under Pacemaker (disable_timeout): the fencer's own
-// timeout is not passed to agents, so without it a machine that never
-// goes off would hold the fencer until it kills the agent, without a word.
-func TimingOf(o *Options) Timing {
+// keeps power_timeout under Pacemaker (disable_timeout) and never waits
+// without a bound: the fencer's own timeout is not passed to agents, so
+// a machine that never goes off would hold the fencer until it kills the
+// agent, without a word. The second result says what was replaced.
+func TimingOf(o *Options) (Timing, string) {
 	t := Timing{
 		PowerWait:    o.Seconds("power_wait"),
 		PowerTimeout: o.Seconds("power_timeout"),
@@ -44,7 +52,12 @@ func TimingOf(o *Options) Timing {
 	if t.Method == "" {
 		t.Method = "onoff"
 	}
-	return t
+	note := ""
+	if t.PowerTimeout <= 0 || t.PowerTimeout > MaxPowerTimeout {
+		note = fmt.Sprintf("power_timeout=%s would wait without a useful bound; using %v", o.Get("power_timeout"), DefaultPowerTimeout)
+		t.PowerTimeout = DefaultPowerTimeout
+	}
+	return t, note
 }
 
 // cyclePoll is the status poll interval while waiting to see a power
@@ -239,6 +252,11 @@ func (s *sequencer) switchTo(ctx context.Context, want bool, attempts int) error
 			if ctx.Err() != nil {
 				break
 			}
+			// The answer may be what was lost: look before sending again.
+			if on, serr := s.dev.Status(ctx); serr == nil && on == want {
+				s.log.Warnf("%v; but the power is %s", last, name)
+				return nil
+			}
 			continue
 		}
 		s.pause(ctx)
@@ -257,7 +275,9 @@ func (s *sequencer) switchTo(ctx context.Context, want bool, attempts int) error
 	return last
 }
 
-// command sends op, up to attempts times until the device accepts it.
+// command sends op, up to attempts times until the device accepts it. A
+// cycle whose answer was lost is not sent again once the machine is seen
+// off (a second cycle could fail, or reboot the machine twice).
 func (s *sequencer) command(ctx context.Context, op PowerOp, attempts int) error {
 	var err error
 	for i := 1; i <= attempts; i++ {
@@ -265,6 +285,11 @@ func (s *sequencer) command(ctx context.Context, op PowerOp, attempts int) error
 			break
 		}
 		s.log.Warnf("power %s, attempt %d of %d: %v", op, i, attempts, err)
+		if op == Cycle {
+			if on, serr := s.dev.Status(ctx); serr == nil && !on {
+				return nil
+			}
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("power %s command failed: %w", op, err)
@@ -277,25 +302,41 @@ func (s *sequencer) pause(ctx context.Context) {
 }
 
 // waitFor polls the status every interval until it is want, or until
-// power_timeout has passed (errTimeout).
+// power_timeout has passed (errTimeout, or the last poll's error). A
+// failed poll is not the end: a BMC may drop its sessions while it
+// switches the power. No poll or sleep runs past the deadline.
 func (s *sequencer) waitFor(ctx context.Context, want bool, interval time.Duration) error {
-	var deadline time.Time
-	if s.t.PowerTimeout > 0 {
-		deadline = s.now().Add(s.t.PowerTimeout)
-	}
+	deadline := s.now().Add(s.t.PowerTimeout)
+	var last error
 	for {
-		on, err := s.status(ctx)
-		if err != nil {
-			return err
-		}
-		if on == want {
+		remaining := deadline.Sub(s.now())
+		pctx, cancel := context.WithTimeout(ctx, max(remaining, 0)+pollGrace)
+		on, err := s.status(pctx)
+		cancel()
+		switch {
+		case err == nil && on == want:
 			return nil
+		case err != nil:
+			if ctx.Err() != nil {
+				return err
+			}
+			s.log.Warnf("power status poll failed (polling on until power_timeout): %v", err)
+			last = err
+		default:
+			last = nil
 		}
-		if !deadline.IsZero() && !s.now().Before(deadline) {
+		remaining = deadline.Sub(s.now())
+		if remaining <= 0 {
+			if last != nil {
+				return last
+			}
 			return errTimeout
 		}
-		if err := s.sleep(ctx, interval); err != nil {
+		if err := s.sleep(ctx, min(interval, remaining)); err != nil {
 			return err
 		}
 	}
 }
+
+// pollGrace lets the last status poll started before the deadline finish.
+const pollGrace = time.Second

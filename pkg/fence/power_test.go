@@ -18,13 +18,21 @@ type fakeDevice struct {
 	fail      map[PowerOp]error
 	statusErr error
 	cycleOff  int // polls a cycle shows off before on again (0: never seen off)
-	log       []string
+	// failThenDo: a failing command still takes effect (its answer lost).
+	failThenDo   bool
+	statusFailAt int // the status call (1-based) that fails once
+	calls        int
+	log          []string
 }
 
 func (d *fakeDevice) Status(context.Context) (bool, error) {
 	d.log = append(d.log, "status")
+	d.calls++
 	if d.statusErr != nil {
 		return false, d.statusErr
+	}
+	if d.calls == d.statusFailAt {
+		return false, errors.New("session dropped")
 	}
 	if d.pending != nil {
 		if d.lag <= 0 {
@@ -44,22 +52,22 @@ func (d *fakeDevice) Status(context.Context) (bool, error) {
 
 func (d *fakeDevice) Power(_ context.Context, op PowerOp) error {
 	d.log = append(d.log, string(op))
-	if err := d.fail[op]; err != nil {
+	err := d.fail[op]
+	if err != nil && !d.failThenDo {
 		return err
 	}
-	if d.ignore[op] {
-		return nil
-	}
-	switch op {
-	case On, Off:
-		want := op == On
-		d.pending = &want
-	case Cycle:
-		if d.cycleOff > 0 {
-			d.on = false
+	if !d.ignore[op] {
+		switch op {
+		case On, Off:
+			want := op == On
+			d.pending = &want
+		case Cycle:
+			if d.cycleOff > 0 {
+				d.on = false
+			}
 		}
 	}
-	return nil
+	return err
 }
 
 func (d *fakeDevice) Close() { d.log = append(d.log, "close") }
@@ -110,8 +118,12 @@ func TestSequencing(t *testing.T) {
 		{name: "off never happens", dev: &fakeDevice{on: true, ignore: map[PowerOp]bool{Off: true}}, action: "off", code: 1,
 			err: "Timed out waiting to power OFF", elapsed: 22 * time.Second},
 		{name: "off refused", dev: &fakeDevice{on: true, fail: map[PowerOp]error{Off: boom}}, action: "off", code: 1,
-			err: "power OFF command failed: boom", log: "status off"},
-		{name: "on retried", dev: &fakeDevice{fail: map[PowerOp]error{On: boom}}, action: "on", code: 1, err: "boom", log: "status on on"},
+			err: "power OFF command failed: boom", log: "status off status"},
+		{name: "on retried", dev: &fakeDevice{fail: map[PowerOp]error{On: boom}}, action: "on", code: 1, err: "boom", log: "status on status on status"},
+		{name: "off: the answer was lost but the machine is off", dev: &fakeDevice{on: true, fail: map[PowerOp]error{Off: boom}, failThenDo: true},
+			action: "off", msg: "Success: Powered OFF", log: "status off status"},
+		{name: "off: a failed poll is not the end", dev: &fakeDevice{on: true, lag: 1, statusFailAt: 3}, action: "off",
+			msg: "Success: Powered OFF", log: "status off status status status"},
 		{name: "on", dev: &fakeDevice{}, action: "on", msg: "Success: Powered ON", log: "status on status"},
 		{name: "on when on", dev: &fakeDevice{on: true}, action: "on", msg: "Success: Already ON", log: "status"},
 		{name: "reboot", dev: &fakeDevice{on: true}, action: "reboot", msg: "Success: Rebooted",
@@ -120,7 +132,7 @@ func TestSequencing(t *testing.T) {
 		{name: "reboot: off fails", dev: &fakeDevice{on: true, ignore: map[PowerOp]bool{Off: true}}, action: "reboot",
 			code: 1, err: "Timed out waiting to power OFF"},
 		{name: "reboot succeeds once off even if on fails", dev: &fakeDevice{on: true, fail: map[PowerOp]error{On: boom}},
-			action: "reboot", msg: "Success: Rebooted", log: "status off status on"},
+			action: "reboot", msg: "Success: Rebooted", log: "status off status on status"},
 		{name: "cycle seen off", dev: &fakeDevice{on: true, cycleOff: 5}, timing: cycle, action: "reboot",
 			msg: "Success: Rebooted", log: "status cycle status"},
 		{name: "cycle never seen off", dev: &fakeDevice{on: true}, timing: cycle, action: "reboot", code: 1,
@@ -128,10 +140,10 @@ func TestSequencing(t *testing.T) {
 		{name: "cycle when off powers on", dev: &fakeDevice{}, timing: cycle, action: "reboot", msg: "Success: Rebooted",
 			log: "status on status"},
 		{name: "cycle refused", dev: &fakeDevice{on: true, fail: map[PowerOp]error{Cycle: boom}}, timing: cycle,
-			action: "reboot", code: 1, err: "power cycle command failed", log: "status cycle cycle"},
+			action: "reboot", code: 1, err: "power cycle command failed", log: "status cycle status cycle status"},
+		{name: "cycle: the answer was lost but the machine is off", dev: &fakeDevice{on: true, cycleOff: 5, fail: map[PowerOp]error{Cycle: boom}, failThenDo: true},
+			timing: cycle, action: "reboot", msg: "Success: Rebooted", log: "status cycle status status"},
 		{name: "diag", dev: &fakeDevice{on: true}, action: "diag", msg: "Success: Diagnostic interrupt sent", log: "diag"},
-		{name: "no power timeout: waits as long as it takes", dev: &fakeDevice{on: true, lag: 40},
-			timing: func(t *Timing) { t.PowerTimeout = 0 }, action: "off", msg: "Success: Powered OFF", elapsed: 42 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -165,6 +177,22 @@ func TestSequencing(t *testing.T) {
 }
 
 func cycle(t *Timing) { t.Method = "cycle" }
+
+func TestTimingBounds(t *testing.T) {
+	for stdin, want := range map[string]time.Duration{
+		"":                    20 * time.Second,
+		"power_timeout=7\n":   7 * time.Second,
+		"power_timeout=0\n":   DefaultPowerTimeout,
+		"power_timeout=-3\n":  DefaultPowerTimeout,
+		"power_timeout=1e9\n": DefaultPowerTimeout,
+	} {
+		o, _ := Parse(TimingOptions("2"), nil, strings.NewReader(stdin))
+		tm, note := TimingOf(o)
+		if tm.PowerTimeout != want || (want == DefaultPowerTimeout && stdin != "") != (note != "") {
+			t.Errorf("%q: power timeout %v (note %q), want %v", stdin, tm.PowerTimeout, note, want)
+		}
+	}
+}
 
 func TestCyclePollsFast(t *testing.T) {
 	dev := &fakeDevice{on: true, cycleOff: 1, lag: 0}
