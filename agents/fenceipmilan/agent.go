@@ -28,21 +28,23 @@ import (
 // Name is the agent's main name.
 const Name = "fence_paceline_ipmilan"
 
-// Aliases are the other names it is installed under, as fence_ipmilan
+// aliases are the other names it is installed under, as fence_ipmilan
 // is: the name selects the defaults.
-var aliases = []fence.Symlink{
-	{Name: "fence_paceline_ilo3", ShortDesc: "Fence agent for HP iLO3", Defaults: map[string]string{"lanplus": "1", "power_wait": "4"}},
-	{Name: "fence_paceline_ilo4", ShortDesc: "Fence agent for HP iLO4", Defaults: map[string]string{"lanplus": "1"}},
-	{Name: "fence_paceline_ilo5", ShortDesc: "Fence agent for HP iLO5", Defaults: map[string]string{"lanplus": "1"}},
-	{Name: "fence_paceline_ipmilanplus", ShortDesc: "Fence agent for IPMIv2 lanplus", Defaults: map[string]string{"lanplus": "1"}},
-	{Name: "fence_paceline_imm", ShortDesc: "Fence agent for IBM Integrated Management Module"},
-	{Name: "fence_paceline_idrac", ShortDesc: "Fence agent for Dell iDRAC"},
+func aliases() []fence.Symlink {
+	return []fence.Symlink{
+		{Name: "fence_paceline_ilo3", ShortDesc: "Fence agent for HP iLO3", Defaults: map[string]string{"lanplus": "1", "power_wait": "4"}},
+		{Name: "fence_paceline_ilo4", ShortDesc: "Fence agent for HP iLO4", Defaults: map[string]string{"lanplus": "1"}},
+		{Name: "fence_paceline_ilo5", ShortDesc: "Fence agent for HP iLO5", Defaults: map[string]string{"lanplus": "1"}},
+		{Name: "fence_paceline_ipmilanplus", ShortDesc: "Fence agent for IPMIv2 lanplus", Defaults: map[string]string{"lanplus": "1"}},
+		{Name: "fence_paceline_imm", ShortDesc: "Fence agent for IBM Integrated Management Module"},
+		{Name: "fence_paceline_idrac", ShortDesc: "Fence agent for Dell iDRAC"},
+	}
 }
 
 // Names returns the main name and every alias.
 func Names() []string {
 	n := []string{Name}
-	for _, a := range aliases {
+	for _, a := range aliases() {
 		n = append(n, a.Name)
 	}
 	return n
@@ -59,7 +61,7 @@ func Agent() *fence.Agent {
 		Name:      Name,
 		ShortDesc: "Fence agent for IPMI",
 		LongDesc:  longDesc,
-		Symlinks:  aliases,
+		Symlinks:  aliases(),
 		Options:   options(),
 		Actions: []fence.ActionSpec{
 			{Name: "on", HasAuto: true}, {Name: "off"}, {Name: "reboot"}, {Name: "status"},
@@ -126,8 +128,8 @@ type Config struct {
 // ipmitool wait 10 s for).
 var DefaultCiphers = []int{17, 3}
 
-// nativeCiphers are the suites go-ipmi handles (others: ipmitool).
-var nativeCiphers = map[int]bool{3: true, 17: true}
+// nativeCipher tells the suites go-ipmi handles (others: ipmitool).
+func nativeCipher(id int) bool { return id == 3 || id == 17 }
 
 func configOf(o *fence.Options) (Config, error) {
 	c := Config{
@@ -201,7 +203,7 @@ func (c Config) ToolReason() string {
 		return "a forced authentication type (auth)"
 	case c.Target != "":
 		return "IPMB bridging (target)"
-	case c.Lanplus && len(c.Ciphers) == 1 && !nativeCiphers[c.Ciphers[0]]:
+	case c.Lanplus && len(c.Ciphers) == 1 && !nativeCipher(c.Ciphers[0]):
 		return fmt.Sprintf("cipher suite %d", c.Ciphers[0])
 	}
 	return ""

@@ -263,3 +263,18 @@ func TestClassify(t *testing.T) {
 		}
 	}
 }
+
+func TestParsePowerStatus(t *testing.T) {
+	for out, want := range map[string][2]bool{
+		"Chassis Power is on\n":                {true, true},
+		"Chassis Power is off\n":               {false, true},
+		"chassis power is  ON":                 {true, true},
+		"Unable to get Chassis Power Status\n": {false, false},
+		"":                                     {false, false},
+	} {
+		on, ok := parsePowerStatus(out)
+		if [2]bool{on, ok} != want {
+			t.Errorf("%q: %v %v, want %v", out, on, ok, want)
+		}
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -109,7 +108,22 @@ func (t *tool) run(ctx context.Context, sub ...string) (string, error) {
 	return out.String(), nil
 }
 
-var powerIs = regexp.MustCompile(`[Cc]hassis [Pp]ower is\s*(on|off)`)
+// parsePowerStatus reads ipmitool's "Chassis Power is on|off".
+func parsePowerStatus(out string) (on, ok bool) {
+	lower := strings.ToLower(out)
+	i := strings.Index(lower, "chassis power is")
+	if i < 0 {
+		return false, false
+	}
+	rest := strings.TrimLeft(lower[i+len("chassis power is"):], " \t")
+	switch {
+	case strings.HasPrefix(rest, "on"):
+		return true, true
+	case strings.HasPrefix(rest, "off"):
+		return false, true
+	}
+	return false, false
+}
 
 // Status runs "chassis power status".
 func (t *tool) Status(ctx context.Context) (bool, error) {
@@ -117,11 +131,11 @@ func (t *tool) Status(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	m := powerIs.FindStringSubmatch(out)
-	if m == nil {
+	on, ok := parsePowerStatus(out)
+	if !ok {
 		return false, fmt.Errorf("ipmitool printed no power status: %q", lastLines(out, 1))
 	}
-	return m[1] == "on", nil
+	return on, nil
 }
 
 // Power runs "chassis power on|off|cycle|diag".

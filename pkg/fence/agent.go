@@ -118,9 +118,6 @@ func Main(a *Agent) {
 	os.Exit(code)
 }
 
-// actionAliases maps the spellings fencing.py accepts to one action.
-var actionAliases = map[string]string{"meta-data": "metadata"}
-
 // Run runs one invocation and returns the exit code.
 func Run(ctx context.Context, a *Agent, inv Invocation) int {
 	name := a.Name
@@ -171,8 +168,8 @@ func Run(ctx context.Context, a *Agent, inv Invocation) int {
 	}
 
 	action := strings.ToLower(o.Get("action"))
-	if alias, ok := actionAliases[action]; ok {
-		action = alias
+	if action == "meta-data" { // fencing.py takes both spellings
+		action = "metadata"
 	}
 	if !o.IsSet("action") {
 		log.Warnf("no action given: %s, as fence agents do", action)

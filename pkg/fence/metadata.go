@@ -7,9 +7,26 @@ import (
 	"strings"
 )
 
-var xmlEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&apos;")
-
-func esc(s string) string { return xmlEscaper.Replace(s) }
+func esc(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch r {
+		case '&':
+			b.WriteString("&amp;")
+		case '<':
+			b.WriteString("&lt;")
+		case '>':
+			b.WriteString("&gt;")
+		case '"':
+			b.WriteString("&quot;")
+		case '\'':
+			b.WriteString("&apos;")
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
 
 // RenderMetadata renders the fence-agents metadata document (the format
 // of fence-agents' lib/metadata.rng, as fencing.py prints it): every
@@ -117,7 +134,7 @@ func (a *Agent) RenderManpage() []byte {
 	}
 	b.WriteString(".SH ACTIONS\n")
 	for _, ac := range a.Actions {
-		fmt.Fprintf(&b, ".TP\n.B %s\n%s\n", r(ac.Name), r(actionDoc[ac.Name]))
+		fmt.Fprintf(&b, ".TP\n.B %s\n%s\n", r(ac.Name), r(actionDoc(ac.Name)))
 	}
 	b.WriteString(".SH EXIT STATUS\n0 on success; 1 on failure; the status action exits 2 when the machine is off.\n")
 	b.WriteString(".SH EXAMPLES\n.nf\n")
@@ -134,16 +151,30 @@ func (a *Agent) RenderManpage() []byte {
 	return []byte(b.String())
 }
 
-var actionDoc = map[string]string{
-	"on":           "Power the machine on.",
-	"off":          "Power the machine off and wait until it is off.",
-	"reboot":       "Power off and on again (method onoff), or power cycle (method cycle); succeeds once the machine was seen off.",
-	"status":       "Print the power status; exit 0 when on, 2 when off, 1 on error.",
-	"monitor":      "Check that the BMC answers with these credentials.",
-	"metadata":     "Print the metadata XML.",
-	"manpage":      "Print this manual page.",
-	"validate-all": "Check the options without contacting the BMC.",
-	"diag":         "Send a diagnostic interrupt (NMI), which makes many kernels dump and reboot.",
+// actionDoc describes an action for the man page. (Functions, not package
+// maps: nothing may cost work at every agent process's start.)
+func actionDoc(name string) string {
+	switch name {
+	case "on":
+		return "Power the machine on."
+	case "off":
+		return "Power the machine off and wait until it is off."
+	case "reboot":
+		return "Power off and on again (method onoff), or power cycle (method cycle); succeeds once the machine was seen off."
+	case "status":
+		return "Print the power status; exit 0 when on, 2 when off, 1 on error."
+	case "monitor":
+		return "Check that the BMC answers with these credentials."
+	case "metadata":
+		return "Print the metadata XML."
+	case "manpage":
+		return "Print this manual page."
+	case "validate-all":
+		return "Check the options without contacting the BMC."
+	case "diag":
+		return "Send a diagnostic interrupt (NMI), which makes many kernels dump and reboot."
+	}
+	return ""
 }
 
 func roffEscape(s string) string {

@@ -74,9 +74,9 @@ type Options struct {
 	Warnings []string // things ignored, for the log (secrets left out)
 }
 
-// ignoredSilently are stdin keys pacemaker-fenced sends that an agent
-// without them must accept without a word.
-var ignoredSilently = map[string]bool{"nodename": true}
+// ignoredSilently tells the stdin keys pacemaker-fenced sends that an
+// agent without them must accept without a word.
+func ignoredSilently(key string) bool { return key == "nodename" }
 
 // Parse reads the options of an invocation: from args (without the
 // program name) when there are any, else from stdin.
@@ -140,7 +140,7 @@ func (o *Options) parseStdin(r io.Reader) error {
 			o.values["verbose_level"] = "1"
 		}
 		switch {
-		case spec == nil && ignoredSilently[key]:
+		case spec == nil && ignoredSilently(key):
 		case spec == nil:
 			o.Warnings = append(o.Warnings, fmt.Sprintf("ignoring unknown option %q", key))
 		default:
