@@ -27,6 +27,9 @@ const (
 	admPass          = "Adm-pw-93"
 )
 
+// TestMain removes the installed binaries after the tests.
+func TestMain(m *testing.M) { os.Exit(harness.Main(m)) }
+
 func users() []harness.BMCUser {
 	return []harness.BMCUser{
 		{Name: "fenceadm", Password: admPass, Priv: "admin"},

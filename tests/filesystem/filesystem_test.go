@@ -22,12 +22,13 @@ import (
 
 // TestMain lets the test binary serve as the processes that hold a mount:
 // PACELINE_HOLD=mode:path makes it keep path busy and wait to be killed.
+// It removes the installed binaries after the tests.
 func TestMain(m *testing.M) {
 	if spec := os.Getenv("PACELINE_HOLD"); spec != "" {
 		hold(spec)
 		return
 	}
-	os.Exit(m.Run())
+	os.Exit(h.Main(m))
 }
 
 func hold(spec string) {

@@ -54,6 +54,16 @@ var (
 	buildErr  error
 )
 
+// Main runs a test package's tests and then removes what Install built:
+// call it from TestMain in every package that uses Install.
+func Main(m *testing.M) int {
+	code := m.Run()
+	if buildDir != "" {
+		_ = os.RemoveAll(buildDir)
+	}
+	return code
+}
+
 // Install returns a directory holding the paceline binary and the agent
 // links, readable by everyone (ocf-tester runs meta-data as nobody). It
 // uses $PACELINE_BIN when set, else builds the binary once per test run.
