@@ -15,6 +15,7 @@ import (
 
 	"github.com/paceline-ha/paceline/pkg/fence"
 	"github.com/paceline-ha/paceline/pkg/ocf"
+	"github.com/paceline-ha/paceline/pkg/ocf/metaxml"
 )
 
 var update = flag.Bool("update", false, "rewrite the committed metadata files")
@@ -40,7 +41,7 @@ func TestMetadataCurrent(t *testing.T) {
 		name := e.Name + ".xml"
 		want[name] = true
 		path := filepath.Join(dir, name)
-		got := e.Render()
+		got := render(e)
 		if *update {
 			require.NoError(t, os.WriteFile(path, got, 0o644))
 			continue
@@ -57,6 +58,15 @@ func TestMetadataCurrent(t *testing.T) {
 			t.Errorf("%s belongs to no agent", f)
 		}
 	}
+}
+
+// render renders an entry's metadata from the Go definitions (the
+// metadata renderer stays out of the agents' binary).
+func render(e Entry) []byte {
+	if e.Kind == Fence {
+		return e.Fence().As(e.Name).RenderMetadata()
+	}
+	return metaxml.Render(e.OCF().Meta)
 }
 
 func TestRegistry(t *testing.T) {

@@ -13,7 +13,6 @@ import (
 	"github.com/paceline-ha/paceline/metadata"
 	"github.com/paceline-ha/paceline/pkg/fence"
 	"github.com/paceline-ha/paceline/pkg/ocf"
-	"github.com/paceline-ha/paceline/pkg/ocf/metaxml"
 )
 
 // Kind tells which contract an agent follows.
@@ -86,14 +85,6 @@ func (e Entry) FenceAgent() *fence.Agent {
 	a.Metadata = metadata.For
 	a.Version = Version
 	return a
-}
-
-// Render renders the entry's metadata from the Go definitions.
-func (e Entry) Render() []byte {
-	if e.Kind == Fence {
-		return e.Fence().As(e.Name).RenderMetadata()
-	}
-	return metaxml.Render(e.OCF().Meta)
 }
 
 // Metadata returns the committed metadata document of an agent.
