@@ -68,18 +68,9 @@ func runMeasured(argv []string, stdin string, env []string, want int) (sample, e
 
 // fence measures fence_ipmilan and fence_paceline_ipmilan against one
 // simulated BMC (ipmi_sim on the loopback), and bare ipmitool.
-func (b *bench) fence() (err error) {
-	t := &benchTB{log: b.log, dir: b.tmp}
-	defer func() {
-		if p := recover(); p != nil {
-			f, ok := p.(fatal)
-			if !ok {
-				panic(p)
-			}
-			err = fmt.Errorf("fence: %s", string(f))
-		}
-		t.done()
-	}()
+func (b *bench) fence() error { return b.withTB("fence", b.fenceWith) }
+
+func (b *bench) fenceWith(t *benchTB) (err error) {
 	const section = "fence_ipmilan"
 	fmt.Fprintf(b.log, "  %s\n", section)
 	bmc := harness.StartBMC(t, harness.BMCSpec{})

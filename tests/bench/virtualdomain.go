@@ -63,7 +63,13 @@ type migration struct {
 
 // virtualdomain measures VirtualDomain against two private libvirt
 // daemons running a small TCG guest.
-func (b *bench) virtualdomain() (err error) {
+func (b *bench) virtualdomain() error {
+	return b.withTB("VirtualDomain", b.virtualdomainWith)
+}
+
+// withTB runs a scenario that uses the test harness: a fatal error of the
+// harness ends it with an error, and its cleanups run at the end.
+func (b *bench) withTB(name string, fn func(t *benchTB) error) (err error) {
 	t := &benchTB{log: b.log, dir: b.tmp}
 	defer func() {
 		if p := recover(); p != nil {
@@ -71,10 +77,14 @@ func (b *bench) virtualdomain() (err error) {
 			if !ok {
 				panic(p)
 			}
-			err = fmt.Errorf("VirtualDomain: %s", string(f))
+			err = fmt.Errorf("%s: %s", name, string(f))
 		}
 		t.done()
 	}()
+	return fn(t)
+}
+
+func (b *bench) virtualdomainWith(t *benchTB) error {
 	b.typ, b.inst = "VirtualDomain", "vm"
 	hosts := harness.StartLibvirtHosts(t, 2)
 	n1, n2 := hosts[0], hosts[1]

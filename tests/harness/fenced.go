@@ -141,6 +141,39 @@ func (f *Fencer) startHolder(t testing.TB) {
 	f.netNS = fmt.Sprintf("/proc/%d/ns/net", cmd.Process.Pid)
 }
 
+// stopChild ends a child we started, by its PID: SIGTERM (and SIGCONT,
+// since a frozen process acts on SIGTERM only once resumed), SIGKILL after
+// grace. done is closed when it has exited.
+func stopChild(name string, cmd *exec.Cmd, done <-chan struct{}, grace time.Duration) error {
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	_ = cmd.Process.Signal(syscall.SIGCONT)
+	select {
+	case <-done:
+		return nil
+	case <-time.After(grace):
+	}
+	_ = cmd.Process.Kill()
+	select {
+	case <-done:
+		return fmt.Errorf("%s %d ignored SIGTERM for %v; killed", name, cmd.Process.Pid, grace)
+	case <-time.After(5 * time.Second):
+		return fmt.Errorf("%s %d survives SIGKILL", name, cmd.Process.Pid)
+	}
+}
+
+// closed reports whether done (nil: nothing running) is closed.
+func closed(done <-chan struct{}) bool {
+	if done == nil {
+		return true
+	}
+	select {
+	case <-done:
+		return true
+	default:
+		return false
+	}
+}
+
 // startLocked starts cmd from a goroutine whose OS thread stays locked
 // until cmd exits (Pdeathsig follows the thread that forked), waits for
 // it there, then closes out; the channel is closed when cmd has exited.
@@ -276,15 +309,7 @@ func (f *Fencer) fencedExited() bool {
 	f.mu.Lock()
 	done := f.fencedDone
 	f.mu.Unlock()
-	if done == nil {
-		return true
-	}
-	select {
-	case <-done:
-		return true
-	default:
-		return false
-	}
+	return closed(done)
 }
 
 // PID returns the PID of the running pacemaker-fenced, or 0.
@@ -376,19 +401,7 @@ func (f *Fencer) stopFenced(grace time.Duration) error {
 	if cmd == nil {
 		return nil
 	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-done:
-		return nil
-	case <-time.After(grace):
-	}
-	_ = cmd.Process.Kill()
-	select {
-	case <-done:
-		return fmt.Errorf("pacemaker-fenced %d ignored SIGTERM for %v; killed", cmd.Process.Pid, grace)
-	case <-time.After(5 * time.Second):
-		return fmt.Errorf("pacemaker-fenced %d survives SIGKILL", cmd.Process.Pid)
-	}
+	return stopChild("pacemaker-fenced", cmd, done, grace)
 }
 
 // cleanup undoes StartFencer, as far as it got.

@@ -342,15 +342,7 @@ func (b *BMC) exited() bool {
 	b.mu.Lock()
 	done := b.done
 	b.mu.Unlock()
-	if done == nil {
-		return true
-	}
-	select {
-	case <-done:
-		return true
-	default:
-		return false
-	}
+	return closed(done)
 }
 
 // pid returns the running ipmi_sim's PID, or 0.
@@ -656,20 +648,7 @@ func (b *BMC) stop(grace time.Duration) error {
 	if cmd == nil {
 		return nil
 	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	_ = cmd.Process.Signal(syscall.SIGCONT) // a frozen one acts on SIGTERM only once resumed
-	select {
-	case <-done:
-		return nil
-	case <-time.After(grace):
-	}
-	_ = cmd.Process.Kill()
-	select {
-	case <-done:
-		return fmt.Errorf("ipmi_sim %d ignored SIGTERM for %v; killed", cmd.Process.Pid, grace)
-	case <-time.After(5 * time.Second):
-		return fmt.Errorf("ipmi_sim %d survives SIGKILL", cmd.Process.Pid)
-	}
+	return stopChild("ipmi_sim", cmd, done, grace)
 }
 
 // LogTail returns the end of ipmi_sim's output and of the chassis log,

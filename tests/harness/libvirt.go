@@ -480,20 +480,7 @@ func (h *LibvirtHost) stopDaemon(grace time.Duration) error {
 	if cmd == nil {
 		return nil
 	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	_ = cmd.Process.Signal(syscall.SIGCONT) // a frozen daemon acts on SIGTERM only once resumed
-	select {
-	case <-done:
-		return nil
-	case <-time.After(grace):
-	}
-	_ = cmd.Process.Kill()
-	select {
-	case <-done:
-		return fmt.Errorf("libvirtd %d ignored SIGTERM for %v; killed", cmd.Process.Pid, grace)
-	case <-time.After(5 * time.Second):
-		return fmt.Errorf("libvirtd %d survives SIGKILL", cmd.Process.Pid)
-	}
+	return stopChild("libvirtd", cmd, done, grace)
 }
 
 // SerialLog is the path, from the root namespace, of the serial file of
