@@ -20,6 +20,9 @@ import (
 	h "github.com/paceline-ha/paceline/tests/harness"
 )
 
+// TestMain removes the installed binaries after the tests.
+func TestMain(m *testing.M) { os.Exit(h.Main(m)) }
+
 type addrInfo struct {
 	Local     string `json:"local"`
 	Prefixlen int    `json:"prefixlen"`
