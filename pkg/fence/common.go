@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strings"
 	"time"
 )
@@ -52,7 +53,7 @@ func Output() []Option {
 	}
 }
 
-// Timing returns the sequencing options with fencing.py's defaults
+// TimingOptions returns the sequencing options with fencing.py's defaults
 // (power_wait as the agent sets it), in the order fencing.py lists them,
 // with the agent's own options of that group merged in by name.
 func TimingOptions(powerWait string, extra ...Option) []Option {
@@ -68,16 +69,8 @@ func TimingOptions(powerWait string, extra ...Option) []Option {
 		{Name: "retry_on", Arg: "[attempts]", Type: Integer, Default: "1", ShortDesc: "Count of attempts to retry power on"},
 	}
 	list = append(list, extra...)
-	sortByName(list)
+	slices.SortStableFunc(list, func(a, b Option) int { return strings.Compare(a.Name, b.Name) })
 	return list
-}
-
-func sortByName(list []Option) {
-	for i := 1; i < len(list); i++ {
-		for j := i; j > 0 && list[j].Name < list[j-1].Name; j-- {
-			list[j], list[j-1] = list[j-1], list[j]
-		}
-	}
 }
 
 // Sudo returns the sudo options.

@@ -136,9 +136,6 @@ func (o *Options) parseStdin(r io.Reader) error {
 			value = value[1 : len(value)-1]
 		}
 		spec := o.byName(key)
-		if spec != nil && spec.Name == "verbose" && ocfTrue(value) && !o.IsSet("verbose_level") && o.byName("verbose_level") != nil {
-			o.values["verbose_level"] = "1"
-		}
 		switch {
 		case spec == nil && ignoredSilently(key):
 		case spec == nil:
@@ -146,6 +143,8 @@ func (o *Options) parseStdin(r io.Reader) error {
 		default:
 			if err := o.set(spec, value); err != nil {
 				o.Warnings = append(o.Warnings, err.Error()+"; ignored")
+			} else if spec.Name == "verbose" && o.Bool("verbose") && !o.IsSet("verbose_level") && o.byName("verbose_level") != nil {
+				o.values["verbose_level"] = "1" // as fencing.py: verbose=1 on stdin is level 1
 			}
 		}
 	}
@@ -234,14 +233,6 @@ func (o *Options) parseArgs(args []string) error {
 		o.values["verbose_level"] = strconv.Itoa(verbose)
 	}
 	return nil
-}
-
-func ocfTrue(v string) bool {
-	switch strings.ToLower(v) {
-	case "", "1", "yes", "on", "true":
-		return true
-	}
-	return false
 }
 
 // set checks and stores one value.

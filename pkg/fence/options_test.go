@@ -134,3 +134,13 @@ func TestStdinValues(t *testing.T) {
 		t.Errorf("warnings %q", o.Warnings)
 	}
 }
+
+func TestStdinVerboseIsLevelOne(t *testing.T) {
+	sp := append(specs(), Option{Name: "verbose", Short: "v", Type: Boolean}, Option{Name: "verbose_level", Type: Integer})
+	for in, want := range map[string]string{"verbose=1\n": "1", "verbose=0\n": "", "verbose_level=3\nverbose=yes\n": "3"} {
+		o, _ := Parse(sp, nil, strings.NewReader(in))
+		if got := o.Get("verbose_level"); got != want {
+			t.Errorf("%q: verbose_level %q, want %q", in, got, want)
+		}
+	}
+}

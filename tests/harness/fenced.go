@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -141,64 +140,6 @@ func (f *Fencer) startHolder(t testing.TB) {
 	f.netNS = fmt.Sprintf("/proc/%d/ns/net", cmd.Process.Pid)
 }
 
-// stopChild ends a child we started, by its PID: SIGTERM (and SIGCONT,
-// since a frozen process acts on SIGTERM only once resumed), SIGKILL after
-// grace. done is closed when it has exited.
-func stopChild(name string, cmd *exec.Cmd, done <-chan struct{}, grace time.Duration) error {
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	_ = cmd.Process.Signal(syscall.SIGCONT)
-	select {
-	case <-done:
-		return nil
-	case <-time.After(grace):
-	}
-	_ = cmd.Process.Kill()
-	select {
-	case <-done:
-		return fmt.Errorf("%s %d ignored SIGTERM for %v; killed", name, cmd.Process.Pid, grace)
-	case <-time.After(5 * time.Second):
-		return fmt.Errorf("%s %d survives SIGKILL", name, cmd.Process.Pid)
-	}
-}
-
-// closed reports whether done (nil: nothing running) is closed.
-func closed(done <-chan struct{}) bool {
-	if done == nil {
-		return true
-	}
-	select {
-	case <-done:
-		return true
-	default:
-		return false
-	}
-}
-
-// startLocked starts cmd from a goroutine whose OS thread stays locked
-// until cmd exits (Pdeathsig follows the thread that forked), waits for
-// it there, then closes out; the channel is closed when cmd has exited.
-func startLocked(t testing.TB, cmd *exec.Cmd, out *os.File) chan struct{} {
-	t.Helper()
-	done := make(chan struct{})
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		err := cmd.Start()
-		started <- err
-		if err == nil {
-			_ = cmd.Wait()
-		}
-		if out != nil {
-			out.Close()
-		}
-		close(done)
-	}()
-	if err := <-started; err != nil {
-		t.Fatalf("start %s: %v", cmd.Path, err)
-	}
-	return done
-}
-
 // setUp makes the fencer's world inside the holder's namespaces.
 func (f *Fencer) setUp(agents map[string]string) error {
 	sbin := filepath.Join(f.Dir, "sbin")
@@ -289,17 +230,9 @@ func loopbackUp() error {
 // execs it: same PID).
 func (f *Fencer) startFenced(t testing.TB) {
 	t.Helper()
-	out, err := os.OpenFile(filepath.Join(f.Dir, "fenced.out"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		t.Fatalf("fencer: %v", err)
-	}
 	argv := append(f.Wrap(), FencerDaemon, "-s", "-l", filepath.Join(f.Dir, "fenced.log"))
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.Dir = "/"
-	cmd.Env = append(append(os.Environ(), "LC_ALL=C"), f.env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-	done := startLocked(t, cmd, out)
+	cmd, done := startChild(t, argv, "/", append([]string{"LC_ALL=C"}, f.env...),
+		filepath.Join(f.Dir, "fenced.out"), syscall.SIGTERM)
 	f.mu.Lock()
 	f.fenced, f.fencedDone = cmd, done
 	f.mu.Unlock()

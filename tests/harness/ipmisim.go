@@ -321,17 +321,9 @@ func (b *BMC) writeConfig() error {
 // die (a frozen one would not act on SIGTERM).
 func (b *BMC) start(t testing.TB) {
 	t.Helper()
-	out, err := os.OpenFile(filepath.Join(b.Dir, "ipmi_sim.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		t.Fatalf("BMC %s: %v", b.Name, err)
-	}
 	argv := append(append([]string(nil), b.wrap...), "ipmi_sim", "-n",
 		"-c", filepath.Join(b.Dir, "lan.conf"), "-f", filepath.Join(b.Dir, "bmc.emu"), "-s", filepath.Join(b.Dir, "state"))
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.Dir = b.Dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	done := startLocked(t, cmd, out)
+	cmd, done := startChild(t, argv, b.Dir, nil, filepath.Join(b.Dir, "ipmi_sim.log"), syscall.SIGKILL)
 	b.mu.Lock()
 	b.cmd, b.done = cmd, done
 	b.mu.Unlock()
@@ -607,15 +599,8 @@ func (b *BMC) Freeze(t testing.TB) {
 	if pid == 0 || b.exited() {
 		t.Fatalf("BMC %s: Freeze: ipmi_sim is not running", b.Name)
 	}
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatalf("BMC %s: SIGSTOP ipmi_sim %d: %v", b.Name, pid, err)
-	}
-	end := time.Now().Add(5 * time.Second)
-	for processState(pid) != 'T' {
-		if time.Now().After(end) {
-			t.Fatalf("BMC %s: ipmi_sim %d not stopped after SIGSTOP (state %c)", b.Name, pid, processState(pid))
-		}
-		time.Sleep(5 * time.Millisecond)
+	if err := freeze(pid); err != nil {
+		t.Fatalf("BMC %s: freeze ipmi_sim: %v", b.Name, err)
 	}
 }
 

@@ -367,32 +367,8 @@ func (h *LibvirtHost) startDaemon(t testing.TB) {
 	if h.daemon != nil {
 		t.Fatalf("%s: libvirtd %d is already running", h.Name, h.daemon.Process.Pid)
 	}
-	out, err := os.OpenFile(filepath.Join(h.Dir, "libvirtd.out"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-	if err != nil {
-		t.Fatalf("%s: %v", h.Name, err)
-	}
-	cmd := exec.Command("nsenter", append(h.nsenter(), "libvirtd", "--listen", "--pid-file", "/run/libvirtd.pid")...)
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.Env = append(os.Environ(), "LC_ALL=C")
-	// Pdeathsig follows the thread that forked: it stays locked until
-	// libvirtd exits.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-	done := make(chan struct{})
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		err := cmd.Start()
-		started <- err
-		if err == nil {
-			_ = cmd.Wait()
-		}
-		out.Close()
-		close(done)
-	}()
-	if err := <-started; err != nil {
-		t.Fatalf("%s: start libvirtd: %v", h.Name, err)
-	}
-	h.daemon, h.done = cmd, done
+	argv := append([]string{"nsenter"}, append(h.nsenter(), "libvirtd", "--listen", "--pid-file", "/run/libvirtd.pid")...)
+	h.daemon, h.done = startChild(t, argv, "", []string{"LC_ALL=C"}, filepath.Join(h.Dir, "libvirtd.out"), syscall.SIGTERM)
 }
 
 // waitReady waits until h's libvirtd answers on its URI.
@@ -409,12 +385,7 @@ func (h *LibvirtHost) waitReady(t testing.TB, timeout time.Duration) {
 		if err == nil {
 			return
 		}
-		exited := false
-		select {
-		case <-done:
-			exited = true
-		default:
-		}
+		exited := closed(done)
 		if exited || time.Now().After(end) {
 			t.Fatalf("%s: libvirtd not answering (exited: %v): %v\n%s%s", h.Name, exited, err, out, h.LogTail())
 		}
@@ -447,15 +418,8 @@ func (h *LibvirtHost) Freeze(t testing.TB) {
 	if pid == 0 {
 		t.Fatalf("%s: Freeze: libvirtd is not running", h.Name)
 	}
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatalf("%s: SIGSTOP libvirtd %d: %v", h.Name, pid, err)
-	}
-	end := time.Now().Add(5 * time.Second)
-	for processState(pid) != 'T' {
-		if time.Now().After(end) {
-			t.Fatalf("%s: libvirtd %d not stopped after SIGSTOP (state %c)", h.Name, pid, processState(pid))
-		}
-		time.Sleep(10 * time.Millisecond)
+	if err := freeze(pid); err != nil {
+		t.Fatalf("%s: freeze libvirtd: %v", h.Name, err)
 	}
 }
 
