@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/paceline-ha/paceline/agents/drbd"
 	"github.com/paceline-ha/paceline/agents/fenceipmilan"
 	"github.com/paceline-ha/paceline/agents/filesystem"
 	"github.com/paceline-ha/paceline/agents/ipaddr2"
@@ -46,6 +47,7 @@ type Entry struct {
 func All() []Entry {
 	list := []Entry{
 		{Name: "IPaddr2", Kind: OCF, Replaces: "ocf:heartbeat:IPaddr2", OCF: ipaddr2.Agent},
+		{Name: "drbd", Kind: OCF, Replaces: "ocf:linbit:drbd", OCF: drbd.Agent},
 		{Name: "Filesystem", Kind: OCF, Replaces: "ocf:heartbeat:Filesystem", OCF: filesystem.Agent},
 		{Name: "VirtualDomain", Kind: OCF, Replaces: "ocf:heartbeat:VirtualDomain", OCF: virtualdomain.Agent,
 			Delegated: virtualdomain.DelegateTo,

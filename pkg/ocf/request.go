@@ -234,3 +234,23 @@ func NewRequest(a *Agent, instance, action string, params, meta map[string]strin
 	r.Log = &Logger{}
 	return r
 }
+
+// Environ returns the environment the agent was started with, sorted, with
+// extra entries ("NAME=value") added or replacing ones of the same name:
+// for a helper that must see what the agent saw plus a few settings.
+func (r *Request) Environ(extra ...string) []string {
+	m := make(map[string]string, len(r.env)+len(extra))
+	for k, v := range r.env {
+		m[k] = v
+	}
+	for _, e := range extra {
+		if k, v, ok := strings.Cut(e, "="); ok {
+			m[k] = v
+		}
+	}
+	out := make([]string, 0, len(m))
+	for _, k := range sortedKeys(m) {
+		out = append(out, k+"="+m[k])
+	}
+	return out
+}

@@ -1,0 +1,553 @@
+// Package drbd is ocf:paceline:drbd, a drop-in replacement for
+// ocf:linbit:drbd: a promotable clone that brings a DRBD resource up and
+// down, promotes and demotes it, and publishes promotion scores that never
+// favour stale data. The state model and the score rules are in pkg/drbd.
+package drbd
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/paceline-ha/paceline/pkg/drbd"
+	"github.com/paceline-ha/paceline/pkg/ocf"
+)
+
+// Agent returns ocf:paceline:drbd.
+func Agent() *ocf.Agent {
+	return agentOn(hostSystem())
+}
+
+func agentOn(s *system) *ocf.Agent {
+	h := func(f func(*op, context.Context) error) ocf.Handler {
+		return func(ctx context.Context, r *ocf.Request) error {
+			o, err := s.newOp(r)
+			if err != nil && r.Action != "stop" {
+				return err
+			}
+			if err != nil {
+				return s.stopRescue(ctx, r, o, err)
+			}
+			return f(o, ctx)
+		}
+	}
+	return &ocf.Agent{
+		Meta: Metadata(),
+		Handlers: map[string]ocf.Handler{
+			"start":        h((*op).start),
+			"stop":         h((*op).stop),
+			"promote":      h((*op).promote),
+			"demote":       h((*op).demote),
+			"notify":       h((*op).notify),
+			"monitor":      h((*op).monitor),
+			"reload":       h((*op).reload),
+			"validate-all": h((*op).validateAll),
+		},
+	}
+}
+
+// op is one action on one resource.
+type op struct {
+	*system
+	r   *ocf.Request
+	cfg config
+	mod module
+}
+
+// pause is how long loops wait between attempts.
+const pause = time.Second
+
+// newOp reads the parameters and the module, and checks what every
+// action needs: the parameters, drbdsetup, and a loaded module of an
+// accepted version. A module that is not loaded is not an error here.
+func (s *system) newOp(r *ocf.Request) (*op, error) {
+	o := &op{system: s, r: r}
+	var err error
+	if o.cfg, err = configOf(r); err != nil {
+		return o, err
+	}
+	if o.cfg.adjustErr != nil && r.Action != "monitor" {
+		r.Log.Errorf("%v; using %q", o.cfg.adjustErr, drbd.DefaultAdjustString)
+	}
+	if _, err := s.lookPath("drbdsetup"); err != nil {
+		return o, ocf.NotInstalled("drbdsetup not found: install drbd-utils")
+	}
+	if o.mod, err = s.module(); err != nil {
+		return o, err
+	}
+	if o.mod.loaded {
+		if err := o.cfg.checkVersion(o.mod.version); err != nil {
+			return o, err
+		}
+	}
+	if r.Action != "stop" && r.Action != "monitor" {
+		if _, err := s.lookPath("drbdadm"); err != nil {
+			return o, ocf.NotInstalled("drbdadm not found: install drbd-utils")
+		}
+	}
+	return o, nil
+}
+
+// validate is the full check of start, promote, demote, notify, reload
+// and validate-all: the clone's meta attributes, notifications, the
+// resource in the configuration, and allow-two-primaries when two may be
+// promoted (on start and promote).
+func (o *op) validate(ctx context.Context) error {
+	if !o.mod.loaded && !o.moduleAvailable() {
+		return ocf.NotInstalled("DRBD kernel module not available")
+	}
+	if err := checkClone(o.r.Meta, o.mod.version); err != nil {
+		return err
+	}
+	if o.r.Action != "validate-all" {
+		if err := o.cfg.checkNotify(o.r); err != nil {
+			return err
+		}
+	}
+	if res := o.adm(ctx, "sh-dev", o.cfg.res); res.err != nil {
+		if ctx.Err() != nil {
+			return ocf.Generic("drbdadm sh-dev %s: %s", o.cfg.res, res.msg())
+		}
+		return ocf.NotInstalled("resource %s is not in %s: %s", o.cfg.res, o.cfg.conf, res.msg())
+	}
+	if promotedMax(o.r.Meta) > 1 && (o.r.Action == "start" || o.r.Action == "promote" || o.r.Action == "validate-all") {
+		res := o.adm(ctx, "dump", o.cfg.res)
+		if res.err != nil {
+			return ocf.Generic("drbdadm dump %s: %s", o.cfg.res, res.msg())
+		}
+		if !drbd.AllowsTwoPrimaries(res.out) {
+			return ocf.NotConfigured("promoted-max=%d but resource %s does not set allow-two-primaries", promotedMax(o.r.Meta), o.cfg.res)
+		}
+	}
+	return nil
+}
+
+// adm runs drbdadm -c CONF ARGS.
+func (o *op) adm(ctx context.Context, args ...string) runResult {
+	full := append([]string{"-c", o.cfg.conf}, args...)
+	res := o.run(ctx, o.handlerEnv(), "drbdadm", full...)
+	if res.err != nil {
+		o.r.Log.Debugf("drbdadm %s: exit %d: %s", strings.Join(full, " "), res.code, strings.TrimSpace(string(res.out)))
+	}
+	return res
+}
+
+// handlerEnv is what DRBD's handlers (fence-peer, unfence-peer) expect to
+// find in drbdadm's environment.
+func (o *op) handlerEnv() []string {
+	return o.r.Environ("OCF_RESKEY_unfence_extra_args=" + o.cfg.unfenceArgs)
+}
+
+// state reads the resource's state with one drbdsetup call; nil when the
+// module is not loaded or the kernel does not know the resource.
+func (o *op) state(ctx context.Context) (*drbd.Resource, error) {
+	if !o.mod.loaded {
+		return nil, nil
+	}
+	res := o.run(ctx, nil, "drbdsetup", "events2", "--now", o.cfg.res)
+	if ctx.Err() != nil {
+		return nil, ocf.Generic("drbdsetup events2 %s: %s", o.cfg.res, res.msg())
+	}
+	st, err := drbd.ParseEvents2(res.out, o.cfg.res)
+	if err != nil {
+		if res.err != nil {
+			// The utilities refuse a resource the kernel does not know on
+			// some versions instead of printing an empty list.
+			if unknownResource(res.out) {
+				return nil, nil
+			}
+			return nil, ocf.Generic("drbdsetup events2 %s: exit %d: %s", o.cfg.res, res.code, res.msg())
+		}
+		return nil, ocf.Generic("drbdsetup events2 %s: %v", o.cfg.res, err)
+	}
+	return st, nil
+}
+
+func unknownResource(out []byte) bool {
+	s := strings.ToLower(string(out))
+	for _, w := range []string{"no such resource", "unknown resource", "not found"} {
+		if strings.Contains(s, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// wait sleeps d or until ctx ends, whichever is first; false if ctx ended.
+func wait(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+func (o *op) validateAll(ctx context.Context) error { return o.validate(ctx) }
+
+// monitor: 0 Secondary, 8 Primary, 9 Primary without reachable UpToDate
+// data, 7 not running; the score is published unless a probe finds the
+// resource stopped.
+func (o *op) monitor(ctx context.Context) error {
+	if !o.mod.loaded && !o.moduleAvailable() {
+		return ocf.NotInstalled("DRBD kernel module not available")
+	}
+	st, err := o.state(ctx)
+	if err != nil {
+		return err
+	}
+	if !st.Configured() {
+		if !o.r.Probe {
+			o.publish(ctx, st, false)
+		}
+		return ocf.Stopped("%s is not running", o.cfg.res)
+	}
+	o.publish(ctx, st, false)
+	if st.IsPrimary() {
+		if st.QuorumLost() {
+			return &ocf.Error{Code: ocf.FailedPromoted, Reason: o.cfg.res + " is Primary and has lost quorum"}
+		}
+		if bad := st.NoUpToDateData(); len(bad) > 0 {
+			return &ocf.Error{Code: ocf.FailedPromoted, Reason: fmt.Sprintf(
+				"%s is Primary without UpToDate data on volume %v: %s", o.cfg.res, bad, st.Summary())}
+		}
+		return ocf.Result(ocf.RunningPromoted)
+	}
+	return nil
+}
+
+// start brings the resource up (or adjusts it to the configuration),
+// waits for the peers as configured and publishes the score.
+func (o *op) start(ctx context.Context) error {
+	if err := o.validate(ctx); err != nil {
+		return err
+	}
+	if !o.mod.loaded {
+		if err := o.loadModule(ctx); err != nil {
+			return err
+		}
+	}
+	st, err := o.state(ctx)
+	if err != nil {
+		return err
+	}
+	var res runResult
+	switch {
+	case !st.Configured() && o.cfg.connectAfterPromot:
+		res = o.adm(ctx, "adjust", "--skip-net", o.cfg.res)
+	case !st.Configured():
+		res = o.adm(ctx, "up", o.cfg.res)
+	case o.cfg.connectAfterPromot:
+		res = o.adm(ctx, "adjust", "--skip-net", o.cfg.res)
+	default:
+		res = o.adm(ctx, "adjust", o.cfg.res)
+	}
+	if res.err != nil {
+		// adjust fails for reasons that leave the resource usable (a
+		// peer not answering); the state below decides.
+		o.r.Log.Warnf("drbdadm up/adjust %s: %s", o.cfg.res, res.msg())
+	}
+	if st, err = o.state(ctx); err != nil {
+		return err
+	}
+	if !st.Configured() {
+		return ocf.Generic("%s did not come up: %s", o.cfg.res, res.msg())
+	}
+	if st.IsPrimary() {
+		o.r.Log.Warnf("%s was Primary at start: demoting it", o.cfg.res)
+		if res := o.adm(ctx, "secondary", o.cfg.res); res.err != nil {
+			return ocf.Generic("%s is Primary at start and cannot be demoted: %s", o.cfg.res, res.msg())
+		}
+	}
+	for _, v := range st.Volumes {
+		if v.Disk == drbd.Diskless && !v.Client || v.Disk == drbd.Failed {
+			return ocf.Generic("%s volume %d has no disk (%s) after start: %s", o.cfg.res, v.Number, v.Disk, res.msg())
+		}
+	}
+	if o.cfg.wfc > 0 && !o.cfg.connectAfterPromot {
+		st = o.waitConnected(ctx, st)
+	}
+	o.publish(ctx, st, true)
+	return nil
+}
+
+// loadModule loads drbd with the parameters the configuration asks for.
+func (o *op) loadModule(ctx context.Context) error {
+	args := []string{"-s", "drbd"}
+	if res := o.adm(ctx, "sh-mod-parms"); res.err == nil {
+		args = append(args, strings.Fields(string(res.out))...)
+	}
+	if res := o.run(ctx, nil, "modprobe", args...); res.err != nil {
+		return ocf.NotInstalled("modprobe drbd: %s", res.msg())
+	}
+	m, err := o.module()
+	if err != nil {
+		return err
+	}
+	if !m.loaded {
+		return ocf.NotInstalled("modprobe drbd succeeded but /proc/drbd is missing")
+	}
+	o.mod = m
+	return o.cfg.checkVersion(m.version)
+}
+
+// waitConnected polls until every peer is connected, for wfc_timeout at
+// most (and never past the operation's deadline). Not connecting is only
+// logged: the peer may not be started yet.
+func (o *op) waitConnected(ctx context.Context, st *drbd.Resource) *drbd.Resource {
+	end := time.Now().Add(o.cfg.wfc)
+	for {
+		all := len(st.Peers) > 0
+		for _, p := range st.Peers {
+			all = all && p.Connection == drbd.Connected
+		}
+		if all {
+			return st
+		}
+		if time.Now().After(end) || !wait(ctx, 200*time.Millisecond) {
+			o.r.Log.Infof("%s: peers not connected after %v: %s", o.cfg.res, o.cfg.wfc, st.Summary())
+			return st
+		}
+		next, err := o.state(ctx)
+		if err != nil || next == nil {
+			return st
+		}
+		st = next
+	}
+}
+
+// stop demotes and takes the resource down, then outdates the local data
+// when asked to and removes the score. It retries until the deadline.
+func (o *op) stop(ctx context.Context) error {
+	var last string
+	for {
+		st, err := o.state(ctx)
+		if err != nil {
+			return err
+		}
+		if !st.Configured() {
+			break
+		}
+		var res runResult
+		if st.IsPrimary() {
+			res = o.adm(ctx, "secondary", o.cfg.res)
+		} else {
+			res = o.adm(ctx, "down", o.cfg.res)
+		}
+		if res.err == nil {
+			continue
+		}
+		last = res.msg()
+		o.r.Log.Warnf("stop %s (%s): %s", o.cfg.res, st.Summary(), last)
+		if !wait(ctx, pause) {
+			return ocf.Generic("%s could not be stopped: %s", o.cfg.res, last)
+		}
+	}
+	if o.cfg.stopOutdates {
+		o.maybeOutdateSelf(ctx, nil)
+	}
+	o.publish(ctx, nil, true)
+	return nil
+}
+
+// stopRescue is stop when the parameters or the module fail the checks:
+// as upstream, try drbdsetup down, so that a configuration error does not
+// get the node fenced.
+func (s *system) stopRescue(ctx context.Context, r *ocf.Request, o *op, cause error) error {
+	if o == nil || !nameOK(o.cfg.res) {
+		return cause
+	}
+	res := s.run(ctx, nil, "drbdsetup", "down", o.cfg.res)
+	if res.err != nil {
+		return ocf.Generic("%v; drbdsetup down %s failed too: %s", ocf.ReasonOf(cause), o.cfg.res, res.msg())
+	}
+	r.Log.Warnf("stopped %s with drbdsetup down despite: %v", o.cfg.res, ocf.ReasonOf(cause))
+	attrs := s.attributes(r)
+	if err := attrs.DeletePromotionScore(ctx, r.BaseInstance()); err != nil {
+		r.Log.Errorf("removing the promotion score: %v", err)
+	}
+	return nil
+}
+
+// promoteAttempts bounds drbdadm primary calls per promote.
+const promoteAttempts = 5
+
+// promote makes this node Primary. It refuses at once, with the reason,
+// when the local data is not UpToDate or a peer is Primary without
+// dual-primary; DRBD's own refusal (exit 17) is final too.
+func (o *op) promote(ctx context.Context) error {
+	if err := o.validate(ctx); err != nil {
+		return err
+	}
+	var last string
+	for attempt := 1; ; attempt++ {
+		st, err := o.state(ctx)
+		if err != nil {
+			return err
+		}
+		if !st.Configured() {
+			return ocf.Generic("%s is not running: cannot promote", o.cfg.res)
+		}
+		if st.IsPrimary() {
+			break
+		}
+		if err := o.mayPromote(st); err != nil {
+			return err
+		}
+		if attempt > promoteAttempts {
+			return ocf.Generic("%s: promotion failed %d times: %s", o.cfg.res, promoteAttempts, last)
+		}
+		res := o.adm(ctx, "primary", o.cfg.res)
+		if res.err == nil {
+			continue // read the state again
+		}
+		last = res.msg()
+		if res.code == 17 {
+			return ocf.Generic("DRBD refuses to promote %s: %s", o.cfg.res, last)
+		}
+		o.r.Log.Warnf("promote %s, attempt %d: %s", o.cfg.res, attempt, last)
+		if !wait(ctx, pause) {
+			return ocf.Generic("%s: promotion not done in time: %s", o.cfg.res, last)
+		}
+	}
+	if o.cfg.connectAfterPromot {
+		if res := o.adm(ctx, "adjust", o.cfg.res); res.err != nil {
+			o.r.Log.Warnf("adjust %s after promotion: %s", o.cfg.res, res.msg())
+		}
+	}
+	st, err := o.state(ctx)
+	if err != nil {
+		return err
+	}
+	o.publish(ctx, st, true)
+	return nil
+}
+
+// mayPromote is the agent's own refusal: stale data, or a Primary peer
+// when only one may be Primary.
+func (o *op) mayPromote(st *drbd.Resource) error {
+	if peer := st.PeerPrimary(); peer != "" && promotedMax(o.r.Meta) < 2 {
+		return ocf.Generic("refusing to promote %s: peer %s is Primary and promoted-max is 1", o.cfg.res, peer)
+	}
+	for _, v := range st.Volumes {
+		if v.Disk == drbd.UpToDate {
+			continue
+		}
+		if v.Client && st.SomePeerAllUpToDate() {
+			continue // DRBD 9 diskless client reading through a peer
+		}
+		return ocf.Generic("refusing to promote %s: volume %d is %s, not UpToDate (%s)", o.cfg.res, v.Number, v.Disk, st.Summary())
+	}
+	return nil
+}
+
+// demote makes this node Secondary, retrying until the deadline (the
+// device may be held open for a moment after its user stopped).
+func (o *op) demote(ctx context.Context) error {
+	if err := o.validate(ctx); err != nil {
+		return err
+	}
+	var last string
+	for {
+		st, err := o.state(ctx)
+		if err != nil {
+			return err
+		}
+		if !st.Configured() {
+			return ocf.Stopped("%s is not running", o.cfg.res)
+		}
+		if !st.IsPrimary() {
+			o.publish(ctx, st, true)
+			return nil
+		}
+		res := o.adm(ctx, "secondary", o.cfg.res)
+		if res.err == nil {
+			continue
+		}
+		last = res.msg()
+		o.r.Log.Warnf("demote %s: %s", o.cfg.res, last)
+		if !wait(ctx, pause) {
+			return ocf.Generic("%s could not be demoted: %s", o.cfg.res, last)
+		}
+	}
+}
+
+// notify connects peers that start (adjust), and after every operation
+// re-reads the state and publishes the score. It always succeeds once the
+// configuration is valid.
+func (o *op) notify(ctx context.Context) error {
+	if err := o.validate(ctx); err != nil {
+		return err
+	}
+	n := o.r.Notify
+	st, err := o.state(ctx)
+	if err != nil {
+		o.r.Log.Warnf("notify %s-%s: %v", n.Type, n.Operation, err)
+		return nil
+	}
+	if n.Operation == "start" && !o.cfg.connectAfterPromot && st.Configured() {
+		if res := o.adm(ctx, "-v", "adjust", o.cfg.res); res.err != nil {
+			o.r.Log.Warnf("adjust %s for a starting peer: %s", o.cfg.res, res.msg())
+		}
+	}
+	if n.Type == "post" && st.Configured() {
+		if st, err = o.state(ctx); err != nil {
+			o.r.Log.Warnf("notify %s-%s: %v", n.Type, n.Operation, err)
+			return nil
+		}
+		o.publish(ctx, st, true)
+		if o.cfg.stopOutdates && st.AnyPeerDiskUnknown() {
+			o.maybeOutdateSelf(ctx, st)
+		}
+	}
+	return nil
+}
+
+// maybeOutdateSelf marks the local data Outdated when another node is
+// promoted and this one is not (stop_outdates_secondary).
+func (o *op) maybeOutdateSelf(ctx context.Context, st *drbd.Resource) {
+	me := nodeName(o.r)
+	other := ""
+	for _, n := range o.r.Notify.Unames["promoted"] {
+		if n != me {
+			other = n
+		}
+	}
+	if other == "" {
+		return
+	}
+	if st.IsPrimary() {
+		o.r.Log.Errorf("%s is Primary here and on %s: DRBD split brain", o.cfg.res, other)
+		return
+	}
+	if res := o.adm(ctx, "outdate", o.cfg.res); res.err != nil {
+		o.r.Log.Warnf("outdate %s (%s is Primary): %s", o.cfg.res, other, res.msg())
+		return
+	}
+	o.r.Log.Infof("outdated %s: %s is Primary", o.cfg.res, other)
+}
+
+// reload applies configuration changes to a running resource.
+func (o *op) reload(ctx context.Context) error {
+	if err := o.validate(ctx); err != nil {
+		return err
+	}
+	st, err := o.state(ctx)
+	if err != nil {
+		return err
+	}
+	if !st.Configured() {
+		return ocf.Generic("%s is not running: nothing to reload", o.cfg.res)
+	}
+	if res := o.adm(ctx, "adjust", o.cfg.res); res.err != nil {
+		return ocf.Generic("drbdadm adjust %s: %s", o.cfg.res, res.msg())
+	}
+	if st, err = o.state(ctx); err != nil {
+		return err
+	}
+	o.publish(ctx, st, true)
+	return nil
+}

@@ -1,0 +1,473 @@
+package drbd
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/paceline-ha/paceline/pkg/ocf"
+)
+
+// fake is a DRBD host for the decision logic: /proc/drbd as a file, and a
+// scripted drbdadm/drbdsetup/crm_attribute that record their calls.
+type fake struct {
+	t       *testing.T
+	dir     string
+	mu      sync.Mutex
+	calls   []string
+	events2 string         // what drbdsetup events2 prints
+	fail    map[string]int // drbdadm subcommand -> exit code
+	msg     map[string]string
+	onAdm   func(sub string) // state changes a successful drbdadm makes
+	dump    string
+	attrs   map[string]string
+	noAdm   bool
+}
+
+func newFake(t *testing.T) *fake {
+	f := &fake{t: t, dir: t.TempDir(), fail: map[string]int{}, msg: map[string]string{}, attrs: map[string]string{},
+		dump: "resource r0 {\n net { protocol C; }\n}\n"}
+	f.setProc("version: 8.4.11 (api:1/proto:86-101)\n")
+	return f
+}
+
+func (f *fake) setProc(s string) {
+	p := filepath.Join(f.dir, "drbd")
+	if s == "" {
+		_ = os.Remove(p)
+		return
+	}
+	require.NoError(f.t, os.WriteFile(p, []byte(s), 0o644))
+}
+
+func (f *fake) system() *system {
+	return &system{
+		procDRBD:   filepath.Join(f.dir, "drbd"),
+		sysModule:  filepath.Join(f.dir, "sys-module-drbd"),
+		modulesDir: filepath.Join(f.dir, "modules"),
+		run:        f.run,
+		lookPath: func(name string) (string, error) {
+			if f.noAdm && name == "drbdadm" {
+				return "", fmt.Errorf("not found")
+			}
+			return "/usr/sbin/" + name, nil
+		},
+		attributes: func(r *ocf.Request) *ocf.Attributes {
+			return &ocf.Attributes{Command: "crm_attribute", Node: r.Meta.OnNode, Run: f.crmAttribute}
+		},
+	}
+}
+
+func (f *fake) crmAttribute(ctx context.Context, name string, args ...string) ([]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, name+" "+strings.Join(args, " "))
+	var attr, val string
+	del := false
+	for i := 0; i < len(args); i++ {
+		switch args[i] {
+		case "--name":
+			attr = args[i+1]
+		case "--update":
+			val = args[i+1]
+		case "--delete":
+			del = true
+		}
+	}
+	if del {
+		delete(f.attrs, attr)
+	} else {
+		f.attrs[attr] = val
+	}
+	return nil, nil
+}
+
+func (f *fake) run(ctx context.Context, env []string, name string, args ...string) runResult {
+	f.mu.Lock()
+	f.calls = append(f.calls, name+" "+strings.Join(args, " "))
+	f.mu.Unlock()
+	switch name {
+	case "drbdsetup":
+		if args[0] == "events2" {
+			return runResult{out: []byte(f.events2)}
+		}
+		return runResult{}
+	case "drbdadm":
+		sub := args[2]
+		if sub == "-v" {
+			sub = args[3]
+		}
+		if code := f.fail[sub]; code != 0 {
+			return runResult{out: []byte(f.msg[sub] + "\n"), code: code, err: fmt.Errorf("exit status %d", code)}
+		}
+		if sub == "dump" {
+			return runResult{out: []byte(f.dump)}
+		}
+		if f.onAdm != nil {
+			f.onAdm(sub)
+		}
+		return runResult{}
+	}
+	return runResult{code: -1, err: fmt.Errorf("unexpected %s", name)}
+}
+
+func (f *fake) count(prefix string) int {
+	n := 0
+	for _, c := range f.calls {
+		if strings.HasPrefix(c, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+// state renders events2 output for a two-node resource.
+func state(role, peerRole, conn, disk, pdisk string) string {
+	return fmt.Sprintf(`exists resource name:r0 role:%s suspended:no
+exists connection name:r0 peer-node-id:1 conn-name:peer connection:%s role:%s
+exists device name:r0 volume:0 minor:0 disk:%s
+exists peer-device name:r0 peer-node-id:1 conn-name:peer volume:0 replication:Established peer-disk:%s resync-suspended:no
+exists -
+`, role, conn, peerRole, disk, pdisk)
+}
+
+const stopped = "exists -\n"
+
+var goodMeta = map[string]string{"clone_max": "2", "clone_node_max": "1", "promoted_max": "1",
+	"promoted_node_max": "1", "notify": "true", "on_node": "guest-a", "timeout": "20000"}
+
+func call(t *testing.T, f *fake, action string, params, meta map[string]string) (ocf.Status, string) {
+	t.Helper()
+	a := agentOn(f.system())
+	a.MetadataXML = []byte("<x/>")
+	env := []string{"OCF_RESOURCE_INSTANCE=p_drbd:0", "OCF_RA_VERSION_MAJOR=1", "HA_RSCTMP=" + f.dir}
+	p := map[string]string{"drbd_resource": "r0"}
+	for k, v := range params {
+		p[k] = v
+	}
+	for k, v := range p {
+		env = append(env, "OCF_RESKEY_"+k+"="+v)
+	}
+	m := goodMeta
+	if meta != nil {
+		m = meta
+	}
+	for k, v := range m {
+		env = append(env, "OCF_RESKEY_CRM_meta_"+k+"="+v)
+	}
+	var stderr strings.Builder
+	code := ocf.Exec(a, ocf.Invocation{Args: []string{"drbd", action}, Env: env, Stdout: &strings.Builder{}, Stderr: &stderr})
+	return code, stderr.String()
+}
+
+func with(m map[string]string, kv ...string) map[string]string {
+	out := map[string]string{}
+	for k, v := range m {
+		out[k] = v
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] == "" {
+			delete(out, kv[i])
+		} else {
+			out[kv[i]] = kv[i+1]
+		}
+	}
+	return out
+}
+
+func TestValidation(t *testing.T) {
+	cases := []struct {
+		name   string
+		action string
+		params map[string]string
+		meta   map[string]string
+		setup  func(f *fake)
+		code   ocf.Status
+		reason string
+	}{
+		{"valid", "validate-all", nil, nil, nil, ocf.Success, ""},
+		{"no resource", "validate-all", map[string]string{"drbd_resource": ""}, nil, nil, ocf.ErrConfigured, "drbd_resource is not set"},
+		{"bad resource", "start", map[string]string{"drbd_resource": "r0;rm"}, nil, nil, ocf.ErrConfigured, "drbd_resource"},
+		{"bad conf", "monitor", map[string]string{"drbdconf": "/etc/drbd conf"}, nil, nil, ocf.ErrConfigured, "drbdconf"},
+		{"bad remove option", "monitor", map[string]string{"remove_master_score_if_peer_primary": "maybe"}, nil, nil, ocf.ErrConfigured, "remove_master_score_if_peer_primary"},
+		{"bad version", "monitor", map[string]string{"require_drbd_module_version_ge": "eight"}, nil, nil, ocf.ErrConfigured, "require_drbd_module_version_ge"},
+		{"module too old", "monitor", map[string]string{"require_drbd_module_version_ge": "9.0.0"}, nil, nil, ocf.ErrInstalled, "older than"},
+		{"module too new", "monitor", map[string]string{"require_drbd_module_version_lt": "8.4.0"}, nil, nil, ocf.ErrInstalled, "not older than"},
+		{"not a clone", "start", nil, with(goodMeta, "clone_max", ""), nil, ocf.ErrConfigured, "clone-max is not set"},
+		{"two per node", "start", nil, with(goodMeta, "clone_node_max", "2"), nil, ocf.ErrConfigured, "clone-node-max=2"},
+		{"two promoted per node", "promote", nil, with(goodMeta, "promoted_node_max", "2"), nil, ocf.ErrConfigured, "promoted-node-max=2"},
+		{"three promoted", "validate-all", nil, with(goodMeta, "promoted_max", "3"), nil, ocf.ErrConfigured, "promoted-max=3"},
+		{"legacy master_max", "validate-all", nil, with(goodMeta, "promoted_max", "", "master_max", "3"), nil, ocf.ErrConfigured, "promoted-max=3"},
+		{"three clones on 8.4", "start", nil, with(goodMeta, "clone_max", "3"), nil, ocf.ErrConfigured, "has one peer"},
+		{"three clones on 9", "validate-all", nil, with(goodMeta, "clone_max", "3"),
+			func(f *fake) { f.setProc("version: 9.2.12 (api:2/proto:86-122)\n") }, ocf.Success, ""},
+		{"three clones two promoted on 9", "validate-all", nil, with(goodMeta, "clone_max", "3", "promoted_max", "2"),
+			func(f *fake) { f.setProc("version: 9.2.12 (api:2/proto:86-122)\n") }, ocf.ErrConfigured, "promoted-max=2"},
+		{"no notify", "start", nil, with(goodMeta, "notify", ""), nil, ocf.ErrConfigured, "notify=true"},
+		{"no notify ignored", "validate-all", map[string]string{"ignore_missing_notifications": "true"}, with(goodMeta, "notify", ""), nil, ocf.Success, ""},
+		{"no notify, monitor", "monitor", nil, with(goodMeta, "notify", ""), func(f *fake) { f.events2 = stopped }, ocf.NotRunning, ""},
+		{"no notify, validate-all", "validate-all", nil, with(goodMeta, "notify", ""), nil, ocf.Success, ""},
+		{"notify start list counts", "promote", nil, with(goodMeta, "notify", "", "notify_start_uname", " "),
+			func(f *fake) { f.events2 = state("Primary", "Secondary", "Connected", "UpToDate", "UpToDate") }, ocf.Success, ""},
+		{"dual primary without allow", "start", nil, with(goodMeta, "promoted_max", "2"), nil, ocf.ErrConfigured, "allow-two-primaries"},
+		{"dual primary allowed", "validate-all", nil, with(goodMeta, "promoted_max", "2"),
+			func(f *fake) { f.dump = "resource r0 { net { allow-two-primaries yes; } }" }, ocf.Success, ""},
+		{"not in config", "validate-all", nil, nil, func(f *fake) {
+			f.fail["sh-dev"] = 10
+			f.msg["sh-dev"] = "'r0' not defined in your config (for this host)."
+		}, ocf.ErrInstalled, "not in /etc/drbd.conf"},
+		{"no module", "validate-all", nil, nil, func(f *fake) { f.setProc("") }, ocf.ErrInstalled, "module not available"},
+		{"module loadable", "validate-all", nil, nil, func(f *fake) {
+			f.setProc("")
+			require.NoError(t, os.Mkdir(filepath.Join(f.dir, "sys-module-drbd"), 0o755))
+		}, ocf.Success, ""},
+		{"no drbdadm", "start", nil, nil, func(f *fake) { f.noAdm = true }, ocf.ErrInstalled, "drbdadm not found"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFake(t)
+			f.events2 = state("Secondary", "Secondary", "Connected", "UpToDate", "UpToDate")
+			if c.setup != nil {
+				c.setup(f)
+			}
+			code, stderr := call(t, f, c.action, c.params, c.meta)
+			assert.Equal(t, c.code, code, stderr)
+			if c.reason != "" {
+				assert.Contains(t, stderr, "ocf-exit-reason:")
+				assert.Contains(t, stderr, c.reason)
+			}
+		})
+	}
+}
+
+func TestMonitor(t *testing.T) {
+	cases := []struct {
+		name   string
+		ev     string
+		code   ocf.Status
+		score  string // "" removed
+		reason string
+	}{
+		{"secondary", state("Secondary", "Primary", "Connected", "UpToDate", "UpToDate"), ocf.Success, "10000", ""},
+		{"primary", state("Primary", "Secondary", "Connected", "UpToDate", "UpToDate"), ocf.RunningPromoted, "10000", ""},
+		{"alone", state("Secondary", "Unknown", "Connecting", "UpToDate", "DUnknown"), ocf.Success, "1000", ""},
+		{"stale", state("Secondary", "Unknown", "Connecting", "Outdated", "DUnknown"), ocf.Success, "", ""},
+		{"stopped", stopped, ocf.NotRunning, "", ""},
+		{"primary, disk failed, peer good", state("Primary", "Secondary", "Connected", "Diskless", "UpToDate"), ocf.RunningPromoted, "10", ""},
+		{"primary, disk failed, no peer", state("Primary", "Unknown", "Connecting", "Diskless", "DUnknown"), ocf.FailedPromoted, "", "without UpToDate data"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFake(t)
+			f.attrs["master-p_drbd"] = "5"
+			f.events2 = c.ev
+			code, stderr := call(t, f, "monitor", nil, with(goodMeta, "interval", "20000"))
+			assert.Equal(t, c.code, code, stderr)
+			assert.Equal(t, c.score, f.attrs["master-p_drbd"])
+			if c.reason != "" {
+				assert.Contains(t, stderr, c.reason)
+			}
+			assert.Equal(t, 1, f.count("drbdsetup"), f.calls)
+			assert.Zero(t, f.count("drbdadm"), f.calls)
+		})
+	}
+}
+
+func TestMonitorScoreCache(t *testing.T) {
+	f := newFake(t)
+	f.events2 = state("Secondary", "Primary", "Connected", "UpToDate", "UpToDate")
+	meta := with(goodMeta, "interval", "20000")
+	for i := 0; i < 3; i++ {
+		code, stderr := call(t, f, "monitor", nil, meta)
+		require.Equal(t, ocf.Success, code, stderr)
+	}
+	assert.Equal(t, 1, f.count("crm_attribute"), "one write for three equal monitors: %v", f.calls)
+	assert.Equal(t, "10000", f.attrs["master-p_drbd"])
+	f.events2 = state("Secondary", "Unknown", "Connecting", "UpToDate", "DUnknown")
+	call(t, f, "monitor", nil, meta)
+	assert.Equal(t, 2, f.count("crm_attribute"))
+	assert.Equal(t, "1000", f.attrs["master-p_drbd"])
+	// The cache expires: the same decision is written again.
+	old := filepath.Join(f.dir, "paceline-drbd-p_drbd.score")
+	require.FileExists(t, old)
+	past := mustTime(t, "2000-01-01T00:00:00Z")
+	require.NoError(t, os.Chtimes(old, past, past))
+	call(t, f, "monitor", nil, meta)
+	assert.Equal(t, 3, f.count("crm_attribute"))
+}
+
+func TestProbeLeavesScore(t *testing.T) {
+	f := newFake(t)
+	f.attrs["master-p_drbd"] = "10000"
+	f.events2 = stopped
+	code, _ := call(t, f, "monitor", nil, goodMeta)
+	assert.Equal(t, ocf.NotRunning, code)
+	assert.Equal(t, "10000", f.attrs["master-p_drbd"], "a probe that finds it stopped leaves the score")
+	assert.Zero(t, f.count("crm_attribute"))
+	// Module not loaded: not running, without running anything.
+	f.setProc("")
+	require.NoError(t, os.Mkdir(filepath.Join(f.dir, "sys-module-drbd"), 0o755))
+	f.calls = nil
+	code, _ = call(t, f, "monitor", nil, goodMeta)
+	assert.Equal(t, ocf.NotRunning, code)
+	assert.Empty(t, f.calls)
+}
+
+func TestPromote(t *testing.T) {
+	t.Run("refuses stale data", func(t *testing.T) {
+		f := newFake(t)
+		f.events2 = state("Secondary", "Unknown", "Connecting", "Outdated", "DUnknown")
+		code, stderr := call(t, f, "promote", nil, nil)
+		assert.Equal(t, ocf.ErrGeneric, code)
+		assert.Contains(t, stderr, "refusing to promote r0: volume 0 is Outdated")
+		assert.Zero(t, f.count("drbdadm -c /etc/drbd.conf primary"))
+	})
+	t.Run("refuses with a primary peer", func(t *testing.T) {
+		f := newFake(t)
+		f.events2 = state("Secondary", "Primary", "Connected", "UpToDate", "UpToDate")
+		code, stderr := call(t, f, "promote", nil, nil)
+		assert.Equal(t, ocf.ErrGeneric, code)
+		assert.Contains(t, stderr, "peer peer is Primary and promoted-max is 1")
+		assert.Zero(t, f.count("drbdadm -c /etc/drbd.conf primary"))
+	})
+	t.Run("dual primary", func(t *testing.T) {
+		f := newFake(t)
+		f.dump = "resource r0 { net { allow-two-primaries; } }"
+		f.events2 = state("Secondary", "Primary", "Connected", "UpToDate", "UpToDate")
+		f.onAdm = func(sub string) {
+			if sub == "primary" {
+				f.events2 = state("Primary", "Primary", "Connected", "UpToDate", "UpToDate")
+			}
+		}
+		code, stderr := call(t, f, "promote", nil, with(goodMeta, "promoted_max", "2"))
+		assert.Equal(t, ocf.Success, code, stderr)
+		assert.Equal(t, "10000", f.attrs["master-p_drbd"])
+	})
+	t.Run("DRBD refuses (17) at once", func(t *testing.T) {
+		f := newFake(t)
+		f.events2 = state("Secondary", "Secondary", "Connected", "UpToDate", "UpToDate")
+		f.fail["primary"] = 17
+		f.msg["primary"] = "0: State change failed: (-2) Need access to UpToDate data"
+		code, stderr := call(t, f, "promote", nil, nil)
+		assert.Equal(t, ocf.ErrGeneric, code)
+		assert.Contains(t, stderr, "DRBD refuses to promote r0: 0: State change failed")
+		assert.Equal(t, 1, f.count("drbdadm -c /etc/drbd.conf primary"))
+	})
+	t.Run("bounded retries", func(t *testing.T) {
+		f := newFake(t)
+		f.events2 = state("Secondary", "Secondary", "Connected", "UpToDate", "UpToDate")
+		f.fail["primary"] = 11
+		f.msg["primary"] = "State change failed: (-1) Multiple primaries not allowed by config"
+		code, stderr := call(t, f, "promote", nil, with(goodMeta, "timeout", "3000"))
+		assert.Equal(t, ocf.ErrGeneric, code)
+		assert.Contains(t, stderr, "Multiple primaries not allowed")
+		assert.LessOrEqual(t, f.count("drbdadm -c /etc/drbd.conf primary"), promoteAttempts)
+	})
+	t.Run("not running", func(t *testing.T) {
+		f := newFake(t)
+		f.events2 = stopped
+		code, stderr := call(t, f, "promote", nil, nil)
+		assert.Equal(t, ocf.ErrGeneric, code)
+		assert.Contains(t, stderr, "not running")
+	})
+}
+
+func TestDemoteStop(t *testing.T) {
+	f := newFake(t)
+	f.attrs["master-p_drbd"] = "10000"
+	f.events2 = state("Primary", "Secondary", "Connected", "UpToDate", "UpToDate")
+	f.onAdm = func(sub string) {
+		switch sub {
+		case "secondary":
+			f.events2 = state("Secondary", "Secondary", "Connected", "UpToDate", "UpToDate")
+		case "down":
+			f.events2 = stopped
+		}
+	}
+	code, stderr := call(t, f, "demote", nil, nil)
+	require.Equal(t, ocf.Success, code, stderr)
+	f.events2 = state("Primary", "Secondary", "Connected", "UpToDate", "UpToDate")
+	code, stderr = call(t, f, "stop", nil, nil)
+	require.Equal(t, ocf.Success, code, stderr)
+	assert.NotContains(t, f.attrs, "master-p_drbd", "stop removes the score")
+	code, _ = call(t, f, "demote", nil, nil)
+	assert.Equal(t, ocf.NotRunning, code)
+
+	t.Run("held open", func(t *testing.T) {
+		f := newFake(t)
+		f.events2 = state("Primary", "Secondary", "Connected", "UpToDate", "UpToDate")
+		f.fail["secondary"] = 11
+		f.msg["secondary"] = "0: State change failed: (-12) Device is held open by someone"
+		code, stderr := call(t, f, "stop", nil, with(goodMeta, "timeout", "2500"))
+		assert.Equal(t, ocf.ErrGeneric, code)
+		assert.Contains(t, stderr, "r0 could not be stopped: 0: State change failed: (-12) Device is held open")
+	})
+	t.Run("rescue", func(t *testing.T) {
+		f := newFake(t)
+		f.attrs["master-p_drbd"] = "10000"
+		code, stderr := call(t, f, "stop", map[string]string{"require_drbd_module_version_lt": "8.0.0"}, nil)
+		assert.Equal(t, ocf.Success, code, stderr)
+		assert.Equal(t, 1, f.count("drbdsetup down r0"))
+		assert.NotContains(t, f.attrs, "master-p_drbd")
+	})
+}
+
+func TestStart(t *testing.T) {
+	f := newFake(t)
+	f.events2 = stopped
+	f.onAdm = func(sub string) {
+		if sub == "up" {
+			f.events2 = state("Secondary", "Secondary", "Connected", "UpToDate", "UpToDate")
+		}
+	}
+	code, stderr := call(t, f, "start", nil, nil)
+	require.Equal(t, ocf.Success, code, stderr)
+	assert.Equal(t, "10000", f.attrs["master-p_drbd"])
+	assert.Equal(t, 1, f.count("drbdadm -c /etc/drbd.conf up r0"))
+
+	t.Run("attach fails", func(t *testing.T) {
+		f := newFake(t)
+		f.events2 = stopped
+		f.onAdm = func(sub string) {
+			if sub == "up" {
+				f.events2 = state("Secondary", "Unknown", "Connecting", "Diskless", "DUnknown")
+			}
+		}
+		code, stderr := call(t, f, "start", nil, map[string]string(with(goodMeta, "timeout", "5000")))
+		assert.Equal(t, ocf.ErrGeneric, code)
+		assert.Contains(t, stderr, "volume 0 has no disk (Diskless)")
+	})
+}
+
+func TestNotifyOutdates(t *testing.T) {
+	f := newFake(t)
+	f.events2 = state("Secondary", "Unknown", "Connecting", "UpToDate", "DUnknown")
+	meta := with(goodMeta, "notify_type", "post", "notify_operation", "promote", "notify_promoted_uname", "guest-b")
+	code, stderr := call(t, f, "notify", map[string]string{"stop_outdates_secondary": "true"}, meta)
+	assert.Equal(t, ocf.Success, code, stderr)
+	assert.Equal(t, 1, f.count("drbdadm -c /etc/drbd.conf outdate r0"))
+	// Not without the option.
+	f.calls = nil
+	call(t, f, "notify", nil, meta)
+	assert.Zero(t, f.count("drbdadm -c /etc/drbd.conf outdate"))
+}
+
+func TestLocate(t *testing.T) {
+	assert.True(t, locateShowsPromoted([]byte(`<nodes resource="p_drbd"><node state="promoted">guest-a</node></nodes>`)))
+	assert.False(t, locateShowsPromoted([]byte(`<nodes resource="p_drbd"><node state="started">guest-a</node></nodes>`)))
+}
+
+func mustTime(t *testing.T, s string) (tm time.Time) {
+	t.Helper()
+	tm, err := time.Parse(time.RFC3339, s)
+	require.NoError(t, err)
+	return tm
+}

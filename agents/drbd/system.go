@@ -1,0 +1,144 @@
+package drbd
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/paceline-ha/paceline/pkg/drbd"
+	"github.com/paceline-ha/paceline/pkg/ocf"
+)
+
+// runResult is what a helper program did.
+type runResult struct {
+	out  []byte // stdout and stderr together
+	code int    // exit code; -1 when it did not run or was killed
+	err  error  // nil when it exited 0
+}
+
+// msg is the helper's last line of output, for exit reasons.
+func (r runResult) msg() string {
+	lines := strings.Split(strings.TrimSpace(string(r.out)), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if l := strings.TrimSpace(lines[i]); l != "" {
+			return l
+		}
+	}
+	if r.err != nil {
+		return r.err.Error()
+	}
+	return ""
+}
+
+// system is the machine as the agent sees it; tests replace the paths and
+// the runner.
+type system struct {
+	procDRBD   string // /proc/drbd
+	sysModule  string // /sys/module/drbd
+	modulesDir string // /lib/modules
+	run        func(ctx context.Context, env []string, name string, args ...string) runResult
+	lookPath   func(string) (string, error)
+	attributes func(*ocf.Request) *ocf.Attributes // crm_attribute
+}
+
+func hostSystem() *system {
+	return &system{
+		procDRBD: "/proc/drbd", sysModule: "/sys/module/drbd", modulesDir: "/lib/modules",
+		run: runCommand, lookPath: exec.LookPath,
+		attributes: (*ocf.Request).Attributes,
+	}
+}
+
+// runCommand runs a helper (with env as its whole environment, or the
+// agent's when nil) in its own process group, killed with its
+// children when ctx ends, with stdin from /dev/null.
+func runCommand(ctx context.Context, env []string, name string, args ...string) runResult {
+	cmd := ocf.Command(ctx, name, args...)
+	cmd.Env = env // nil: the agent's own
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	res := runResult{out: out.Bytes(), code: 0, err: err}
+	if err != nil {
+		res.code = -1
+		var ee *exec.ExitError
+		if errors.As(err, &ee) && ee.Exited() {
+			res.code = ee.ExitCode()
+		}
+		if ctx.Err() != nil {
+			res.err = fmt.Errorf("%s %s: gave up: %w", name, strings.Join(args, " "), ctx.Err())
+			res.code = -1
+		}
+	}
+	return res
+}
+
+// module is what the kernel says about DRBD.
+type module struct {
+	loaded  bool
+	version drbd.Version
+}
+
+// module reads /proc/drbd: it exists when the module is loaded, and its
+// first line names the version.
+func (s *system) module() (module, error) {
+	data, err := os.ReadFile(s.procDRBD)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return module{}, nil
+		}
+		return module{}, ocf.Generic("read %s: %v", s.procDRBD, err)
+	}
+	v, err := drbd.ParseProcDRBD(data)
+	if err != nil {
+		return module{loaded: true}, ocf.Generic("%v", err)
+	}
+	return module{loaded: true, version: v}, nil
+}
+
+// moduleAvailable reports whether the running kernel could load DRBD: it
+// is built in, or modules.dep or modules.builtin names drbd.ko.
+func (s *system) moduleAvailable() bool {
+	if _, err := os.Stat(s.sysModule); err == nil {
+		return true
+	}
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return false
+	}
+	dir := filepath.Join(s.modulesDir, unix.ByteSliceToString(u.Release[:]))
+	for _, f := range []string{"modules.dep", "modules.builtin"} {
+		data, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			name, _, _ := strings.Cut(line, ":")
+			base := filepath.Base(strings.TrimSpace(name))
+			if base == "drbd.ko" || strings.HasPrefix(base, "drbd.ko.") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// nodeName is the node this runs on: the name Pacemaker gave, else the
+// kernel's host name.
+func nodeName(r *ocf.Request) string {
+	if r.Meta.OnNode != "" {
+		return r.Meta.OnNode
+	}
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return ""
+	}
+	return unix.ByteSliceToString(u.Nodename[:])
+}
