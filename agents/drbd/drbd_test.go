@@ -50,10 +50,11 @@ func (f *fake) setProc(s string) {
 
 func (f *fake) system() *system {
 	return &system{
-		procDRBD:   filepath.Join(f.dir, "drbd"),
-		sysModule:  filepath.Join(f.dir, "sys-module-drbd"),
-		modulesDir: filepath.Join(f.dir, "modules"),
-		run:        f.run,
+		procDRBD:    filepath.Join(f.dir, "drbd"),
+		sysModule:   filepath.Join(f.dir, "sys-module-drbd"),
+		modulesDir:  filepath.Join(f.dir, "modules"),
+		drbdsetup84: filepath.Join(f.dir, "drbdsetup-84"),
+		run:         f.run,
 		lookPath: func(name string) (string, error) {
 			if f.noAdm && name == "drbdadm" {
 				return "", fmt.Errorf("not found")
@@ -335,7 +336,7 @@ func TestPromote(t *testing.T) {
 		f.events2 = state("Secondary", "Primary", "Connected", "UpToDate", "UpToDate")
 		code, stderr := call(t, f, "promote", nil, nil)
 		assert.Equal(t, ocf.ErrGeneric, code)
-		assert.Contains(t, stderr, "peer peer is Primary and promoted-max is 1")
+		assert.Contains(t, stderr, "the peer is Primary and promoted-max is 1")
 		assert.Zero(t, f.count("drbdadm -c /etc/drbd.conf primary"))
 	})
 	t.Run("dual primary", func(t *testing.T) {

@@ -40,18 +40,20 @@ func (r runResult) msg() string {
 // system is the machine as the agent sees it; tests replace the paths and
 // the runner.
 type system struct {
-	procDRBD   string // /proc/drbd
-	sysModule  string // /sys/module/drbd
-	modulesDir string // /lib/modules
-	run        func(ctx context.Context, env []string, name string, args ...string) runResult
-	lookPath   func(string) (string, error)
-	attributes func(*ocf.Request) *ocf.Attributes // crm_attribute
+	procDRBD    string // /proc/drbd
+	sysModule   string // /sys/module/drbd
+	modulesDir  string // /lib/modules
+	drbdsetup84 string // /lib/drbd/drbdsetup-84
+	run         func(ctx context.Context, env []string, name string, args ...string) runResult
+	lookPath    func(string) (string, error)
+	attributes  func(*ocf.Request) *ocf.Attributes // crm_attribute
 }
 
 func hostSystem() *system {
 	return &system{
 		procDRBD: "/proc/drbd", sysModule: "/sys/module/drbd", modulesDir: "/lib/modules",
-		run: runCommand, lookPath: exec.LookPath,
+		drbdsetup84: "/lib/drbd/drbdsetup-84",
+		run:         runCommand, lookPath: exec.LookPath,
 		attributes: (*ocf.Request).Attributes,
 	}
 }
