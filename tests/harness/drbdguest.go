@@ -223,7 +223,21 @@ func (g *DRBDGuest) boot(t testing.TB) error {
 	}
 	start := time.Now()
 	g.cmd, g.done = startChild(t, argv, g.dir, nil, filepath.Join(g.dir, "qemu.log"), syscall.SIGKILL)
-	ctl, err := g.waitAgent(start.Add(drbdBootTimeout))
+	p.mu.Lock()
+	down := p.linkDown
+	p.mu.Unlock()
+	var err error
+	if down { // before the guest's NIC comes up
+		for end := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if err = g.setLink(false); err == nil || closed(g.done) || time.Now().After(end) {
+				break
+			}
+		}
+	}
+	var ctl *ctlConn
+	if err == nil {
+		ctl, err = g.waitAgent(start.Add(drbdBootTimeout))
+	}
 	if err != nil {
 		_ = stopChild("qemu "+g.name, g.cmd, g.done, 2*time.Second)
 		return fmt.Errorf("%s: %v\nqemu log:\n%s\nconsole:\n%s", g.name, err,
@@ -325,7 +339,8 @@ sync
 // Start boots a stopped or killed guest again, keeping its disk, and
 // waits until it answers. The resource files written with WriteResource
 // are written again (the guest's /etc is on a tmpfs); DRBD is not
-// brought up. If the link is cut, it stays cut.
+// brought up. If the link is cut, it stays cut (set down through QMP
+// right after qemu starts).
 func (g *DRBDGuest) Start(t testing.TB) {
 	t.Helper()
 	if err := g.boot(t); err != nil {
@@ -333,27 +348,23 @@ func (g *DRBDGuest) Start(t testing.TB) {
 	}
 	p := g.pair
 	p.mu.Lock()
-	down := p.linkDown
 	res := make(map[string]string, len(p.resources))
 	for k, v := range p.resources {
 		res[k] = v
 	}
 	p.mu.Unlock()
-	if down {
-		if err := g.setLink(false); err != nil {
-			t.Fatalf("start %s: %v", g.name, err)
-		}
-	}
 	for name, text := range res {
 		g.writeResource(t, name, text)
 	}
 }
 
 // Exec runs script with bash in the guest (stdin /dev/null, stdout and
-// stderr combined) and returns its output and exit code. The script is
-// killed in the guest (its whole process group) when ctx's deadline
-// passes, 60 s when ctx has none; err then wraps ErrGuestTimeout and rc
-// is what timeout(1) reported (124 or 137). err is also set, with rc -1,
+// stderr combined, LC_ALL=C) and returns its output and exit code. The
+// script is evaluated in a subshell of the agent, in a process group of
+// its own; NUL bytes in its output are lost. It is killed in the guest
+// (the whole process group: SIGTERM, SIGKILL 2 s later) when ctx's
+// deadline passes, 60 s when ctx has none; err then wraps
+// ErrGuestTimeout and rc is 143 or 137. err is also set, with rc -1,
 // when the guest does not answer (crashed, hung in the kernel, stopped).
 // Exec may be called from several goroutines at once; the commands run
 // concurrently in the guest.
