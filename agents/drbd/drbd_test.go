@@ -472,3 +472,9 @@ func mustTime(t *testing.T, s string) (tm time.Time) {
 	require.NoError(t, err)
 	return tm
 }
+
+func TestMessages(t *testing.T) {
+	r := runResult{out: []byte("0: State change failed: (-12) Device is held open by someone\nadditional info from kernel:\nfailed to demote\nCommand 'drbdsetup-84 secondary 0' terminated with exit code 11\n")}
+	assert.Equal(t, "0: State change failed: (-12) Device is held open by someone; failed to demote", r.msg())
+	assert.Equal(t, "boom", runResult{err: fmt.Errorf("boom")}.msg())
+}

@@ -23,18 +23,29 @@ type runResult struct {
 	err  error  // nil when it exited 0
 }
 
-// msg is the helper's last line of output, for exit reasons.
+// msg is what the helper said, for exit reasons: its lines joined, without
+// drbdadm's "Command '...' terminated with exit code N" trailer and the
+// "additional info from kernel:" heading, which say nothing of the cause.
 func (r runResult) msg() string {
-	lines := strings.Split(strings.TrimSpace(string(r.out)), "\n")
-	for i := len(lines) - 1; i >= 0; i-- {
-		if l := strings.TrimSpace(lines[i]); l != "" {
-			return l
+	var keep []string
+	for _, l := range strings.Split(string(r.out), "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || l == "additional info from kernel:" ||
+			(strings.HasPrefix(l, "Command '") && strings.Contains(l, "terminated with exit code")) {
+			continue
 		}
+		keep = append(keep, l)
 	}
-	if r.err != nil {
-		return r.err.Error()
+	if len(keep) > 3 {
+		keep = keep[len(keep)-3:]
 	}
-	return ""
+	if len(keep) == 0 {
+		if r.err != nil {
+			return r.err.Error()
+		}
+		return ""
+	}
+	return strings.Join(keep, "; ")
 }
 
 // system is the machine as the agent sees it; tests replace the paths and

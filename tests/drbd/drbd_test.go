@@ -1,0 +1,271 @@
+//go:build system
+
+// Package drbd_test runs ocf:paceline:drbd against real DRBD 8.4 in two
+// qemu guests (tests/harness/drbdguest.go): the whole lifecycle, scores in
+// a real CIB file, a cut link, a crashed Primary, and dual-primary.
+package drbd_test
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/paceline-ha/paceline/pkg/ocf"
+	"github.com/paceline-ha/paceline/tests/harness"
+)
+
+func TestMain(m *testing.M) { os.Exit(harness.Main(m)) }
+
+// cluster is the two guests with the agent and a CIB file in each.
+type cluster struct {
+	*harness.DRBDPair
+	bin string // the paceline binary, seen at the same path in the guests
+}
+
+// The clone as pcs creates it for the guides' single-primary setup.
+var cloneMeta = []string{"clone_max=2", "clone_node_max=1", "promoted_max=1", "promoted_node_max=1", "notify=true"}
+
+// setupCIB gives a guest a CIB file of its own with both nodes, for
+// crm_attribute (CIB_file) to hold the promotion scores.
+func setupCIB(t *testing.T, g *harness.DRBDGuest) {
+	t.Helper()
+	g.MustExec(t, `set -e
+export CIB_file=/run/cib.xml
+cibadmin --empty > $CIB_file
+cibadmin -C -o nodes -X '<node id="1" uname="guest-a"/>'
+cibadmin -C -o nodes -X '<node id="2" uname="guest-b"/>'
+cibadmin -C -o status -X '<node_state id="1" uname="guest-a"/>'
+cibadmin -C -o status -X '<node_state id="2" uname="guest-b"/>'
+mkdir -p /run/resource-agents`)
+}
+
+// result is one agent call in a guest.
+type result struct {
+	code    ocf.Status
+	reason  string
+	out     string
+	elapsed time.Duration
+}
+
+var runLine = regexp.MustCompile(`exit code (\d+) \(`)
+
+// ra runs one action of the agent in g with "paceline run", as Pacemaker
+// would: extra holds "--meta k=v", "--interval 20s", "--probe" options and
+// "name=value" parameters (after the action).
+func (c *cluster) ra(t *testing.T, g *harness.DRBDGuest, action string, extra ...string) result {
+	t.Helper()
+	opts := []string{"-n", "p_drbd:0", "--timeout", "40s", "--meta", "on_node=" + g.Name()}
+	for _, m := range cloneMeta {
+		opts = append(opts, "--meta", m)
+	}
+	var params []string
+	for i := 0; i < len(extra); i++ {
+		switch e := extra[i]; {
+		case e == "--meta" || e == "--interval" || e == "--timeout":
+			opts = append(opts, e, extra[i+1])
+			i++
+		case strings.HasPrefix(e, "--"):
+			opts = append(opts, e)
+		default:
+			params = append(params, e)
+		}
+	}
+	script := fmt.Sprintf("CIB_file=/run/cib.xml HA_RSCTMP=/run/resource-agents HA_LOGFILE=/run/drbd-agent.log HA_LOGFACILITY=none %s/paceline run %s drbd %s drbd_resource=r0 %s 2>&1",
+		c.bin, strings.Join(opts, " "), action, strings.Join(params, " "))
+	start := time.Now()
+	out, _ := g.Run(t, 60*time.Second, script)
+	m := runLine.FindStringSubmatch(out)
+	require.NotNil(t, m, "%s %s: no result in %q", g.Name(), action, out)
+	code, _ := strconv.Atoi(m[1])
+	r := result{code: ocf.Status(code), out: out, elapsed: time.Since(start)}
+	if i := strings.Index(out, "exit reason: "); i >= 0 {
+		r.reason = strings.TrimSpace(strings.SplitN(out[i+len("exit reason: "):], "\n", 2)[0])
+	}
+	t.Logf("%s: %s %s -> %d (%s) %v %s", g.Name(), action, strings.Join(extra, " "), code, r.code, r.elapsed.Round(time.Millisecond), r.reason)
+	return r
+}
+
+func (c *cluster) expect(t *testing.T, g *harness.DRBDGuest, action string, code ocf.Status, reason string, extra ...string) result {
+	t.Helper()
+	r := c.ra(t, g, action, extra...)
+	require.Equal(t, code, r.code, "%s %s: %s", g.Name(), action, r.out)
+	if reason != "" {
+		require.Contains(t, r.reason, reason, r.out)
+	}
+	return r
+}
+
+// score reads this node's promotion score back from the guest's CIB file;
+// "" when there is none.
+func score(t *testing.T, g *harness.DRBDGuest) string {
+	t.Helper()
+	out, rc := g.Run(t, 30*time.Second, "CIB_file=/run/cib.xml crm_attribute --node "+g.Name()+
+		" --name master-p_drbd --lifetime reboot --query --quiet 2>/dev/null")
+	if rc != 0 {
+		return ""
+	}
+	return strings.TrimSpace(out)
+}
+
+func drbdState(t *testing.T, g *harness.DRBDGuest) string {
+	t.Helper()
+	out, _ := g.Run(t, 30*time.Second, `if [ "$(drbdsetup events2 --now r0)" = "exists -" ]; then echo Unconfigured; else echo $(drbdadm role r0) $(drbdadm cstate r0) $(drbdadm dstate r0); fi`)
+	return strings.TrimSpace(out)
+}
+
+func TestDRBD(t *testing.T) {
+	bin := harness.Install(t)
+	p := harness.StartDRBDPair(t, harness.DRBDPairSpec{})
+	c := &cluster{DRBDPair: p, bin: bin}
+	a, b := p.A, p.B
+	res := harness.DRBDResource{Name: "r0"}
+	p.WriteResource(t, "r0", res.Text())
+	// Metadata and a skipped initial sync, then down: the agent's start
+	// brings it up.
+	p.UpConnected(t, "r0")
+	for _, g := range p.Guests() {
+		g.MustExec(t, "drbdadm down r0")
+		setupCIB(t, g)
+	}
+
+	t.Run("probe and validation", func(t *testing.T) {
+		for _, g := range p.Guests() {
+			c.expect(t, g, "monitor", ocf.NotRunning, "", "--probe")
+			assert.Equal(t, "", score(t, g))
+		}
+		c.expect(t, a, "validate-all", ocf.Success, "")
+		c.expect(t, a, "start", ocf.ErrConfigured, "notify=true", "--meta", "notify=false")
+		c.expect(t, a, "start", ocf.ErrConfigured, "allow-two-primaries", "--meta", "promoted_max=2")
+		c.expect(t, a, "start", ocf.ErrInstalled, "not in /etc/drbd.conf", "drbd_resource=r9")
+		assert.Contains(t, drbdState(t, a), "Unconfigured")
+	})
+
+	t.Run("start, promote, monitor", func(t *testing.T) {
+		err := p.Parallel(func(g *harness.DRBDGuest) error {
+			r := c.ra(t, g, "start")
+			if r.code != ocf.Success {
+				return fmt.Errorf("%s start: %s", g.Name(), r.out)
+			}
+			return nil
+		})
+		require.NoError(t, err)
+		for _, g := range p.Guests() {
+			c.expect(t, g, "monitor", ocf.Success, "", "--interval", "20s")
+			assert.Equal(t, "10000", score(t, g), g.Name())
+		}
+		c.expect(t, a, "promote", ocf.Success, "")
+		c.expect(t, a, "monitor", ocf.RunningPromoted, "", "--interval", "10s")
+		c.expect(t, b, "monitor", ocf.Success, "", "--interval", "20s")
+		// Single primary: b refuses at once, upstream looped until the
+		// timeout.
+		r := c.expect(t, b, "promote", ocf.ErrGeneric, "the peer is Primary and promoted-max is 1")
+		assert.Less(t, r.elapsed, 15*time.Second)
+		assert.Contains(t, drbdState(t, b), "Secondary")
+		a.MustExec(t, `set -e; mkfs.ext4 -q -F /dev/drbd0; mkdir -p /mnt/r0; mount /dev/drbd0 /mnt/r0
+head -c 4M /dev/urandom > /mnt/r0/before-cut; sync`)
+	})
+
+	t.Run("link cut: the stale side is not promoted", func(t *testing.T) {
+		p.CutLink(t)
+		a.WaitFor(t, 30*time.Second, `[ "$(drbdadm dstate r0)" = UpToDate/DUnknown ]`)
+		b.WaitFor(t, 30*time.Second, `[ "$(drbdadm cstate r0)" != Connected ]`)
+		// What a fence-peer handler arranges for the peer of a Primary
+		// that goes on alone: its data is marked Outdated.
+		b.MustExec(t, "drbdadm outdate r0")
+		a.MustExec(t, "head -c 4M /dev/urandom > /mnt/r0/during-cut; sync")
+		c.expect(t, a, "monitor", ocf.RunningPromoted, "", "--interval", "10s")
+		assert.Equal(t, "10000", score(t, a))
+		c.expect(t, b, "monitor", ocf.Success, "", "--interval", "20s")
+		assert.Equal(t, "", score(t, b), "Outdated data has no promotion score")
+		c.expect(t, b, "promote", ocf.ErrGeneric, "volume 0 is Outdated")
+		assert.Contains(t, drbdState(t, b), "Secondary")
+
+		p.HealLink(t)
+		b.WaitFor(t, 60*time.Second, `[ "$(drbdadm cstate r0)/$(drbdadm dstate r0)" = Connected/UpToDate/UpToDate ]`)
+		c.expect(t, b, "monitor", ocf.Success, "", "--interval", "20s")
+		assert.Equal(t, "10000", score(t, b))
+	})
+
+	var sum string
+	t.Run("primary crash: the survivor is promoted with the data", func(t *testing.T) {
+		sum = a.MustExec(t, "cd /mnt/r0 && head -c 8M /dev/urandom > crash-data && sync && md5sum before-cut during-cut crash-data")
+		a.Kill(t)
+		b.WaitFor(t, 30*time.Second, `[ "$(drbdadm cstate r0)" != Connected ]`)
+		c.expect(t, b, "monitor", ocf.Success, "", "--interval", "20s")
+		assert.Equal(t, "1000", score(t, b), "UpToDate with the peer unknown")
+		c.expect(t, b, "promote", ocf.Success, "")
+		assert.Equal(t, "10000", score(t, b))
+		got := b.MustExec(t, "mkdir -p /mnt/r0 && mount /dev/drbd0 /mnt/r0 && cd /mnt/r0 && md5sum before-cut during-cut crash-data")
+		assert.Equal(t, sum, got, "data written before the crash")
+
+		a.Start(t)
+		setupCIB(t, a)
+		c.expect(t, a, "monitor", ocf.NotRunning, "", "--probe")
+		c.expect(t, a, "start", ocf.Success, "")
+		a.WaitFor(t, 60*time.Second, `[ "$(drbdadm cstate r0)/$(drbdadm dstate r0)" = Connected/UpToDate/UpToDate ]`)
+		c.expect(t, a, "monitor", ocf.Success, "", "--interval", "20s")
+		assert.Equal(t, "10000", score(t, a))
+		c.expect(t, b, "monitor", ocf.RunningPromoted, "", "--interval", "10s")
+	})
+
+	t.Run("demote held open, then switchover", func(t *testing.T) {
+		// The filesystem is still mounted: demote fails with the reason
+		// before its timeout.
+		r := c.expect(t, b, "demote", ocf.ErrGeneric, "held open", "--timeout", "8s")
+		assert.Less(t, r.elapsed, 20*time.Second)
+		b.MustExec(t, "umount /mnt/r0")
+		c.expect(t, b, "demote", ocf.Success, "")
+		c.expect(t, a, "promote", ocf.Success, "")
+		got := a.MustExec(t, "mount /dev/drbd0 /mnt/r0 && cd /mnt/r0 && md5sum before-cut during-cut crash-data && cd / && umount /mnt/r0")
+		assert.Equal(t, sum, got)
+		c.expect(t, a, "demote", ocf.Success, "")
+	})
+
+	t.Run("dual primary", func(t *testing.T) {
+		res.TwoPrimaries = true
+		p.WriteResource(t, "r0", res.Text())
+		for _, g := range p.Guests() {
+			g.MustExec(t, "drbdadm adjust r0")
+		}
+		dual := []string{"--meta", "promoted_max=2"}
+		for _, g := range p.Guests() {
+			c.expect(t, g, "promote", ocf.Success, "", dual...)
+		}
+		for _, g := range p.Guests() {
+			c.expect(t, g, "monitor", ocf.RunningPromoted, "", append([]string{"--interval", "10s"}, dual...)...)
+			assert.Equal(t, "10000", score(t, g))
+		}
+		// Both write, to different places, and both read both.
+		a.MustExec(t, "head -c 1M /dev/urandom > /run/a.bin && dd if=/run/a.bin of=/dev/drbd0 bs=1M seek=40 oflag=direct status=none")
+		b.MustExec(t, "head -c 1M /dev/urandom > /run/b.bin && dd if=/run/b.bin of=/dev/drbd0 bs=1M seek=50 oflag=direct status=none")
+		sums := "$(dd if=/dev/drbd0 bs=1M skip=40 count=1 iflag=direct status=none | md5sum) $(dd if=/dev/drbd0 bs=1M skip=50 count=1 iflag=direct status=none | md5sum)"
+		wantA := strings.Fields(a.MustExec(t, "md5sum < /run/a.bin"))[0]
+		wantB := strings.Fields(b.MustExec(t, "md5sum < /run/b.bin"))[0]
+		require.NotEqual(t, wantA, wantB)
+		for _, g := range p.Guests() {
+			got := strings.Fields(g.MustExec(t, "echo "+sums))
+			require.Len(t, got, 4, g.Name())
+			assert.Equal(t, []string{wantA, wantB}, []string{got[0], got[2]}, g.Name())
+		}
+		// Losing one leaves the other Primary and writable.
+		b.Kill(t)
+		a.WaitFor(t, 30*time.Second, `[ "$(drbdadm cstate r0)" != Connected ]`)
+		c.expect(t, a, "monitor", ocf.RunningPromoted, "", append([]string{"--interval", "10s"}, dual...)...)
+		a.MustExec(t, "dd if=/dev/urandom of=/dev/drbd0 bs=1M seek=60 count=1 oflag=direct status=none")
+	})
+
+	t.Run("stop", func(t *testing.T) {
+		c.expect(t, a, "stop", ocf.Success, "")
+		assert.Equal(t, "", score(t, a), "stop removes the score")
+		assert.Contains(t, drbdState(t, a), "Unconfigured")
+		c.expect(t, a, "monitor", ocf.NotRunning, "", "--interval", "20s")
+		c.expect(t, a, "stop", ocf.Success, "")
+	})
+}
