@@ -29,6 +29,7 @@ packages=(
 	ipmitool          # IPMI client: drives and checks the simulated BMCs
 	fence-agents      # the stock fence_ipmilan (baseline for the fence agent)
 	pacemaker         # pacemaker-fenced: a stand-alone fencer in the tests
+	drbd-utils        # drbdadm, drbdsetup and the stock ocf:linbit:drbd (in the DRBD guests)
 )
 
 missing=()

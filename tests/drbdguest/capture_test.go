@@ -1,4 +1,7 @@
-//go:build system
+//go:build system && capture
+
+// The capture is a tool for developers, not a test: it builds only with
+// the tag "capture" (see pkg/drbd/testdata/84/README.md).
 
 package drbdguest_test
 
@@ -145,12 +148,8 @@ func (c *capturer) one(state string, g *harness.DRBDGuest, name, cmd string) str
 // TestCapture drives DRBD 8.4 through the states the parsers of
 // pkg/drbd must understand and saves what drbdsetup, drbdadm and
 // /proc/drbd say in each, under pkg/drbd/testdata/84 (see the README
-// there). Only with PACELINE_DRBD_CAPTURE=1; PACELINE_DRBD_CAPTURE_DIR
-// overrides the output directory.
+// there). PACELINE_DRBD_CAPTURE_DIR overrides the output directory.
 func TestCapture(t *testing.T) {
-	if os.Getenv("PACELINE_DRBD_CAPTURE") != "1" {
-		t.Skip("set PACELINE_DRBD_CAPTURE=1 to capture DRBD 8.4 output into pkg/drbd/testdata/84")
-	}
 	dir := os.Getenv("PACELINE_DRBD_CAPTURE_DIR")
 	if dir == "" {
 		dir = filepath.Join("..", "..", "pkg", "drbd", "testdata", "84")
