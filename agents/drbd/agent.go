@@ -526,17 +526,21 @@ func (o *op) notify(ctx context.Context) error {
 			o.r.Log.Warnf("notify %s-%s: %v", n.Type, n.Operation, err)
 			return nil
 		}
-		o.publish(ctx, st, true)
-		if o.cfg.stopOutdates && st.AnyPeerDiskUnknown() {
-			o.maybeOutdateSelf(ctx, st)
+		if o.cfg.stopOutdates && st.AnyPeerDiskUnknown() && o.maybeOutdateSelf(ctx, st) {
+			if st, err = o.state(ctx); err != nil {
+				o.r.Log.Warnf("notify %s-%s: %v", n.Type, n.Operation, err)
+				return nil
+			}
 		}
+		o.publish(ctx, st, true)
 	}
 	return nil
 }
 
 // maybeOutdateSelf marks the local data Outdated when another node is
-// promoted and this one is not (stop_outdates_secondary).
-func (o *op) maybeOutdateSelf(ctx context.Context, st *drbd.Resource) {
+// promoted and this one is not (stop_outdates_secondary); true when it
+// did.
+func (o *op) maybeOutdateSelf(ctx context.Context, st *drbd.Resource) bool {
 	me := nodeName(o.r)
 	other := ""
 	for _, n := range o.r.Notify.Unames["promoted"] {
@@ -545,17 +549,18 @@ func (o *op) maybeOutdateSelf(ctx context.Context, st *drbd.Resource) {
 		}
 	}
 	if other == "" {
-		return
+		return false
 	}
 	if st.IsPrimary() {
 		o.r.Log.Errorf("%s is Primary here and on %s: DRBD split brain", o.cfg.res, other)
-		return
+		return false
 	}
 	if res := o.adm(ctx, "outdate", o.cfg.res); res.err != nil {
 		o.r.Log.Warnf("outdate %s (%s is Primary): %s", o.cfg.res, other, res.msg())
-		return
+		return false
 	}
 	o.r.Log.Infof("outdated %s: %s is Primary", o.cfg.res, other)
+	return true
 }
 
 // reload applies configuration changes to a running resource.

@@ -452,9 +452,16 @@ func TestNotifyOutdates(t *testing.T) {
 	f := newFake(t)
 	f.events2 = state("Secondary", "Unknown", "Connecting", "UpToDate", "DUnknown")
 	meta := with(goodMeta, "notify_type", "post", "notify_operation", "promote", "notify_promoted_uname", "guest-b")
+	f.onAdm = func(sub string) {
+		if sub == "outdate" {
+			f.events2 = state("Secondary", "Unknown", "Connecting", "Outdated", "DUnknown")
+		}
+	}
+	f.attrs["master-p_drbd"] = "1000"
 	code, stderr := call(t, f, "notify", map[string]string{"stop_outdates_secondary": "true"}, meta)
 	assert.Equal(t, ocf.Success, code, stderr)
 	assert.Equal(t, 1, f.count("drbdadm -c /etc/drbd.conf outdate r0"))
+	assert.NotContains(t, f.attrs, "master-p_drbd", "the score follows the outdated data")
 	// Not without the option.
 	f.calls = nil
 	call(t, f, "notify", nil, meta)

@@ -176,9 +176,14 @@ head -c 4M /dev/urandom > /mnt/r0/before-cut; sync`)
 		p.CutLink(t)
 		a.WaitFor(t, 30*time.Second, `[ "$(drbdadm dstate r0)" = UpToDate/DUnknown ]`)
 		b.WaitFor(t, 30*time.Second, `[ "$(drbdadm cstate r0)" != Connected ]`)
-		// What a fence-peer handler arranges for the peer of a Primary
-		// that goes on alone: its data is marked Outdated.
-		b.MustExec(t, "drbdadm outdate r0")
+		// Pacemaker notifies b after promoting a; with
+		// stop_outdates_secondary the agent marks b's data Outdated,
+		// as it cannot follow a's writes any more.
+		c.expect(t, b, "notify", ocf.Success, "", "stop_outdates_secondary=true",
+			"--meta", "notify_type=post", "--meta", "notify_operation=promote",
+			"--meta", "notify_promoted_uname=guest-a", "--meta", "notify_master_uname=guest-a")
+		assert.Contains(t, drbdState(t, b), "Outdated/DUnknown")
+		assert.Equal(t, "", score(t, b), "Outdated data has no promotion score")
 		a.MustExec(t, "head -c 4M /dev/urandom > /mnt/r0/during-cut; sync")
 		c.expect(t, a, "monitor", ocf.RunningPromoted, "", "--interval", "10s")
 		assert.Equal(t, "10000", score(t, a))
@@ -210,6 +215,11 @@ head -c 4M /dev/urandom > /mnt/r0/before-cut; sync`)
 		c.expect(t, a, "monitor", ocf.NotRunning, "", "--probe")
 		c.expect(t, a, "start", ocf.Success, "")
 		a.WaitFor(t, 60*time.Second, `[ "$(drbdadm cstate r0)/$(drbdadm dstate r0)" = Connected/UpToDate/UpToDate ]`)
+		// The Primary is told of the start (it adjusts, which connects a
+		// peer that came back) and republishes its score.
+		c.expect(t, b, "notify", ocf.Success, "", "--meta", "notify_type=post", "--meta", "notify_operation=start",
+			"--meta", "notify_start_uname=guest-a")
+		assert.Equal(t, "10000", score(t, b))
 		c.expect(t, a, "monitor", ocf.Success, "", "--interval", "20s")
 		assert.Equal(t, "10000", score(t, a))
 		c.expect(t, b, "monitor", ocf.RunningPromoted, "", "--interval", "10s")
@@ -231,10 +241,10 @@ head -c 4M /dev/urandom > /mnt/r0/before-cut; sync`)
 	t.Run("dual primary", func(t *testing.T) {
 		res.TwoPrimaries = true
 		p.WriteResource(t, "r0", res.Text())
-		for _, g := range p.Guests() {
-			g.MustExec(t, "drbdadm adjust r0")
-		}
 		dual := []string{"--meta", "promoted_max=2"}
+		for _, g := range p.Guests() {
+			c.expect(t, g, "reload", ocf.Success, "", dual...) // drbdadm adjust: allow-two-primaries online
+		}
 		for _, g := range p.Guests() {
 			c.expect(t, g, "promote", ocf.Success, "", dual...)
 		}
