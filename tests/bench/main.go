@@ -32,6 +32,9 @@ type options struct {
 	slow  int // calls per start/stop scenario
 	inner bool
 	only  string // run only this agent's scenarios (development)
+	// guestMeasure: internal, run a command that many times in a DRBD
+	// guest and print what each call cost (drbd.go)
+	guestMeasure int
 }
 
 func main() {
@@ -41,8 +44,12 @@ func main() {
 	flag.IntVar(&o.n, "n", 60, "calls per monitor and meta-data scenario")
 	flag.IntVar(&o.slow, "slow", 6, "calls per start and stop scenario")
 	flag.BoolVar(&o.inner, "inner", false, "internal: run inside the bench namespace")
-	flag.StringVar(&o.only, "only", "", "run only this agent's scenarios (IPaddr2, Filesystem, VirtualDomain, fence)")
+	flag.StringVar(&o.only, "only", "", "run only this agent's scenarios (IPaddr2, Filesystem, VirtualDomain, fence, drbd)")
+	flag.IntVar(&o.guestMeasure, "guest-measure", 0, "internal: run the command after -- this many times and print its cost")
 	flag.Parse()
+	if o.guestMeasure > 0 {
+		os.Exit(guestMeasure(o.guestMeasure, flag.Args()))
+	}
 	if o.inner {
 		os.Exit(inner(o))
 	}
@@ -58,7 +65,7 @@ func outer(o options) int {
 	for _, p := range []string{"ip", "strace", "/usr/bin/time", "losetup", "mkfs.ext4",
 		filepath.Join(stockDir, "IPaddr2"), filepath.Join(stockDir, "Filesystem"),
 		filepath.Join(stockDir, "VirtualDomain"), "virsh", "libvirtd", "qemu-system-x86_64",
-		stockFence, "ipmi_sim", "ipmitool"} {
+		stockFence, "ipmi_sim", "ipmitool", stockDRBD, "drbdadm"} {
 		if _, err := exec.LookPath(p); err != nil {
 			fmt.Fprintf(os.Stderr, "bench: %s is missing (run tests/install-deps.sh)\n", p)
 			return 1
@@ -194,6 +201,7 @@ type bench struct {
 	mig    *migration // VirtualDomain migrate_to figures
 	// fenceFig holds the fence agent's figures and the ipmitool baseline.
 	fenceFig *fenceFigures
+	drbdFig  *drbdFigures
 }
 
 func (b *bench) call(im impl, o op, wrap []string) (*ocf.CallResult, error) {
