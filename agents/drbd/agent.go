@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -51,9 +52,10 @@ func agentOn(s *system) *ocf.Agent {
 // op is one action on one resource.
 type op struct {
 	*system
-	r   *ocf.Request
-	cfg config
-	mod module
+	r       *ocf.Request
+	cfg     config
+	mod     module
+	started time.Time
 }
 
 // pause is how long loops wait between attempts.
@@ -61,9 +63,11 @@ const pause = time.Second
 
 // newOp reads the parameters and the module, and checks what every
 // action needs: the parameters, drbdsetup, and a loaded module of an
-// accepted version. A module that is not loaded is not an error here.
+// accepted version. A module that is not loaded is not an error here, and
+// a stop with the module not loaded needs nothing else: the resource
+// cannot be running.
 func (s *system) newOp(r *ocf.Request) (*op, error) {
-	o := &op{system: s, r: r}
+	o := &op{system: s, r: r, started: time.Now()}
 	var err error
 	if o.cfg, err = configOf(r); err != nil {
 		return o, err
@@ -71,11 +75,14 @@ func (s *system) newOp(r *ocf.Request) (*op, error) {
 	if o.cfg.adjustErr != nil && r.Action != "monitor" {
 		r.Log.Errorf("%v; using %q", o.cfg.adjustErr, drbd.DefaultAdjustString)
 	}
-	if _, err := s.lookPath("drbdsetup"); err != nil {
-		return o, ocf.NotInstalled("drbdsetup not found: install drbd-utils")
-	}
 	if o.mod, err = s.module(); err != nil {
 		return o, err
+	}
+	if r.Action == "stop" && !o.mod.loaded {
+		return o, nil
+	}
+	if _, err := s.lookPath("drbdsetup"); err != nil {
+		return o, ocf.NotInstalled("drbdsetup not found: install drbd-utils")
 	}
 	if o.mod.loaded {
 		if err := o.cfg.checkVersion(o.mod.version); err != nil {
@@ -146,7 +153,7 @@ func (o *op) state(ctx context.Context) (*drbd.Resource, error) {
 	if !o.mod.loaded {
 		return nil, nil
 	}
-	res := o.run(ctx, nil, o.drbdsetup(), "events2", "--now", o.cfg.res)
+	res := o.run(ctx, o.r.Environ(), o.drbdsetup(), "events2", "--now", o.cfg.res)
 	if res.err != nil && ctx.Err() != nil {
 		return nil, ocf.Generic("drbdsetup events2 %s: %s", o.cfg.res, res.msg())
 	}
@@ -179,7 +186,7 @@ func (o *op) drbdsetup() string {
 
 func unknownResource(out []byte) bool {
 	s := strings.ToLower(string(out))
-	for _, w := range []string{"no such resource", "unknown resource", "not found"} {
+	for _, w := range []string{"no such resource", "unknown resource"} {
 		if strings.Contains(s, w) {
 			return true
 		}
@@ -216,19 +223,28 @@ func (o *op) validateAll(ctx context.Context) error { return o.validate(ctx) }
 // resource stopped.
 func (o *op) monitor(ctx context.Context) error {
 	if !o.mod.loaded && !o.moduleAvailable() {
-		return ocf.NotInstalled("DRBD kernel module not available")
+		if o.r.Probe {
+			return ocf.NotInstalled("DRBD kernel module not available")
+		}
+		o.publish(ctx, nil, false)
+		return ocf.Stopped("DRBD kernel module not loaded and not available")
 	}
 	st, err := o.state(ctx)
 	if err != nil {
 		return err
 	}
-	if !st.Configured() {
+	if !st.Usable() {
 		if !o.r.Probe {
 			o.publish(ctx, st, false)
 		}
+		if st.Configured() {
+			return ocf.Stopped("%s has no volumes", o.cfg.res)
+		}
 		return ocf.Stopped("%s is not running", o.cfg.res)
 	}
-	o.publish(ctx, st, false)
+	// A probe that finds it running always writes: the attribute may be
+	// gone (Pacemaker restarted, node rejoined) while the cache is not.
+	o.publish(ctx, st, o.r.Probe)
 	if st.IsPrimary() {
 		if st.QuorumLost() {
 			return &ocf.Error{Code: ocf.FailedPromoted, Reason: o.cfg.res + " is Primary and has lost quorum"}
@@ -250,6 +266,10 @@ func (o *op) start(ctx context.Context) error {
 	}
 	if !o.mod.loaded {
 		if err := o.loadModule(ctx); err != nil {
+			return err
+		}
+		// The instance limits depend on the module's version.
+		if err := checkClone(o.r.Meta, o.mod.version); err != nil {
 			return err
 		}
 	}
@@ -284,6 +304,12 @@ func (o *op) start(ctx context.Context) error {
 		if res := o.adm(ctx, "secondary", o.cfg.res); res.err != nil {
 			return ocf.Generic("%s is Primary at start and cannot be demoted: %s", o.cfg.res, res.msg())
 		}
+		if st, err = o.state(ctx); err != nil {
+			return err
+		}
+	}
+	if !st.Usable() {
+		return ocf.Generic("%s came up without volumes: %s", o.cfg.res, res.msg())
 	}
 	for _, v := range st.Volumes {
 		if v.Disk == drbd.Diskless && !v.Client || v.Disk == drbd.Failed {
@@ -303,7 +329,7 @@ func (o *op) loadModule(ctx context.Context) error {
 	if res := o.adm(ctx, "sh-mod-parms"); res.err == nil {
 		args = append(args, strings.Fields(string(res.out))...)
 	}
-	if res := o.run(ctx, nil, "modprobe", args...); res.err != nil {
+	if res := o.run(ctx, o.r.Environ(), "modprobe", args...); res.err != nil {
 		return ocf.NotInstalled("modprobe drbd: %s", res.msg())
 	}
 	m, err := o.module()
@@ -321,7 +347,8 @@ func (o *op) loadModule(ctx context.Context) error {
 // most (and never past the operation's deadline). Not connecting is only
 // logged: the peer may not be started yet.
 func (o *op) waitConnected(ctx context.Context, st *drbd.Resource) *drbd.Resource {
-	end := time.Now().Add(o.cfg.wfc)
+	begin := time.Now()
+	end := begin.Add(o.cfg.wfc)
 	for {
 		all := len(st.Peers) > 0
 		for _, p := range st.Peers {
@@ -331,7 +358,7 @@ func (o *op) waitConnected(ctx context.Context, st *drbd.Resource) *drbd.Resourc
 			return st
 		}
 		if time.Now().After(end) || !wait(ctx, 200*time.Millisecond) {
-			o.r.Log.Infof("%s: peers not connected after %v: %s", o.cfg.res, o.cfg.wfc, st.Summary())
+			o.r.Log.Infof("%s: peers not connected after %v: %s", o.cfg.res, time.Since(begin).Round(time.Millisecond), st.Summary())
 			return st
 		}
 		next, err := o.state(ctx)
@@ -354,13 +381,9 @@ func (o *op) stop(ctx context.Context) error {
 		if !st.Configured() {
 			break
 		}
-		var res runResult
-		if st.IsPrimary() {
-			res = o.adm(ctx, "secondary", o.cfg.res)
-		} else {
-			res = o.adm(ctx, "down", o.cfg.res)
-		}
+		res := o.stepDown(ctx, st)
 		if res.err == nil {
+			wait(ctx, settle)
 			continue
 		}
 		last = res.msg()
@@ -376,6 +399,44 @@ func (o *op) stop(ctx context.Context) error {
 	return nil
 }
 
+// settle is the pause after a state change that worked, before the state
+// is read again (so that a loop never spins, whatever DRBD does next).
+const settle = 100 * time.Millisecond
+
+// stepDown demotes a Primary or takes a Secondary down with drbdadm. When
+// drbdadm fails for want of a configuration (the resource was removed
+// from it, drbdconf is unreadable, drbdadm is missing), drbdsetup does the
+// same from what the kernel has: a stop must not fail, and get the node
+// fenced, for a configuration problem.
+func (o *op) stepDown(ctx context.Context, st *drbd.Resource) runResult {
+	sub := "down"
+	if st.IsPrimary() {
+		sub = "secondary"
+	}
+	res := o.adm(ctx, sub, o.cfg.res)
+	if res.err == nil || ctx.Err() != nil {
+		return res
+	}
+	var alt runResult
+	switch {
+	case sub == "down":
+		alt = o.run(ctx, o.r.Environ(), o.drbdsetup(), "down", o.cfg.res)
+	case o.mod.version.Major == 8: // 8.4 demotes by minor
+		for _, v := range st.Volumes {
+			if alt = o.run(ctx, o.r.Environ(), o.drbdsetup(), "secondary", strconv.Itoa(v.Minor)); alt.err != nil {
+				break
+			}
+		}
+	default:
+		alt = o.run(ctx, o.r.Environ(), o.drbdsetup(), "secondary", o.cfg.res)
+	}
+	if alt.err != nil {
+		return res
+	}
+	o.r.Log.Warnf("drbdadm %s %s failed (%s); drbdsetup did it", sub, o.cfg.res, res.msg())
+	return alt
+}
+
 // stopRescue is stop when the parameters or the module fail the checks:
 // as upstream, try drbdsetup down, so that a configuration error does not
 // get the node fenced.
@@ -383,15 +444,24 @@ func (s *system) stopRescue(ctx context.Context, r *ocf.Request, o *op, cause er
 	if o == nil || !nameOK(o.cfg.res) {
 		return cause
 	}
-	res := s.run(ctx, nil, "drbdsetup", "down", o.cfg.res)
+	// Nothing can be running without the module, or when the kernel does
+	// not know the resource.
+	if m, err := s.module(); err == nil && !m.loaded {
+		o.removeScore(ctx)
+		return nil
+	} else if err == nil {
+		o.mod = m
+		if st, err := o.state(ctx); err == nil && !st.Configured() {
+			o.removeScore(ctx)
+			return nil
+		}
+	}
+	res := s.run(ctx, r.Environ(), o.drbdsetup(), "down", o.cfg.res)
 	if res.err != nil {
 		return ocf.Generic("%v; drbdsetup down %s failed too: %s", ocf.ReasonOf(cause), o.cfg.res, res.msg())
 	}
 	r.Log.Warnf("stopped %s with drbdsetup down despite: %v", o.cfg.res, ocf.ReasonOf(cause))
-	attrs := s.attributes(r)
-	if err := attrs.DeletePromotionScore(ctx, r.BaseInstance()); err != nil {
-		r.Log.Errorf("removing the promotion score: %v", err)
-	}
+	o.removeScore(ctx)
 	return nil
 }
 
@@ -411,11 +481,22 @@ func (o *op) promote(ctx context.Context) error {
 		if err != nil {
 			return lastOr(ctx, err, "%s: promotion not done in time: %s", o.cfg.res, last)
 		}
-		if !st.Configured() {
+		if !st.Usable() {
 			return ocf.Generic("%s is not running: cannot promote", o.cfg.res)
 		}
 		if st.IsPrimary() {
 			break
+		}
+		if peer := o.primaryPeer(st); peer != "" {
+			// The peer may be demoting right now (a switchover whose
+			// demote this node has not seen yet): look again for a
+			// while, then give up and take this node out of the
+			// running, as upstream's fail_promote_early does.
+			if time.Since(o.started) < o.peerPrimaryGrace && wait(ctx, pause) {
+				continue
+			}
+			o.removeScore(ctx)
+			return ocf.Generic("refusing to promote %s: %s is Primary and promoted-max is 1", o.cfg.res, peer)
 		}
 		if err := o.mayPromote(st); err != nil {
 			return err
@@ -425,6 +506,7 @@ func (o *op) promote(ctx context.Context) error {
 		}
 		res := o.adm(ctx, "primary", o.cfg.res)
 		if res.err == nil {
+			wait(ctx, settle)
 			continue // read the state again
 		}
 		last = res.msg()
@@ -449,25 +531,32 @@ func (o *op) promote(ctx context.Context) error {
 	return nil
 }
 
-// mayPromote is the agent's own refusal: stale data, or a Primary peer
-// when only one may be Primary.
-func (o *op) mayPromote(st *drbd.Resource) error {
-	if peer := st.PeerPrimary(); peer != "" && promotedMax(o.r.Meta) < 2 {
-		// DRBD 8.4 names every peer "peer".
-		who := "peer " + peer
-		if peer == "peer" {
-			who = "the peer"
-		}
-		return ocf.Generic("refusing to promote %s: %s is Primary and promoted-max is 1", o.cfg.res, who)
+// primaryPeer names a Primary peer when only one Primary is allowed, or
+// returns "".
+func (o *op) primaryPeer(st *drbd.Resource) string {
+	peer := st.PeerPrimary()
+	if peer == "" || promotedMax(o.r.Meta) >= 2 {
+		return ""
 	}
-	for _, v := range st.Volumes {
-		if v.Disk == drbd.UpToDate {
-			continue
+	if peer == "peer" { // DRBD 8.4 names every peer "peer"
+		return "the peer"
+	}
+	return "peer " + peer
+}
+
+// mayPromote refuses stale data: a volume whose data is UpToDate neither
+// here nor on a connected peer (DRBD serves a volume that is Inconsistent
+// here, during a resync, from an UpToDate peer; that data is current).
+func (o *op) mayPromote(st *drbd.Resource) error {
+	for _, n := range st.NoUpToDateData() {
+		disk := drbd.DiskState("")
+		for _, v := range st.Volumes {
+			if v.Number == n {
+				disk = v.Disk
+			}
 		}
-		if v.Client && st.SomePeerAllUpToDate() {
-			continue // DRBD 9 diskless client reading through a peer
-		}
-		return ocf.Generic("refusing to promote %s: volume %d is %s, not UpToDate (%s)", o.cfg.res, v.Number, v.Disk, st.Summary())
+		return ocf.Generic("refusing to promote %s: volume %d is %s, not UpToDate, and no connected peer is (%s)",
+			o.cfg.res, n, disk, st.Summary())
 	}
 	return nil
 }
@@ -493,6 +582,7 @@ func (o *op) demote(ctx context.Context) error {
 		}
 		res := o.adm(ctx, "secondary", o.cfg.res)
 		if res.err == nil {
+			wait(ctx, settle)
 			continue
 		}
 		last = res.msg()
@@ -543,8 +633,15 @@ func (o *op) notify(ctx context.Context) error {
 func (o *op) maybeOutdateSelf(ctx context.Context, st *drbd.Resource) bool {
 	me := nodeName(o.r)
 	other := ""
+	stopping := map[string]bool{}
+	for _, n := range o.r.Notify.Unames["stop"] {
+		stopping[n] = true
+	}
+	// The promoted list describes the state before the transition: a
+	// Primary that is being stopped (or was fenced) is no reason to
+	// outdate this node's data, which may be the best left.
 	for _, n := range o.r.Notify.Unames["promoted"] {
-		if n != me {
+		if n != me && !stopping[n] {
 			other = n
 		}
 	}

@@ -54,6 +54,9 @@ func configOf(r *ocf.Request) (config, error) {
 	if !nameOK(c.res) {
 		return c, ocf.NotConfigured("drbd_resource=%q has characters other than letters, digits and -%%+./:=@_", c.res)
 	}
+	if c.conf == "" {
+		c.conf = "/etc/drbd.conf" // as upstream: empty is the default
+	}
 	if !nameOK(c.conf) {
 		return c, ocf.NotConfigured("drbdconf=%q has characters other than letters, digits and -%%+./:=@_", c.conf)
 	}
@@ -72,8 +75,9 @@ func configOf(r *ocf.Request) (config, error) {
 		c.removeIfPeerPrim = "true"
 	case v == "" || ocf.IsBool(v):
 		c.removeIfPeerPrim = "false"
-	default:
-		return c, ocf.NotConfigured("remove_master_score_if_peer_primary=%q: true, false or unexpected", v)
+	default: // as upstream: anything else is false
+		r.Log.Warnf("remove_master_score_if_peer_primary=%q is not true, false or unexpected: taken as false", v)
+		c.removeIfPeerPrim = "false"
 	}
 	c.unfence = r.Bool("unfence_if_all_uptodate")
 	c.unfenceArgs = r.Param("unfence_extra_args")

@@ -27,6 +27,7 @@ type fake struct {
 	fail    map[string]int // drbdadm subcommand -> exit code
 	msg     map[string]string
 	onAdm   func(sub string) // state changes a successful drbdadm makes
+	onSetup func(args []string)
 	dump    string
 	attrs   map[string]string
 	noAdm   bool
@@ -61,6 +62,7 @@ func (f *fake) system() *system {
 			}
 			return "/usr/sbin/" + name, nil
 		},
+		peerPrimaryGrace: 0,
 		attributes: func(r *ocf.Request) *ocf.Attributes {
 			return &ocf.Attributes{Command: "crm_attribute", Node: r.Meta.OnNode, Run: f.crmAttribute}
 		},
@@ -99,6 +101,9 @@ func (f *fake) run(ctx context.Context, env []string, name string, args ...strin
 	case "drbdsetup":
 		if args[0] == "events2" {
 			return runResult{out: []byte(f.events2)}
+		}
+		if f.onSetup != nil {
+			f.onSetup(args)
 		}
 		return runResult{}
 	case "drbdadm":
@@ -198,7 +203,8 @@ func TestValidation(t *testing.T) {
 		{"no resource", "validate-all", map[string]string{"drbd_resource": ""}, nil, nil, ocf.ErrConfigured, "drbd_resource is not set"},
 		{"bad resource", "start", map[string]string{"drbd_resource": "r0;rm"}, nil, nil, ocf.ErrConfigured, "drbd_resource"},
 		{"bad conf", "monitor", map[string]string{"drbdconf": "/etc/drbd conf"}, nil, nil, ocf.ErrConfigured, "drbdconf"},
-		{"bad remove option", "monitor", map[string]string{"remove_master_score_if_peer_primary": "maybe"}, nil, nil, ocf.ErrConfigured, "remove_master_score_if_peer_primary"},
+		{"odd remove option is false", "monitor", map[string]string{"remove_master_score_if_peer_primary": "maybe"}, nil, nil, ocf.Success, ""},
+		{"empty drbdconf is the default", "validate-all", map[string]string{"drbdconf": ""}, nil, nil, ocf.Success, ""},
 		{"bad version", "monitor", map[string]string{"require_drbd_module_version_ge": "eight"}, nil, nil, ocf.ErrConfigured, "require_drbd_module_version_ge"},
 		{"module too old", "monitor", map[string]string{"require_drbd_module_version_ge": "9.0.0"}, nil, nil, ocf.ErrInstalled, "older than"},
 		{"module too new", "monitor", map[string]string{"require_drbd_module_version_lt": "8.4.0"}, nil, nil, ocf.ErrInstalled, "not older than"},
@@ -484,4 +490,93 @@ func TestMessages(t *testing.T) {
 	r := runResult{out: []byte("0: State change failed: (-12) Device is held open by someone\nadditional info from kernel:\nfailed to demote\nCommand 'drbdsetup-84 secondary 0' terminated with exit code 11\n")}
 	assert.Equal(t, "0: State change failed: (-12) Device is held open by someone; failed to demote", r.msg())
 	assert.Equal(t, "boom", runResult{err: fmt.Errorf("boom")}.msg())
+}
+
+func TestStopWithoutConfig(t *testing.T) {
+	f := newFake(t)
+	f.attrs["master-p_drbd"] = "10000"
+	f.events2 = state("Secondary", "Secondary", "Connected", "UpToDate", "UpToDate")
+	f.fail["down"] = 10
+	f.msg["down"] = "'r0' not defined in your config (for this host)."
+	f.onSetup = func(args []string) {
+		if args[0] == "down" {
+			f.events2 = stopped
+		}
+	}
+	code, stderr := call(t, f, "stop", nil, nil)
+	assert.Equal(t, ocf.Success, code, stderr)
+	assert.Equal(t, 1, f.count("drbdsetup down r0"), f.calls)
+	assert.NotContains(t, f.attrs, "master-p_drbd")
+
+	// Module not loaded and no drbd-utils at all: certainly stopped.
+	f = newFake(t)
+	f.setProc("")
+	f.attrs["master-p_drbd"] = "10000"
+	sys := f.system()
+	sys.lookPath = func(string) (string, error) { return "", fmt.Errorf("not found") }
+	a := agentOn(sys)
+	var stderr2 strings.Builder
+	code = ocf.Exec(a, ocf.Invocation{Args: []string{"drbd", "stop"}, Stdout: &strings.Builder{}, Stderr: &stderr2,
+		Env: []string{"OCF_RESOURCE_INSTANCE=p_drbd:0", "HA_RSCTMP=" + f.dir, "OCF_RESKEY_drbd_resource=r0"}})
+	assert.Equal(t, ocf.Success, code, stderr2.String())
+	assert.NotContains(t, f.attrs, "master-p_drbd")
+}
+
+func TestNoOutdateForAStoppingPrimary(t *testing.T) {
+	f := newFake(t)
+	f.events2 = state("Secondary", "Unknown", "Connecting", "UpToDate", "DUnknown")
+	// guest-b was Primary and was fenced: post-stop lists it in both.
+	meta := with(goodMeta, "notify_type", "post", "notify_operation", "stop",
+		"notify_promoted_uname", "guest-b", "notify_stop_uname", "guest-b")
+	code, stderr := call(t, f, "notify", map[string]string{"stop_outdates_secondary": "true"}, meta)
+	assert.Equal(t, ocf.Success, code, stderr)
+	assert.Zero(t, f.count("drbdadm -c /etc/drbd.conf outdate"), f.calls)
+	assert.Equal(t, "1000", f.attrs["master-p_drbd"])
+}
+
+func TestProbeRewritesScore(t *testing.T) {
+	f := newFake(t)
+	f.events2 = state("Secondary", "Secondary", "Connected", "UpToDate", "UpToDate")
+	meta := with(goodMeta, "interval", "20000")
+	call(t, f, "monitor", nil, meta)
+	require.Equal(t, "10000", f.attrs["master-p_drbd"])
+	delete(f.attrs, "master-p_drbd") // Pacemaker restarted: transient attributes gone
+	call(t, f, "monitor", nil, meta)
+	assert.NotContains(t, f.attrs, "master-p_drbd", "a recurring monitor trusts the cache")
+	code, _ := call(t, f, "monitor", nil, goodMeta) // the probe after the restart
+	assert.Equal(t, ocf.Success, code)
+	assert.Equal(t, "10000", f.attrs["master-p_drbd"])
+}
+
+func TestPromoteThroughPeer(t *testing.T) {
+	// Inconsistent here during a resync from a connected UpToDate peer:
+	// the data DRBD serves is current, so the promotion may go ahead.
+	f := newFake(t)
+	f.events2 = state("Secondary", "Secondary", "Connected", "Inconsistent", "UpToDate")
+	f.onAdm = func(sub string) {
+		if sub == "primary" {
+			f.events2 = state("Primary", "Secondary", "Connected", "Inconsistent", "UpToDate")
+		}
+	}
+	code, stderr := call(t, f, "promote", nil, nil)
+	assert.Equal(t, ocf.Success, code, stderr)
+	// Peer Primary: refused, and the score taken away.
+	f = newFake(t)
+	f.attrs["master-p_drbd"] = "10000"
+	f.events2 = state("Secondary", "Primary", "Connected", "UpToDate", "UpToDate")
+	code, stderr = call(t, f, "promote", nil, nil)
+	assert.Equal(t, ocf.ErrGeneric, code)
+	assert.Contains(t, stderr, "is Primary and promoted-max is 1")
+	assert.NotContains(t, f.attrs, "master-p_drbd")
+}
+
+func TestNoVolumes(t *testing.T) {
+	f := newFake(t)
+	f.events2 = "exists resource name:r0 role:Secondary suspended:no\nexists -\n"
+	code, stderr := call(t, f, "monitor", nil, with(goodMeta, "interval", "20000"))
+	assert.Equal(t, ocf.NotRunning, code, stderr)
+	assert.Contains(t, stderr, "no volumes")
+	code, stderr = call(t, f, "promote", nil, nil)
+	assert.Equal(t, ocf.ErrGeneric, code, stderr)
+	assert.Zero(t, f.count("drbdadm -c /etc/drbd.conf primary"))
 }

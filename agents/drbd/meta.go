@@ -38,10 +38,12 @@ func Metadata() ocf.Metadata {
 		besides drbdsetup. Probes that find the resource stopped leave the score
 		alone.
 
-		Differences from ocf:linbit:drbd: promote refuses at once, with a
-		reason, when the local data is not UpToDate or when a peer is Primary
-		and dual-primary is not configured, instead of retrying until the
-		timeout; every loop (start's wait for the peer, promote, demote, stop)
+		Differences from ocf:linbit:drbd: promote refuses, with a reason, when
+		a volume has no UpToDate data here or on a connected peer, and when a
+		peer stays Primary for 10 seconds while promoted-max is 1 (it then
+		also removes this node's score), instead of retrying until the
+		timeout; stop falls back to drbdsetup when drbdadm cannot read the
+		configuration; every loop (start's wait for the peer, promote, demote, stop)
 		ends before the operation's timeout with an exit reason; a recurring
 		monitor that finds the resource stopped removes the score (upstream
 		could set 9999); a disk still Attaching or Negotiating keeps the score
@@ -77,8 +79,9 @@ func Metadata() ocf.Metadata {
 				when Pacemaker knows of no promoted instance (a Primary it did not make).
 				false: keep it. Only with promoted-max=1.`),
 			ocf.Param("fail_promote_early_if_peer_primary", b, "false", "Fail promote early while a peer is Primary",
-				`Accepted for compatibility: this agent always fails a promote at once
-				when a peer is Primary and dual-primary is not configured.`),
+				`Accepted for compatibility: this agent always fails a promote, and
+				removes this node's score, when a peer stays Primary for 10 seconds
+				and dual-primary is not configured.`),
 			ocf.Param("unfence_if_all_uptodate", b, "false", "Unfence the peer when all is UpToDate",
 				`On a Primary whose local and peer disks are all UpToDate, run drbdadm
 				unfence-peer, which removes a constraint the fence-peer handler placed.`),

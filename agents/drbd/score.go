@@ -30,32 +30,38 @@ func (o *op) scoreCache() string {
 // force, it always writes; otherwise it skips a write that repeats the
 // last one made less than scoreRefresh ago. A failure is logged, never
 // returned: the action's own result stands, as upstream.
+//
+// The cache holds what the decision was made from (the decision by the
+// state alone, and whether remove_master_score_if_peer_primary=unexpected
+// had to ask Pacemaker), so that a steady monitor asks nobody anything.
 func (o *op) publish(ctx context.Context, st *drbd.Resource, force bool) {
-	opt := drbd.ScoreOptions{}
+	d := drbd.Promotion(st, o.cfg.adjust, drbd.ScoreOptions{})
+	key := decisionKey(d)
+	peerPrimary := promotedMax(o.r.Meta) == 1 && st.Configured() && !st.IsPrimary() && st.PeerPrimary() != ""
+	ask := false
 	switch o.cfg.removeIfPeerPrim {
 	case "true":
-		opt.RemoveIfPeerPrimary = promotedMax(o.r.Meta) == 1
+		d = drbd.Promotion(st, o.cfg.adjust, drbd.ScoreOptions{RemoveIfPeerPrimary: promotedMax(o.r.Meta) == 1})
 	case "unexpected":
-		opt.RemoveIfPeerPrimary = promotedMax(o.r.Meta) == 1 && st.Configured() && !st.IsPrimary() &&
-			st.PeerPrimary() != "" && !o.pacemakerKnowsPromoted(ctx)
+		ask = peerPrimary && d.Action == drbd.Set
 	}
-	d := drbd.Promotion(st, o.cfg.adjust, opt)
+	if ask {
+		key += " (peer Primary, asked Pacemaker)"
+	}
 	if d.Action == drbd.Keep {
 		o.r.Log.Debugf("promotion score of %s: %s", o.cfg.res, d)
 		return
 	}
-	want := "remove"
-	if d.Action == drbd.Set {
-		want = "set " + strconv.Itoa(d.Score)
-	}
 	cache := o.scoreCache()
-	if !force {
-		if fi, err := os.Stat(cache); err == nil && time.Since(fi.ModTime()) < scoreRefresh && time.Since(fi.ModTime()) >= 0 {
-			if data, err := os.ReadFile(cache); err == nil && strings.TrimSpace(string(data)) == want {
-				return
-			}
-		}
+	if !force && cacheFresh(cache, key) {
+		return
 	}
+	if ask && !o.pacemakerKnowsPromoted(ctx) {
+		d = drbd.Promotion(st, o.cfg.adjust, drbd.ScoreOptions{RemoveIfPeerPrimary: true})
+	}
+	// Forget the last write first: should anything below fail, the next
+	// monitor writes again.
+	_ = os.Remove(cache)
 	attrs := o.attributes(o.r)
 	var err error
 	if d.Action == drbd.Set {
@@ -64,13 +70,12 @@ func (o *op) publish(ctx context.Context, st *drbd.Resource, force bool) {
 		err = attrs.DeletePromotionScore(ctx, o.r.BaseInstance())
 	}
 	if err != nil {
-		_ = os.Remove(cache)
 		o.r.Log.Errorf("promotion score of %s (%s): %v", o.cfg.res, d, err)
 		return
 	}
 	o.r.Log.Debugf("promotion score of %s: %s", o.cfg.res, d)
 	if err := os.MkdirAll(o.r.StateDir, 0o755); err == nil {
-		_ = ocf.WriteFileAtomic(cache, []byte(want+"\n"), 0o644)
+		_ = ocf.WriteFileAtomic(cache, []byte(key+"\n"), 0o644)
 	}
 	if o.cfg.unfence && st.IsPrimary() && st.AllLocalUpToDate() && st.AllPeersAllUpToDate() {
 		if res := o.adm(ctx, "unfence-peer", o.cfg.res); res.err != nil {
@@ -79,11 +84,42 @@ func (o *op) publish(ctx context.Context, st *drbd.Resource, force bool) {
 	}
 }
 
+// decisionKey is how a decision is remembered in the cache.
+func decisionKey(d drbd.Decision) string {
+	if d.Action == drbd.Set {
+		return "set " + strconv.Itoa(d.Score)
+	}
+	return d.Action.String()
+}
+
+// cacheFresh reports whether the cache holds key and was written less than
+// scoreRefresh ago.
+func cacheFresh(cache, key string) bool {
+	fi, err := os.Stat(cache)
+	if err != nil {
+		return false
+	}
+	if age := time.Since(fi.ModTime()); age < 0 || age >= scoreRefresh {
+		return false
+	}
+	data, err := os.ReadFile(cache)
+	return err == nil && strings.TrimSpace(string(data)) == key
+}
+
+// removeScore deletes this node's promotion score (and forgets the
+// cache), whatever the state says.
+func (o *op) removeScore(ctx context.Context) {
+	_ = os.Remove(o.scoreCache())
+	if err := o.attributes(o.r).DeletePromotionScore(ctx, o.r.BaseInstance()); err != nil {
+		o.r.Log.Errorf("removing the promotion score of %s: %v", o.cfg.res, err)
+	}
+}
+
 // pacemakerKnowsPromoted asks Pacemaker whether it has a promoted instance
 // of this clone (for remove_master_score_if_peer_primary=unexpected). Any
 // doubt counts as yes, which keeps the score.
 func (o *op) pacemakerKnowsPromoted(ctx context.Context) bool {
-	res := o.run(ctx, nil, "crm_resource", "--resource", o.r.BaseInstance(), "--locate", "--output-as=xml")
+	res := o.run(ctx, o.r.Environ(), "crm_resource", "--resource", o.r.BaseInstance(), "--locate", "--output-as=xml")
 	if res.err != nil {
 		return true
 	}

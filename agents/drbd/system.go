@@ -1,14 +1,13 @@
 package drbd
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -58,6 +57,9 @@ type system struct {
 	run         func(ctx context.Context, env []string, name string, args ...string) runResult
 	lookPath    func(string) (string, error)
 	attributes  func(*ocf.Request) *ocf.Attributes // crm_attribute
+	// peerPrimaryGrace is how long promote keeps looking while a peer is
+	// Primary and only one may be, counted from the start of the action.
+	peerPrimaryGrace time.Duration
 }
 
 func hostSystem() *system {
@@ -65,32 +67,17 @@ func hostSystem() *system {
 		procDRBD: "/proc/drbd", sysModule: "/sys/module/drbd", modulesDir: "/lib/modules",
 		drbdsetup84: "/lib/drbd/drbdsetup-84",
 		run:         runCommand, lookPath: exec.LookPath,
-		attributes: (*ocf.Request).Attributes,
+		attributes:       (*ocf.Request).Attributes,
+		peerPrimaryGrace: 10 * time.Second,
 	}
 }
 
-// runCommand runs a helper (with env as its whole environment, or the
-// agent's when nil) in its own process group, killed with its
-// children when ctx ends, with stdin from /dev/null.
+// runCommand runs a helper with env as its whole environment (see
+// ocf.Spawn: its own process group, killed with its children when ctx
+// ends, and no extra process to start it).
 func runCommand(ctx context.Context, env []string, name string, args ...string) runResult {
-	cmd := ocf.Command(ctx, name, args...)
-	cmd.Env = env // nil: the agent's own
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	res := runResult{out: out.Bytes(), code: 0, err: err}
-	if err != nil {
-		res.code = -1
-		var ee *exec.ExitError
-		if errors.As(err, &ee) && ee.Exited() {
-			res.code = ee.ExitCode()
-		}
-		if ctx.Err() != nil {
-			res.err = fmt.Errorf("%s %s: gave up: %w", name, strings.Join(args, " "), ctx.Err())
-			res.code = -1
-		}
-	}
-	return res
+	out, code, err := ocf.Spawn(ctx, env, name, args...)
+	return runResult{out: out, code: code, err: err}
 }
 
 // module is what the kernel says about DRBD.

@@ -108,6 +108,25 @@ func TestPromotionDisklessClient(t *testing.T) {
 	assert.Equal(t, Remove, Promotion(st, DefaultAdjust, ScoreOptions{}).Action)
 }
 
+// A DRBD 9 tiebreaker (a diskless client peer) says nothing about data.
+func TestClientPeersIgnored(t *testing.T) {
+	st := two(Secondary, Secondary, Connected, UpToDate, UpToDate)
+	st.Peers = append(st.Peers, Peer{NodeID: 2, Name: "tiebreaker", Connection: "Connecting", Role: RoleUnknown,
+		Volumes: []PeerVolume{{Number: 0, PeerDisk: DUnknown, PeerClient: true}}})
+	assert.False(t, st.AnyPeerDiskUnknown())
+	assert.True(t, st.AllPeersAllUpToDate())
+	assert.Equal(t, 10000, Promotion(st, DefaultAdjust, ScoreOptions{}).Score)
+	st.Peers[1].Volumes[0].PeerClient = false
+	assert.Equal(t, 1000, Promotion(st, DefaultAdjust, ScoreOptions{}).Score)
+}
+
+func TestUsable(t *testing.T) {
+	r := &Resource{Name: "r0", Role: Secondary}
+	assert.True(t, r.Configured())
+	assert.False(t, r.Usable(), "no volumes")
+	assert.True(t, two(Secondary, Secondary, Connected, UpToDate, UpToDate).Usable())
+}
+
 func withoutReason(d Decision) Decision { d.Reason = ""; return d }
 
 func TestParseAdjust(t *testing.T) {
@@ -251,8 +270,9 @@ func TestStatusDRBD9(t *testing.T) {
 
 	_, err = ParseStatus([]byte("  volume:0 disk:UpToDate\n"))
 	assert.Error(t, err)
-	_, err = ParseStatus([]byte("role:Primary\n"))
-	assert.Error(t, err)
+	odd, err := ParseStatus([]byte("r:0 role:Primary suspended:no\n  volume:0 minor:0 disk:UpToDate\n"))
+	require.NoError(t, err)
+	assert.Equal(t, Primary, odd["r:0"].Role)
 }
 
 // stripStats drops what only one of the two formats carries.

@@ -114,6 +114,8 @@ func Promotion(r *Resource, adj Adjust, opt ScoreOptions) Decision {
 	switch {
 	case !r.Configured():
 		return Decision{Action: Remove, Reason: "not running"}
+	case !r.Usable():
+		return Decision{Action: Remove, Reason: "no volumes"}
 	case r.QuorumLost():
 		return Decision{Action: Remove, Reason: "quorum lost"}
 	case opt.RemoveIfPeerPrimary && !r.IsPrimary() && r.PeerPrimary() != "" && r.SomePeerAllUpToDate():

@@ -91,6 +91,11 @@ func (r *Resource) Configured() bool {
 	return r != nil && (r.Role == Primary || r.Role == Secondary)
 }
 
+// Usable reports whether the resource is configured with at least one
+// volume: a resource left without devices by a partial bring-up exists in
+// the kernel (stop must take it down) but serves nothing.
+func (r *Resource) Usable() bool { return r.Configured() && len(r.Volumes) > 0 }
+
 // IsPrimary reports whether this node is Primary.
 func (r *Resource) IsPrimary() bool { return r != nil && r.Role == Primary }
 
@@ -169,10 +174,29 @@ func (r *Resource) QuorumLost() bool {
 	return false
 }
 
+// clientPeer reports a peer that is an intentional diskless client for
+// every volume (a DRBD 9 tiebreaker): it holds no data, so its disk states
+// say nothing about where current data is.
+func clientPeer(p Peer) bool {
+	if len(p.Volumes) == 0 {
+		return false
+	}
+	for _, v := range p.Volumes {
+		if !v.PeerClient {
+			return false
+		}
+	}
+	return true
+}
+
 // AnyPeerDiskUnknown reports whether this node does not know the disk of
 // some peer volume (the peer is disconnected, or not yet negotiated).
+// Diskless client peers do not count.
 func (r *Resource) AnyPeerDiskUnknown() bool {
 	for _, p := range r.Peers {
+		if clientPeer(p) {
+			continue
+		}
 		if len(p.Volumes) == 0 {
 			return true
 		}
@@ -211,18 +235,21 @@ func (r *Resource) SomePeerAllUpToDate() bool {
 	return false
 }
 
-// AllPeersAllUpToDate reports whether every peer is connected with all
-// its data UpToDate. False without peers.
+// AllPeersAllUpToDate reports whether every peer that holds data is
+// connected with all of it UpToDate (diskless client peers do not count).
+// False without such peers.
 func (r *Resource) AllPeersAllUpToDate() bool {
-	if len(r.Peers) == 0 {
-		return false
-	}
+	n := 0
 	for _, p := range r.Peers {
+		if clientPeer(p) {
+			continue
+		}
 		if !r.peerAllUpToDate(p) {
 			return false
 		}
+		n++
 	}
-	return true
+	return n > 0
 }
 
 // NoUpToDateData returns the local volumes whose data this node cannot

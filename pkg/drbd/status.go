@@ -13,6 +13,10 @@ import (
 // The layout is indented: a resource line at column 0, its volumes and
 // connections at 2, each connection's volumes at 4, and statistics
 // continued on deeper lines, which belong to the object above them.
+//
+// The 8.4 utilities leave a StandAlone connection out of this output
+// altogether (events2 shows it), so a resource read from here may lack a
+// peer it has; the agent reads events2.
 func ParseStatus(data []byte) (map[string]*Resource, error) {
 	type object struct {
 		kind string // resource, device, connection, peer-device
@@ -32,9 +36,7 @@ func ParseStatus(data []byte) (map[string]*Resource, error) {
 		var o *object
 		switch {
 		case indent == 0:
-			if strings.Contains(first, ":") {
-				return nil, fmt.Errorf("status line %d: a resource line must start with its name", lineNo+1)
-			}
+			// Resource names may contain ':'; column 0 is enough.
 			o = &object{kind: "resource", kv: fields(words[1:])}
 			o.kv["name"] = first
 			res, conn = o, nil

@@ -163,11 +163,14 @@ func TestDRBD(t *testing.T) {
 		c.expect(t, a, "promote", ocf.Success, "")
 		c.expect(t, a, "monitor", ocf.RunningPromoted, "", "--interval", "10s")
 		c.expect(t, b, "monitor", ocf.Success, "", "--interval", "20s")
-		// Single primary: b refuses at once, upstream looped until the
-		// timeout.
+		// Single primary: b refuses after looking for 10 s (the peer
+		// might be demoting); upstream looped until the timeout.
 		r := c.expect(t, b, "promote", ocf.ErrGeneric, "the peer is Primary and promoted-max is 1")
-		assert.Less(t, r.elapsed, 15*time.Second)
+		assert.Less(t, r.elapsed, 20*time.Second)
 		assert.Contains(t, drbdState(t, b), "Secondary")
+		assert.Equal(t, "", score(t, b), "a refused promotion takes the node out of the running")
+		c.expect(t, b, "monitor", ocf.Success, "", "--interval", "20s")
+		assert.Equal(t, "10000", score(t, b), "the next monitor publishes it again")
 		a.MustExec(t, `set -e; mkfs.ext4 -q -F /dev/drbd0; mkdir -p /mnt/r0; mount /dev/drbd0 /mnt/r0
 head -c 4M /dev/urandom > /mnt/r0/before-cut; sync`)
 	})

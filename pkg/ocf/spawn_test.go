@@ -1,0 +1,36 @@
+package ocf
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSpawn(t *testing.T) {
+	env := []string{"PATH=/usr/bin:/bin", "X=1"}
+	out, code, err := Spawn(context.Background(), env, "sh", "-c", `echo out $X; echo err >&2; exit 3`)
+	if code != 3 || err == nil || !strings.Contains(string(out), "out 1") || !strings.Contains(string(out), "err") {
+		t.Fatalf("got %q %d %v", out, code, err)
+	}
+	out, code, err = Spawn(context.Background(), env, "true")
+	if code != 0 || err != nil || len(out) != 0 {
+		t.Fatalf("true: %q %d %v", out, code, err)
+	}
+	_, _, err = Spawn(context.Background(), env, "/nonexistent/prog")
+	if err == nil {
+		t.Fatal("a missing program must fail")
+	}
+	// The deadline kills the whole group, a grandchild holding the pipe
+	// included.
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, code, err = Spawn(ctx, env, "sh", "-c", "sleep 30 & sleep 30")
+	if code != -1 || err == nil || !strings.Contains(err.Error(), "gave up") {
+		t.Fatalf("timeout: %d %v", code, err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("took %v", d)
+	}
+}
