@@ -58,9 +58,6 @@ type op struct {
 	started time.Time
 }
 
-// pause is how long loops wait between attempts.
-const pause = time.Second
-
 // newOp reads the parameters and the module, and checks what every
 // action needs: the parameters, drbdsetup, and a loaded module of an
 // accepted version. A module that is not loaded is not an error here, and
@@ -388,7 +385,7 @@ func (o *op) stop(ctx context.Context) error {
 		}
 		last = res.msg()
 		o.r.Log.Warnf("stop %s (%s): %s", o.cfg.res, st.Summary(), last)
-		if !wait(ctx, pause) {
+		if !wait(ctx, o.pause) {
 			return ocf.Generic("%s could not be stopped: %s", o.cfg.res, last)
 		}
 	}
@@ -468,15 +465,17 @@ func (s *system) stopRescue(ctx context.Context, r *ocf.Request, o *op, cause er
 // promoteAttempts bounds drbdadm primary calls per promote.
 const promoteAttempts = 5
 
-// promote makes this node Primary. It refuses at once, with the reason,
-// when the local data is not UpToDate or a peer is Primary without
-// dual-primary; DRBD's own refusal (exit 17) is final too.
+// promote makes this node Primary, with at most promoteAttempts drbdadm
+// primary calls. It refuses, with the reason, stale data (mayPromote) and
+// a peer that stays Primary while only one may be; DRBD's own refusal
+// (exit 17) is final too.
 func (o *op) promote(ctx context.Context) error {
 	if err := o.validate(ctx); err != nil {
 		return err
 	}
 	var last string
-	for attempt := 1; ; attempt++ {
+	attempt := 0
+	for {
 		st, err := o.state(ctx)
 		if err != nil {
 			return lastOr(ctx, err, "%s: promotion not done in time: %s", o.cfg.res, last)
@@ -492,7 +491,7 @@ func (o *op) promote(ctx context.Context) error {
 			// demote this node has not seen yet): look again for a
 			// while, then give up and take this node out of the
 			// running, as upstream's fail_promote_early does.
-			if time.Since(o.started) < o.peerPrimaryGrace && wait(ctx, pause) {
+			if time.Since(o.started) < o.peerPrimaryGrace && wait(ctx, o.pause) {
 				continue
 			}
 			o.removeScore(ctx)
@@ -501,9 +500,10 @@ func (o *op) promote(ctx context.Context) error {
 		if err := o.mayPromote(st); err != nil {
 			return err
 		}
-		if attempt > promoteAttempts {
+		if attempt == promoteAttempts {
 			return ocf.Generic("%s: promotion failed %d times: %s", o.cfg.res, promoteAttempts, last)
 		}
+		attempt++
 		res := o.adm(ctx, "primary", o.cfg.res)
 		if res.err == nil {
 			wait(ctx, settle)
@@ -514,7 +514,7 @@ func (o *op) promote(ctx context.Context) error {
 			return ocf.Generic("DRBD refuses to promote %s: %s", o.cfg.res, last)
 		}
 		o.r.Log.Warnf("promote %s, attempt %d: %s", o.cfg.res, attempt, last)
-		if !wait(ctx, pause) {
+		if !wait(ctx, o.pause) {
 			return ocf.Generic("%s: promotion not done in time: %s", o.cfg.res, last)
 		}
 	}
@@ -587,7 +587,7 @@ func (o *op) demote(ctx context.Context) error {
 		}
 		last = res.msg()
 		o.r.Log.Warnf("demote %s: %s", o.cfg.res, last)
-		if !wait(ctx, pause) {
+		if !wait(ctx, o.pause) {
 			return ocf.Generic("%s could not be demoted: %s", o.cfg.res, last)
 		}
 	}

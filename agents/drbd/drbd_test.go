@@ -63,6 +63,7 @@ func (f *fake) system() *system {
 			return "/usr/sbin/" + name, nil
 		},
 		peerPrimaryGrace: 0,
+		pause:            50 * time.Millisecond,
 		attributes: func(r *ocf.Request) *ocf.Attributes {
 			return &ocf.Attributes{Command: "crm_attribute", Node: r.Meta.OnNode, Run: f.crmAttribute}
 		},
@@ -579,4 +580,37 @@ func TestNoVolumes(t *testing.T) {
 	code, stderr = call(t, f, "promote", nil, nil)
 	assert.Equal(t, ocf.ErrGeneric, code, stderr)
 	assert.Zero(t, f.count("drbdadm -c /etc/drbd.conf primary"))
+}
+
+// A peer that demotes during the grace does not use up the attempts.
+func TestPromoteAfterPeerDemotes(t *testing.T) {
+	f := newFake(t)
+	f.events2 = state("Secondary", "Primary", "Connected", "UpToDate", "UpToDate")
+	sys := f.system()
+	sys.peerPrimaryGrace = 20 * time.Second
+	reads := 0
+	inner := sys.run
+	sys.run = func(ctx context.Context, env []string, name string, args ...string) runResult {
+		if name == "drbdsetup" && args[0] == "events2" {
+			reads++
+			if reads == 9 { // the peer's demote arrives, after more loops than attempts
+				f.events2 = state("Secondary", "Secondary", "Connected", "UpToDate", "UpToDate")
+			}
+		}
+		return inner(ctx, env, name, args...)
+	}
+	f.onAdm = func(sub string) {
+		if sub == "primary" {
+			f.events2 = state("Primary", "Secondary", "Connected", "UpToDate", "UpToDate")
+		}
+	}
+	a := agentOn(sys)
+	var stderr strings.Builder
+	env := []string{"OCF_RESOURCE_INSTANCE=p_drbd:0", "HA_RSCTMP=" + f.dir, "OCF_RESKEY_drbd_resource=r0"}
+	for k, v := range goodMeta {
+		env = append(env, "OCF_RESKEY_CRM_meta_"+k+"="+v)
+	}
+	code := ocf.Exec(a, ocf.Invocation{Args: []string{"drbd", "promote"}, Env: env, Stdout: &strings.Builder{}, Stderr: &stderr})
+	assert.Equal(t, ocf.Success, code, stderr.String())
+	assert.Equal(t, 1, f.count("drbdadm -c /etc/drbd.conf primary"))
 }

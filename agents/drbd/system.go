@@ -60,6 +60,8 @@ type system struct {
 	// peerPrimaryGrace is how long promote keeps looking while a peer is
 	// Primary and only one may be, counted from the start of the action.
 	peerPrimaryGrace time.Duration
+	// pause is how long loops wait between attempts.
+	pause time.Duration
 }
 
 func hostSystem() *system {
@@ -69,6 +71,7 @@ func hostSystem() *system {
 		run:         runCommand, lookPath: exec.LookPath,
 		attributes:       (*ocf.Request).Attributes,
 		peerPrimaryGrace: 10 * time.Second,
+		pause:            time.Second,
 	}
 }
 
