@@ -59,17 +59,9 @@ func (b *bench) drbdWith(t *benchTB) error {
 	a := p.A
 	a.MustExec(t, "drbdadm primary r0")
 	for _, g := range p.Guests() {
-		// A CIB file of the guest's own with both nodes, so that
 		// crm_attribute (CIB_file) really writes the scores, as in
 		// tests/drbd.
-		g.MustExec(t, `set -e
-export CIB_file=/run/cib.xml
-cibadmin --empty > $CIB_file
-cibadmin -C -o nodes -X '<node id="1" uname="guest-a"/>'
-cibadmin -C -o nodes -X '<node id="2" uname="guest-b"/>'
-cibadmin -C -o status -X '<node_state id="1" uname="guest-a"/>'
-cibadmin -C -o status -X '<node_state id="2" uname="guest-b"/>'
-mkdir -p /run/resource-agents`)
+		g.SetupCIB(t)
 	}
 	f := &drbdFigures{}
 

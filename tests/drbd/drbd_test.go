@@ -32,20 +32,6 @@ type cluster struct {
 // The clone as pcs creates it for the guides' single-primary setup.
 var cloneMeta = []string{"clone_max=2", "clone_node_max=1", "promoted_max=1", "promoted_node_max=1", "notify=true"}
 
-// setupCIB gives a guest a CIB file of its own with both nodes, for
-// crm_attribute (CIB_file) to hold the promotion scores.
-func setupCIB(t *testing.T, g *harness.DRBDGuest) {
-	t.Helper()
-	g.MustExec(t, `set -e
-export CIB_file=/run/cib.xml
-cibadmin --empty > $CIB_file
-cibadmin -C -o nodes -X '<node id="1" uname="guest-a"/>'
-cibadmin -C -o nodes -X '<node id="2" uname="guest-b"/>'
-cibadmin -C -o status -X '<node_state id="1" uname="guest-a"/>'
-cibadmin -C -o status -X '<node_state id="2" uname="guest-b"/>'
-mkdir -p /run/resource-agents`)
-}
-
 // result is one agent call in a guest.
 type result struct {
 	code    ocf.Status
@@ -132,7 +118,7 @@ func TestDRBD(t *testing.T) {
 	p.UpConnected(t, "r0")
 	for _, g := range p.Guests() {
 		g.MustExec(t, "drbdadm down r0")
-		setupCIB(t, g)
+		g.SetupCIB(t)
 	}
 
 	t.Run("probe and validation", func(t *testing.T) {
@@ -214,7 +200,7 @@ head -c 4M /dev/urandom > /mnt/r0/before-cut; sync`)
 		assert.Equal(t, sum, got, "data written before the crash")
 
 		a.Start(t)
-		setupCIB(t, a)
+		a.SetupCIB(t)
 		c.expect(t, a, "monitor", ocf.NotRunning, "", "--probe")
 		c.expect(t, a, "start", ocf.Success, "")
 		a.WaitFor(t, 60*time.Second, `[ "$(drbdadm cstate r0)/$(drbdadm dstate r0)" = Connected/UpToDate/UpToDate ]`)

@@ -625,6 +625,25 @@ func (p *DRBDPair) UpConnected(t testing.TB, res string) {
 	}
 }
 
+// GuestCIB is where SetupCIB puts a guest's CIB file.
+const GuestCIB = "/run/cib.xml"
+
+// SetupCIB gives the guest a CIB file of its own (GuestCIB) naming both
+// guests as nodes, so that crm_attribute with CIB_file really writes
+// node attributes such as promotion scores there, without a cluster, and
+// creates /run/resource-agents (HA_RSCTMP). Run it again after a reboot.
+func (g *DRBDGuest) SetupCIB(t testing.TB) {
+	t.Helper()
+	g.MustExec(t, `set -e
+export CIB_file=`+GuestCIB+`
+cibadmin --empty > $CIB_file
+cibadmin -C -o nodes -X '<node id="1" uname="guest-a"/>'
+cibadmin -C -o nodes -X '<node id="2" uname="guest-b"/>'
+cibadmin -C -o status -X '<node_state id="1" uname="guest-a"/>'
+cibadmin -C -o status -X '<node_state id="2" uname="guest-b"/>'
+mkdir -p /run/resource-agents`)
+}
+
 // tailFile returns the last n lines of a file.
 func tailFile(path string, n int) string {
 	data, err := os.ReadFile(path)
