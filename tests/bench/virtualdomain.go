@@ -3,57 +3,16 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/paceline-ha/paceline/pkg/ocf"
 	"github.com/paceline-ha/paceline/tests/harness"
 )
-
-// benchTB lets the bench use the test harness (libvirt hosts, guest
-// images) outside go test: a fatal error panics and is recovered by the
-// scenario, cleanups run at its end.
-type benchTB struct {
-	testing.TB
-	log      io.Writer
-	cleanups []func()
-	failed   bool
-	dir      string
-}
-
-type fatal string
-
-func (t *benchTB) Helper()                           {}
-func (t *benchTB) Name() string                      { return "bench" }
-func (t *benchTB) Failed() bool                      { return t.failed }
-func (t *benchTB) Cleanup(f func())                  { t.cleanups = append(t.cleanups, f) }
-func (t *benchTB) Logf(format string, args ...any)   { fmt.Fprintf(t.log, "    "+format+"\n", args...) }
-func (t *benchTB) Errorf(format string, args ...any) { t.failed = true; t.Logf(format, args...) }
-func (t *benchTB) Fatalf(format string, args ...any) {
-	t.failed = true
-	panic(fatal(fmt.Sprintf(format, args...)))
-}
-func (t *benchTB) Fatal(args ...any)                { t.failed = true; panic(fatal(fmt.Sprint(args...))) }
-func (t *benchTB) Skipf(format string, args ...any) { t.Fatalf("skipped: "+format, args...) }
-func (t *benchTB) TempDir() string {
-	d, err := os.MkdirTemp(t.dir, "tb-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
-func (t *benchTB) done() {
-	for i := len(t.cleanups) - 1; i >= 0; i-- {
-		t.cleanups[i]()
-	}
-}
 
 // vdDowntime is the measured downtime of the migrations, per agent.
 type migration struct {
@@ -69,20 +28,12 @@ func (b *bench) virtualdomain() error {
 
 // withTB runs a scenario that uses the test harness: a fatal error of the
 // harness ends it with an error, and its cleanups run at the end.
-func (b *bench) withTB(name string, fn func(t *benchTB) error) (err error) {
-	t := &benchTB{log: b.log, dir: b.tmp}
-	defer func() {
-		if p := recover(); p != nil {
-			f, ok := p.(fatal)
-			if !ok {
-				panic(p)
-			}
-			err = fmt.Errorf("%s: %s", name, string(f))
-		}
-		t.done()
-	}()
-	return fn(t)
+func (b *bench) withTB(name string, fn func(t *benchTB) error) error {
+	return harness.WithScriptTB(name, b.log, b.tmp, fn)
 }
+
+// benchTB is the harness's testing.TB for programs.
+type benchTB = harness.ScriptTB
 
 func (b *bench) virtualdomainWith(t *benchTB) error {
 	b.typ, b.inst = "VirtualDomain", "vm"

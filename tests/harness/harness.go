@@ -57,6 +57,7 @@ var (
 // Main runs a test package's tests and then removes what Install built:
 // call it from TestMain in every package that uses Install.
 func Main(m *testing.M) int {
+	ClusterHelperMain()
 	code := m.Run()
 	if buildDir != "" {
 		_ = os.RemoveAll(buildDir)

@@ -51,10 +51,22 @@ func cacheDir(t testing.TB, sub string) string {
 // function releases it.
 func lockCache(t testing.TB, name string) func() {
 	t.Helper()
-	root := cacheDir(t, ".")
-	f, err := os.OpenFile(filepath.Join(root, name+".lock"), os.O_RDWR|os.O_CREATE, 0o644)
+	unlock, err := lockCacheErr(name)
 	if err != nil {
 		t.Fatalf("test cache lock: %v", err)
+	}
+	return unlock
+}
+
+// lockCacheErr is lockCache for callers without a test.
+func lockCacheErr(name string) (func(), error) {
+	root := CacheRoot()
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(root, name+".lock"), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
 	}
 	for {
 		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
@@ -64,9 +76,9 @@ func lockCache(t testing.TB, name string) func() {
 	}
 	if err != nil {
 		f.Close()
-		t.Fatalf("test cache lock %s: %v", f.Name(), err)
+		return nil, fmt.Errorf("%s: %v", f.Name(), err)
 	}
-	return func() { f.Close() } // closing drops the lock
+	return func() { f.Close() }, nil // closing drops the lock
 }
 
 // kernelMetapackage is what DebianKernel downloads first: it depends on

@@ -150,43 +150,7 @@ func StartLibvirtHosts(t testing.TB, n int) []*LibvirtHost {
 
 // setUp makes h's dirs, namespaces and link.
 func (s *libvirtHosts) setUp(h *LibvirtHost) error {
-	for _, sub := range []string{"run", "lib", "log/qemu", "cache/qemu/capabilities"} {
-		if err := os.MkdirAll(filepath.Join(h.Dir, sub), 0o755); err != nil {
-			return err
-		}
-	}
-	if err := copyLibvirtConfig("/etc/libvirt", filepath.Join(h.Dir, "etc")); err != nil {
-		return err
-	}
-	// host_uuid: without DMI the default is random per start, and the
-	// machine-id is shared by all namespaces; libvirt refuses to migrate
-	// "to the same host".
-	if err := appendFile(filepath.Join(h.Dir, "etc", "libvirtd.conf"), fmt.Sprintf(`
-# paceline test host %s
-listen_tls = 0
-listen_tcp = 1
-listen_addr = %q
-auth_tcp = "none"
-host_uuid = %q
-log_outputs = "3:file:/var/log/libvirt/libvirtd.log"
-`, h.Name, h.IP, randomUUID())); err != nil {
-		return err
-	}
-	// root/root: /dev/kvm is not usable by libvirt-qemu, which made
-	// libvirt re-probe qemu on every define. No cgroups: two daemons
-	// would share machine/qemu-<id>-<name>. File stdio: no virtlogd.
-	if err := appendFile(filepath.Join(h.Dir, "etc", "qemu.conf"), fmt.Sprintf(`
-# paceline test host %s
-user = "root"
-group = "root"
-dynamic_ownership = 0
-remember_owner = 0
-security_driver = "none"
-cgroup_controllers = [ ]
-namespaces = [ ]
-stdio_handler = "file"
-migration_address = %q
-`, h.Name, h.IP)); err != nil {
+	if err := prepareLibvirtState(h.Dir, h.Name, h.IP); err != nil {
 		return err
 	}
 	hosts := "127.0.0.1 localhost\n"
@@ -196,11 +160,6 @@ migration_address = %q
 	if err := os.WriteFile(filepath.Join(h.Dir, "hosts"), []byte(hosts), 0o644); err != nil {
 		return err
 	}
-	// DNS fails at once instead of timing out.
-	if err := os.WriteFile(filepath.Join(h.Dir, "resolv.conf"), []byte("nameserver 127.0.0.1\n"), 0o644); err != nil {
-		return err
-	}
-	seedCapabilities(filepath.Join(h.Dir, "cache", "qemu", "capabilities"))
 
 	for _, f := range []string{h.nsMnt, h.nsUTS, h.nsNet} {
 		if err := os.WriteFile(f, nil, 0o644); err != nil {
@@ -238,6 +197,60 @@ migration_address = %q
 			return fmt.Errorf("%s: %v\n%s", strings.Join(c, " "), err, out)
 		}
 	}
+	return nil
+}
+
+// prepareLibvirtState makes the private state of a libvirt host named
+// name with address ip under dir: run/, etc/ (this machine's
+// /etc/libvirt with the settings below), lib/, log/, cache/ (seeded with
+// the cached qemu capabilities) and resolv.conf; the caller bind-mounts
+// them over /run, /etc/libvirt, /var/lib/libvirt, /var/log/libvirt,
+// /var/cache/libvirt and /etc/resolv.conf inside the host's namespaces.
+func prepareLibvirtState(dir, name, ip string) error {
+	for _, sub := range []string{"run", "lib", "log/qemu", "cache/qemu/capabilities"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			return err
+		}
+	}
+	if err := copyLibvirtConfig("/etc/libvirt", filepath.Join(dir, "etc")); err != nil {
+		return err
+	}
+	// host_uuid: without DMI the default is random per start, and the
+	// machine-id is shared by all namespaces; libvirt refuses to migrate
+	// "to the same host".
+	if err := appendFile(filepath.Join(dir, "etc", "libvirtd.conf"), fmt.Sprintf(`
+# paceline test host %s
+listen_tls = 0
+listen_tcp = 1
+listen_addr = %q
+auth_tcp = "none"
+host_uuid = %q
+log_outputs = "3:file:/var/log/libvirt/libvirtd.log"
+`, name, ip, randomUUID())); err != nil {
+		return err
+	}
+	// root/root: /dev/kvm is not usable by libvirt-qemu, which made
+	// libvirt re-probe qemu on every define. No cgroups: two daemons
+	// would share machine/qemu-<id>-<name>. File stdio: no virtlogd.
+	if err := appendFile(filepath.Join(dir, "etc", "qemu.conf"), fmt.Sprintf(`
+# paceline test host %s
+user = "root"
+group = "root"
+dynamic_ownership = 0
+remember_owner = 0
+security_driver = "none"
+cgroup_controllers = [ ]
+namespaces = [ ]
+stdio_handler = "file"
+migration_address = %q
+`, name, ip)); err != nil {
+		return err
+	}
+	// DNS fails at once instead of timing out.
+	if err := os.WriteFile(filepath.Join(dir, "resolv.conf"), []byte("nameserver 127.0.0.1\n"), 0o644); err != nil {
+		return err
+	}
+	seedCapabilities(filepath.Join(dir, "cache", "qemu", "capabilities"))
 	return nil
 }
 
@@ -683,13 +696,22 @@ func seedCapabilities(dir string) {
 // saveCapabilities refreshes the cache from the hosts' capabilities.
 func saveCapabilities(t testing.TB, hosts []*LibvirtHost) {
 	t.Helper()
-	if len(hosts) == 0 {
-		return
-	}
-	latest := map[string]string{} // file name -> newest copy among the hosts
-	var mtimes = map[string]time.Time{}
+	var dirs []string
 	for _, h := range hosts {
-		files, _ := filepath.Glob(filepath.Join(h.Dir, "cache", "qemu", "capabilities", "*.xml"))
+		dirs = append(dirs, filepath.Join(h.Dir, "cache", "qemu", "capabilities"))
+	}
+	if err := saveCapabilitiesFrom(dirs...); err != nil {
+		t.Logf("libvirt capabilities cache: %v", err)
+	}
+}
+
+// saveCapabilitiesFrom refreshes the cache from the newest copy of each
+// capabilities file in dirs (libvirt hosts' cache/qemu/capabilities).
+func saveCapabilitiesFrom(dirs ...string) error {
+	latest := map[string]string{} // file name -> newest copy
+	mtimes := map[string]time.Time{}
+	for _, d := range dirs {
+		files, _ := filepath.Glob(filepath.Join(d, "*.xml"))
 		for _, f := range files {
 			st, err := os.Stat(f)
 			if err != nil {
@@ -702,14 +724,16 @@ func saveCapabilities(t testing.TB, hosts []*LibvirtHost) {
 		}
 	}
 	if len(latest) == 0 {
-		return
+		return nil
 	}
 	dir := filepath.Join(CacheRoot(), capsCacheSub)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Logf("libvirt capabilities cache: %v", err)
-		return
+		return err
 	}
-	unlock := lockCache(t, capsCacheSub)
+	unlock, err := lockCacheErr(capsCacheSub)
+	if err != nil {
+		return err
+	}
 	defer unlock()
 	for name, f := range latest {
 		data, err := os.ReadFile(f)
@@ -721,9 +745,10 @@ func saveCapabilities(t testing.TB, hosts []*LibvirtHost) {
 			continue
 		}
 		if err := ocf.WriteFileAtomic(dst, data, 0o600); err != nil {
-			t.Logf("libvirt capabilities cache: %v", err)
+			return err
 		}
 	}
+	return nil
 }
 
 // copyLibvirtConfig copies this machine's /etc/libvirt for a test host,

@@ -1,0 +1,139 @@
+// Command plcluster drives the test cluster of tests/harness from the
+// shell: make demo brings one up with it and leaves it running, and
+// make demo-shell and make demo-down use it afterwards.
+//
+//	plcluster [-dir DIR] up [-nodes N] [-tag T] [-libvirt] [-bmc] [-shared MiB] [-token MS]
+//	plcluster [-dir DIR] wait [SECONDS]
+//	plcluster [-dir DIR] status
+//	plcluster [-dir DIR] exec NODE COMMAND [ARG...]
+//	plcluster [-dir DIR] shell NODE
+//	plcluster [-dir DIR] kill|stop|boot|cut|heal NODE
+//	plcluster [-dir DIR] down
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"time"
+
+	"github.com/paceline-ha/paceline/tests/harness"
+)
+
+func main() {
+	harness.ClusterHelperMain()
+	dir := flag.String("dir", envOr("PLCLUSTER_DIR", "/tmp/paceline-demo"), "the cluster's state directory")
+	flag.Usage = func() {
+		fmt.Fprintln(os.Stderr, "usage: plcluster [-dir DIR] up|wait|status|exec|shell|kill|stop|boot|cut|heal|down ...")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	if flag.NArg() == 0 {
+		flag.Usage()
+		os.Exit(2)
+	}
+	if err := run(*dir, flag.Arg(0), flag.Args()[1:]); err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			os.Exit(ee.ExitCode())
+		}
+		fmt.Fprintln(os.Stderr, "plcluster:", err)
+		os.Exit(1)
+	}
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func run(dir, cmd string, args []string) error {
+	if cmd == "up" {
+		fs := flag.NewFlagSet("up", flag.ExitOnError)
+		spec := harness.ClusterSpec{Dir: dir}
+		fs.IntVar(&spec.Nodes, "nodes", 3, "number of nodes (2 or 3)")
+		fs.StringVar(&spec.Tag, "tag", "pld", "prefix of the names made on this machine")
+		fs.BoolVar(&spec.Libvirt, "libvirt", false, "a libvirtd on every node")
+		fs.BoolVar(&spec.BMC, "bmc", false, "a simulated IPMI BMC per node")
+		fs.IntVar(&spec.SharedMiB, "shared", 0, "size of the shared disk in MiB (0: none)")
+		fs.IntVar(&spec.TokenMS, "token", 0, "corosync token timeout in ms (0: corosync's default)")
+		_ = fs.Parse(args)
+		_, err := harness.UpCluster(spec)
+		return err
+	}
+	c, err := harness.OpenCluster(dir)
+	if err != nil {
+		return fmt.Errorf("no cluster in %s: %v", dir, err)
+	}
+	node := func() (int, error) {
+		if len(args) == 0 {
+			return 0, fmt.Errorf("%s: which node?", cmd)
+		}
+		i, err := strconv.Atoi(args[0])
+		if err != nil || i < 1 || i > c.Nodes {
+			return 0, fmt.Errorf("%s: node %q: 1 to %d", cmd, args[0], c.Nodes)
+		}
+		return i, nil
+	}
+	switch cmd {
+	case "wait":
+		secs := 120
+		if len(args) > 0 {
+			if secs, err = strconv.Atoi(args[0]); err != nil {
+				return fmt.Errorf("wait: %v", err)
+			}
+		}
+		return c.WaitReady(time.Duration(secs) * time.Second)
+	case "status":
+		for _, i := range c.Live() {
+			out, err := c.Exec(i, 30*time.Second, "crm_mon", "-1")
+			fmt.Print(out)
+			return err
+		}
+		return errors.New("no node runs")
+	case "exec", "shell":
+		i, err := node()
+		if err != nil {
+			return err
+		}
+		argv := []string{"bash", "-l"}
+		if cmd == "exec" {
+			if len(args) < 2 {
+				return errors.New("exec: which command?")
+			}
+			argv = args[1:]
+		}
+		x, err := c.Command(context.Background(), i, argv[0], argv[1:]...)
+		if err != nil {
+			return err
+		}
+		x.Env = append(x.Env, "TERM="+envOr("TERM", "dumb"), "PS1=[\\u@\\h \\W]\\$ ")
+		x.Stdin, x.Stdout, x.Stderr = os.Stdin, os.Stdout, os.Stderr
+		return x.Run()
+	case "kill", "stop", "boot", "cut", "heal":
+		i, err := node()
+		if err != nil {
+			return err
+		}
+		switch cmd {
+		case "kill":
+			return c.Kill(i)
+		case "stop":
+			return c.Stop(i, 2*time.Minute)
+		case "boot":
+			return c.Boot(i)
+		case "cut":
+			return c.Cut(i)
+		}
+		return c.Heal(i)
+	case "down":
+		return c.Remove()
+	}
+	return fmt.Errorf("unknown command %q", cmd)
+}
