@@ -75,8 +75,10 @@ vet:
 unit:
 	$(DYNAMIC) $(GO) test -tags $(TAGS) -count=1 ./...
 
-# The system tiers: root, network namespaces, the real tools.
-system: build
+# The system tiers: root, network namespaces, the real tools. The
+# cluster tier runs the agents under Pacemaker, which finds them where
+# make install puts them.
+system: install
 	PACELINE_BIN=$(CURDIR)/$(BIN) $(DYNAMIC) $(GO) test -tags system,$(TAGS) -count=1 -timeout 20m -p 1 ./tests/...
 
 test: deps vet unit

@@ -28,7 +28,10 @@ packages=(
 	openipmi          # ipmi_sim: the simulated BMCs of the fence agent tests
 	ipmitool          # IPMI client: drives and checks the simulated BMCs
 	fence-agents      # the stock fence_ipmilan (baseline for the fence agent)
-	pacemaker         # pacemaker-fenced: a stand-alone fencer in the tests
+	pacemaker         # pacemaker-fenced: a stand-alone fencer; the test cluster's nodes
+	corosync          # the test cluster's membership and quorum
+	pcs               # the test cluster and the demo are configured with pcs, as users do
+	iputils-arping    # which node answers for the floating IP
 	drbd-utils        # drbdadm, drbdsetup and the stock ocf:linbit:drbd (in the DRBD guests)
 )
 

@@ -1,0 +1,335 @@
+//go:build system
+
+// Package cluster runs paceline's agents the way users do: under a real
+// Corosync + Pacemaker cluster of three nodes (tests/harness), configured
+// with pcs, with fencing over IPMI to simulated BMCs that really power
+// the nodes off and on, a shared disk, and libvirtd on every node.
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/paceline-ha/paceline/tests/harness"
+)
+
+func TestMain(m *testing.M) { os.Exit(harness.Main(m)) }
+
+// Settings of every cluster here: a 1 s corosync token (the failure is
+// seen in about 2 s, instead of 4-5 s with the default), and nodes that
+// spend 5 s in "firmware" after a power-on, so that a fenced node comes
+// back after the recovery, as a real one does.
+func spec(libvirt bool) harness.ClusterSpec {
+	return harness.ClusterSpec{Nodes: 3, TokenMS: 1000, BMC: true, Libvirt: libvirt, SharedMiB: 64,
+		BootDelay: 5 * time.Second}
+}
+
+// requireInstalled checks that the agents Pacemaker will run are the
+// paceline under test: make install puts them where the nodes look.
+func requireInstalled(t *testing.T) {
+	t.Helper()
+	for _, p := range []string{"/usr/lib/ocf/resource.d/paceline/IPaddr2", "/usr/sbin/fence_paceline_ipmilan",
+		"/usr/libexec/paceline/paceline-libvirt"} {
+		_, err := os.Stat(p)
+		harness.Require(t, err == nil, "paceline is not installed (%s): run make install", p)
+	}
+	if src := os.Getenv("PACELINE_BIN"); src != "" {
+		a, err1 := os.ReadFile(src)
+		b, err2 := os.ReadFile("/usr/sbin/paceline")
+		if err1 != nil || err2 != nil || !bytes.Equal(a, b) {
+			t.Fatalf("/usr/sbin/paceline is not %s: run make install", src)
+		}
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func exec(t *testing.T, c *harness.Cluster, i int, name string, args ...string) string {
+	t.Helper()
+	out, err := c.Exec(i, time.Minute, name, args...)
+	if err != nil {
+		t.Fatalf("%s: %s %s: %v\n%s", harness.NodeName(i), name, strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// locate returns the one node rsc runs on.
+func locate(t *testing.T, c *harness.Cluster, rsc string) int {
+	t.Helper()
+	nodes, err := c.Locate(rsc)
+	must(t, err)
+	if len(nodes) != 1 {
+		t.Fatalf("%s runs on %v, want one node", rsc, nodes)
+	}
+	return nodes[0]
+}
+
+// waitLocated waits until rsc runs on exactly one node other than not.
+func waitLocated(t *testing.T, c *harness.Cluster, rsc string, not int, timeout time.Duration) int {
+	t.Helper()
+	end := time.Now().Add(timeout)
+	for {
+		nodes, err := c.Locate(rsc)
+		if err == nil && len(nodes) == 1 && nodes[0] != not {
+			return nodes[0]
+		}
+		if time.Now().After(end) {
+			t.Fatalf("%s not running on another node than %s after %v (on %v, %v)", rsc, harness.NodeName(not), timeout, nodes, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// waitEvent waits for a line matching re in node i's log, at or after since.
+func waitEvent(t *testing.T, c *harness.Cluster, i int, re *regexp.Regexp, since time.Time, timeout time.Duration) harness.LogEvent {
+	t.Helper()
+	end := time.Now().Add(timeout)
+	for {
+		if e, ok := c.FirstEvent(i, re, since); ok {
+			return e
+		}
+		if time.Now().After(end) {
+			t.Fatalf("no %q in %s's log after %v", re, harness.NodeName(i), timeout)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// checkFenced checks that node v was rebooted through its BMC after
+// since (power off, then on), and that the cluster's fencing history
+// says so.
+func checkFenced(t *testing.T, c *harness.Cluster, v, observer int, since time.Time) {
+	t.Helper()
+	hist := exec(t, c, observer, "stonith_admin", "--history", harness.NodeName(v))
+	if !regexp.MustCompile(`reboot of ` + harness.NodeName(v) + ` successful`).MatchString(hist) {
+		t.Errorf("fencing history of %s has no successful reboot:\n%s", harness.NodeName(v), hist)
+	}
+	ev := c.BMCPowerEvents(v)
+	off, on := strings.Index(ev, "set power 0"), strings.LastIndex(ev, "set power 1")
+	if off < 0 || on < off {
+		t.Errorf("BMC of %s was not powered off and on again:\n%s", harness.NodeName(v), ev)
+	}
+}
+
+// TestFailover is scenario 1: the group fs + vm + vip runs on one node;
+// that node crashes. It must be fenced through IPMI (off and on), and the
+// group must start on a survivor, where the floating IP answers, the file
+// written before the crash is on the shared disk, and the VM runs again.
+func TestFailover(t *testing.T) {
+	requireInstalled(t)
+	img := harness.BuildGuestImage(t)
+	c := harness.StartCluster(t, spec(true))
+	must(t, c.Configure(harness.Services{Group: true, GroupVM: true, Guest: img}, logWriter{t}))
+	v := locate(t, c, "vip")
+	for _, r := range []string{"fs", "vm"} {
+		if n := locate(t, c, r); n != v {
+			t.Fatalf("%s on %s, vip on %s: the group is split", r, harness.NodeName(n), harness.NodeName(v))
+		}
+	}
+	if n, err := c.VIPAnswerer(); err != nil || n != v {
+		t.Fatalf("before the crash the floating IP answers from node%d (%v), want %s", n, err, harness.NodeName(v))
+	}
+	file := filepath.Join(c.SharedDir(), "before-crash")
+	exec(t, c, v, "sh", "-c", "echo written on $(hostname) >"+file+" && sync")
+	serial := c.VMSerial("vm")
+	boots := strings.Count(readFile(serial), "BOOTED-OK")
+
+	t0 := time.Now()
+	must(t, c.Kill(v))
+	obs := v%3 + 1
+	n := waitLocated(t, c, "vip", v, 90*time.Second)
+	started := waitEvent(t, c, n, harness.ResultRE("start", "vip", n, "ok"), t0, 30*time.Second)
+	fenced := waitEvent(t, c, obs, regexp.MustCompile(`Operation 'reboot' targeting `+harness.NodeName(v)+` .*: OK`), t0, 30*time.Second)
+	t.Logf("recovery: %s crashed; fenced %.2f s later; vip started on %s %.2f s after the crash",
+		harness.NodeName(v), fenced.Time.Sub(t0).Seconds(), harness.NodeName(n), started.Time.Sub(t0).Seconds())
+	if started.Time.Before(fenced.Time) {
+		t.Errorf("vip started on %s (%v) before %s was fenced (%v)", harness.NodeName(n), started.Time, harness.NodeName(v), fenced.Time)
+	}
+	checkFenced(t, c, v, obs, t0)
+	must(t, c.WaitIdle(2*time.Minute))
+	for _, r := range []string{"fs", "vm", "vip"} {
+		if m := locate(t, c, r); m != n {
+			t.Errorf("after the failover %s runs on %s, vip on %s", r, harness.NodeName(m), harness.NodeName(n))
+		}
+	}
+	if a, err := c.VIPAnswerer(); err != nil || a != n {
+		t.Errorf("after the failover the floating IP answers from node%d (%v), want %s", a, err, harness.NodeName(n))
+	}
+	if got := exec(t, c, n, "cat", file); got != "written on "+harness.NodeName(v)+"\n" {
+		t.Errorf("the file written before the crash reads %q on %s", got, harness.NodeName(n))
+	}
+	if st := exec(t, c, n, "virsh", "-c", "qemu:///system", "domstate", "vm"); strings.TrimSpace(st) != "running" {
+		t.Errorf("vm on %s: %s", harness.NodeName(n), st)
+	}
+	waitFor(t, 60*time.Second, "the VM booted again", func() bool { return strings.Count(readFile(serial), "BOOTED-OK") > boots })
+	// The fenced node was powered on again and rejoins.
+	must(t, c.WaitReady(90*time.Second))
+	if !c.Alive(v) {
+		t.Errorf("%s did not come back after its power-on", harness.NodeName(v))
+	}
+}
+
+// TestLiveMigration is scenario 2: moving the VM is a live migration
+// (migrate_to on the source, migrate_from on the target), and the guest
+// keeps counting across it, without booting again.
+func TestLiveMigration(t *testing.T) {
+	requireInstalled(t)
+	img := harness.BuildGuestImage(t)
+	c := harness.StartCluster(t, spec(true))
+	must(t, c.Configure(harness.Services{LiveVM: true, Guest: img}, logWriter{t}))
+	from := locate(t, c, "vm-live")
+	to := from%3 + 1
+	serial := c.VMSerial("vm-live")
+	waitFor(t, 60*time.Second, "the guest counting", func() bool { return harness.LastCounter(readFile(serial)) >= 2 })
+	before := harness.LastCounter(readFile(serial))
+
+	t0 := time.Now()
+	exec(t, c, from, "crm_resource", "--move", "--resource", "vm-live", "--node", harness.NodeName(to))
+	must(t, c.WaitIdle(2*time.Minute))
+	if n := locate(t, c, "vm-live"); n != to {
+		t.Fatalf("vm-live on %s after the move to %s", harness.NodeName(n), harness.NodeName(to))
+	}
+	mt := waitEvent(t, c, from, harness.ResultRE("migrate_to", "vm-live", from, "ok"), t0, 10*time.Second)
+	mf := waitEvent(t, c, to, harness.ResultRE("migrate_from", "vm-live", to, "ok"), t0, 10*time.Second)
+	if _, ok := c.FirstEvent(to, harness.ResultRE("start", "vm-live", to, "ok"), t0); ok {
+		t.Errorf("vm-live was started on %s, not migrated", harness.NodeName(to))
+	}
+	t.Logf("live migration %s -> %s: migrate_to done %.2f s after the move, migrate_from %.2f s",
+		harness.NodeName(from), harness.NodeName(to), mt.Time.Sub(t0).Seconds(), mf.Time.Sub(t0).Seconds())
+	waitFor(t, 30*time.Second, "the guest counting on", func() bool { return harness.LastCounter(readFile(serial)) >= before+3 })
+	out := readFile(serial)
+	if n := strings.Count(out, "BOOTED-OK"); n != 1 {
+		t.Errorf("the guest booted %d times; a live migration keeps it running", n)
+	}
+	// No count skipped back: the counter went on where it was.
+	last := 0
+	for _, line := range strings.Split(out, "\n") {
+		var n int
+		if _, err := fmt.Sscanf(line, "COUNTER %d", &n); err == nil {
+			if n != last+1 {
+				t.Errorf("counter went from %d to %d", last, n)
+			}
+			last = n
+		}
+	}
+	if st := exec(t, c, to, "virsh", "-c", "qemu:///system", "domstate", "vm-live"); strings.TrimSpace(st) != "running" {
+		t.Errorf("vm-live on %s: %s", harness.NodeName(to), st)
+	}
+	if st, _ := c.Exec(from, 30*time.Second, "virsh", "-c", "qemu:///system", "list", "--name"); strings.Contains(st, "vm-live") {
+		t.Errorf("vm-live still listed on %s: %s", harness.NodeName(from), st)
+	}
+	exec(t, c, to, "crm_resource", "--clear", "--resource", "vm-live")
+}
+
+// TestPartition is scenario 3: the node running the group is cut off.
+// The minority loses quorum and stops what it ran; the majority fences
+// it and takes the group. The fence devices wait 5 s (pcmk_delay_base)
+// so that the minority's own stop can be seen before the power goes off.
+func TestPartition(t *testing.T) {
+	requireInstalled(t)
+	c := harness.StartCluster(t, spec(false))
+	must(t, c.Configure(harness.Services{Group: true, FenceDelay: "5s"}, logWriter{t}))
+	v := locate(t, c, "vip")
+	obs := v%3 + 1
+
+	t0 := time.Now()
+	must(t, c.Cut(v))
+	lost := waitEvent(t, c, v, regexp.MustCompile(`[Qq]uorum lost|partition WITHOUT quorum`), t0, 30*time.Second)
+	stopVIP := waitEvent(t, c, v, harness.ResultRE("stop", "vip", v, "ok"), t0, 30*time.Second)
+	stopFS := waitEvent(t, c, v, harness.ResultRE("stop", "fs", v, "ok"), t0, 30*time.Second)
+	n := waitLocated(t, c, "vip", v, 90*time.Second)
+	started := waitEvent(t, c, n, harness.ResultRE("start", "vip", n, "ok"), t0, 30*time.Second)
+	fenced := waitEvent(t, c, obs, regexp.MustCompile(`Operation 'reboot' targeting `+harness.NodeName(v)+` .*: OK`), t0, 60*time.Second)
+	t.Logf("partition: %s lost quorum %.2f s after the cut, stopped fs %.2f s; fenced %.2f s; vip on %s %.2f s",
+		harness.NodeName(v), lost.Time.Sub(t0).Seconds(), stopFS.Time.Sub(t0).Seconds(), fenced.Time.Sub(t0).Seconds(),
+		harness.NodeName(n), started.Time.Sub(t0).Seconds())
+	if !stopVIP.Time.Before(fenced.Time) {
+		t.Errorf("the minority did not stop vip before it was fenced")
+	}
+	if started.Time.Before(fenced.Time) {
+		t.Errorf("vip started on %s before %s was fenced", harness.NodeName(n), harness.NodeName(v))
+	}
+	checkFenced(t, c, v, obs, t0)
+	if a, err := c.VIPAnswerer(); err != nil || a != n {
+		t.Errorf("the floating IP answers from node%d (%v), want %s", a, err, harness.NodeName(n))
+	}
+	// Powered on again, the node gets a new cable and rejoins.
+	must(t, c.WaitReady(90*time.Second))
+}
+
+// TestFailedStop is scenario 4: the filesystem cannot be unmounted (a
+// process holds it and force_unmount=false), so its stop fails when its
+// timeout (15 s here) runs out; Pacemaker fences the node and recovers
+// the group elsewhere.
+func TestFailedStop(t *testing.T) {
+	requireInstalled(t)
+	c := harness.StartCluster(t, spec(false))
+	must(t, c.Configure(harness.Services{Group: true, FsOptions: []string{"force_unmount=false"}, FsStopTimeout: "15s"}, logWriter{t}))
+	v := locate(t, c, "fs")
+	exec(t, c, v, "sh", "-c", "echo kept >"+filepath.Join(c.SharedDir(), "data")+" && sync")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	holder, err := c.Command(ctx, v, "sh", "-c", "cd "+c.SharedDir()+" && exec sleep 600")
+	must(t, err)
+	must(t, holder.Start())
+	go func() { _ = holder.Wait() }()
+	waitFor(t, 10*time.Second, "the holder in the mount", func() bool {
+		out, _ := c.Exec(v, 10*time.Second, "sh", "-c", "ls -l /proc/[0-9]*/cwd 2>/dev/null")
+		return strings.Contains(out, c.SharedDir())
+	})
+	to := v%3 + 1
+	obs := to
+
+	t0 := time.Now()
+	exec(t, c, obs, "crm_resource", "--move", "--resource", "svc", "--node", harness.NodeName(to))
+	failed := waitEvent(t, c, v, regexp.MustCompile(`Result of stop operation for fs on `+harness.NodeName(v)+`: error`), t0, 60*time.Second)
+	fenced := waitEvent(t, c, obs, regexp.MustCompile(`Operation 'reboot' targeting `+harness.NodeName(v)+` .*: OK`), t0, 60*time.Second)
+	n := waitLocated(t, c, "fs", v, 60*time.Second)
+	if n != to {
+		t.Errorf("fs recovered on %s, moved to %s", harness.NodeName(n), harness.NodeName(to))
+	}
+	t.Logf("failed stop: %s; fenced %.2f s after the move", strings.TrimSpace(failed.Line[strings.Index(failed.Line, "Result"):]),
+		fenced.Time.Sub(t0).Seconds())
+	checkFenced(t, c, v, obs, t0)
+	must(t, c.WaitIdle(2*time.Minute))
+	if got := exec(t, c, n, "cat", filepath.Join(c.SharedDir(), "data")); got != "kept\n" {
+		t.Errorf("data on %s: %q", harness.NodeName(n), got)
+	}
+	exec(t, c, obs, "crm_resource", "--clear", "--resource", "svc")
+}
+
+func readFile(p string) string {
+	data, _ := os.ReadFile(p)
+	return string(data)
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, ok func() bool) {
+	t.Helper()
+	end := time.Now().Add(timeout)
+	for !ok() {
+		if time.Now().After(end) {
+			t.Fatalf("%s: not after %v", what, timeout)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// logWriter shows Configure's pcs commands in the test log.
+type logWriter struct{ t *testing.T }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}

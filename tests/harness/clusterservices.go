@@ -1,0 +1,294 @@
+package harness
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Services is what Configure sets up in a cluster with pcs, as the
+// classic guides do: a fence device per node (IPMI to the node's BMC,
+// kept off the node it fences), and resources; every agent is paceline's
+// unless Stock.
+type Services struct {
+	Stock bool // ocf:heartbeat:* and fence_ipmilan instead of paceline's
+	// Group makes group "svc": Filesystem "fs" (the shared disk on
+	// SharedDir), VirtualDomain "vm" when GroupVM, and IPaddr2 "vip"
+	// (ClusterFloatIP/24).
+	Group   bool
+	GroupVM bool
+	// LiveVM makes VirtualDomain "vm-live", alone, with allow-migrate:
+	// a live migration over TCP when it moves.
+	LiveVM bool
+	// FsOptions are extra Filesystem parameters (name=value).
+	FsOptions []string
+	// FsStopTimeout, when set, is the timeout of fs's stop.
+	FsStopTimeout string
+	// FenceDelay, when set, is every fence device's pcmk_delay_base.
+	FenceDelay string
+	// Guest is the VM image (BuildGuestImage); needed with GroupVM or LiveVM.
+	Guest GuestImage
+}
+
+// ClusterVIP is the floating IP Configure makes, with its prefix.
+const ClusterVIP = ClusterFloatIP + "/24"
+
+// VMSerial is the serial console file of Configure's guest name ("vm"
+// or "vm-live"): on this machine, appended to by whichever node runs it.
+func (c *Cluster) VMSerial(name string) string { return filepath.Join(c.Dir, "vm", name+".serial") }
+
+// Configure sets s up with pcs on a live node, printing every pcs
+// command to log, enables fencing, and waits until the cluster is idle.
+func (c *Cluster) Configure(s Services, log io.Writer) error {
+	ocf, fence := "ocf:paceline:", "fence_paceline_ipmilan"
+	if s.Stock {
+		ocf, fence = "ocf:heartbeat:", "fence_ipmilan"
+	}
+	var cmds [][]string
+	add := func(args ...string) { cmds = append(cmds, args) }
+	add("resource", "defaults", "update", "resource-stickiness=100")
+	for i := 1; i <= c.Nodes; i++ {
+		args := append([]string{"stonith", "create", "fence-" + NodeName(i), fence}, c.FenceParams(i)...)
+		if s.FenceDelay != "" {
+			args = append(args, "pcmk_delay_base="+s.FenceDelay)
+		}
+		add(append(args, "op", "monitor", "interval=60s")...)
+		add("constraint", "location", "fence-"+NodeName(i), "avoids", NodeName(i))
+	}
+	if s.Group {
+		if c.Loop == "" {
+			return fmt.Errorf("configure: the cluster has no shared disk")
+		}
+		args := append([]string{"resource", "create", "fs", ocf + "Filesystem", "device=" + c.Loop,
+			"directory=" + c.SharedDir(), "fstype=ext4"}, s.FsOptions...)
+		args = append(args, "op", "monitor", "interval=20s")
+		if s.FsStopTimeout != "" {
+			args = append(args, "stop", "timeout="+s.FsStopTimeout)
+		}
+		add(append(args, "--group", "svc")...)
+		if s.GroupVM {
+			cfg, err := c.writeVM("vm", s.Guest)
+			if err != nil {
+				return err
+			}
+			add("resource", "create", "vm", ocf+"VirtualDomain", "config="+cfg, "hypervisor=qemu:///system",
+				"op", "monitor", "interval=10s", "--group", "svc")
+		}
+		add("resource", "create", "vip", ocf+"IPaddr2", "ip="+ClusterFloatIP, "cidr_netmask=24",
+			"op", "monitor", "interval=10s", "--group", "svc")
+	}
+	if s.LiveVM {
+		cfg, err := c.writeVM("vm-live", s.Guest)
+		if err != nil {
+			return err
+		}
+		add("resource", "create", "vm-live", ocf+"VirtualDomain", "config="+cfg, "hypervisor=qemu:///system",
+			"migration_transport=tcp", "op", "monitor", "interval=10s", "meta", "allow-migrate=true")
+	}
+	add("property", "set", "stonith-enabled=true")
+	live := c.Live()
+	if len(live) == 0 {
+		return fmt.Errorf("configure: no node runs")
+	}
+	for _, args := range cmds {
+		shown := strings.Join(args, " ")
+		shown = strings.ReplaceAll(shown, "password="+DefaultBMCPassword, "password=...")
+		fmt.Fprintf(log, "  # pcs %s\n", shown)
+		if out, err := c.Exec(live[0], time.Minute, "pcs", args...); err != nil {
+			return fmt.Errorf("pcs %s: %v\n%s", shown, err, out)
+		}
+	}
+	return c.WaitIdle(3 * time.Minute)
+}
+
+// writeVM writes the domain XML of guest name, its serial console in
+// VMSerial(name), and returns its path.
+func (c *Cluster) writeVM(name string, img GuestImage) (string, error) {
+	if img.Kernel == "" {
+		return "", fmt.Errorf("configure: VM %s needs a guest image", name)
+	}
+	dir := filepath.Join(c.Dir, "vm")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	cfg := filepath.Join(dir, name+".xml")
+	return cfg, os.WriteFile(cfg, []byte(img.DomainXML(GuestSpec{Name: name, SerialPath: c.VMSerial(name)})), 0o644)
+}
+
+// WaitIdle waits until the cluster has nothing left to do
+// (crm_resource --wait on a live node).
+func (c *Cluster) WaitIdle(timeout time.Duration) error {
+	var last error
+	end := time.Now().Add(timeout)
+	for time.Now().Before(end) {
+		for _, i := range c.Live() {
+			out, err := c.Exec(i, time.Until(end)+5*time.Second, "crm_resource", "--wait",
+				"--timeout="+strconv.Itoa(int(time.Until(end).Seconds())+1)+"s")
+			if err == nil {
+				return nil
+			}
+			last = fmt.Errorf("%s: crm_resource --wait: %v %s", NodeName(i), err, out)
+		}
+		time.Sleep(time.Second)
+	}
+	return fmt.Errorf("cluster not idle after %v: %v", timeout, last)
+}
+
+// Locate returns the nodes rsc runs on, as a live node sees it.
+func (c *Cluster) Locate(rsc string) ([]int, error) {
+	var err error
+	for _, i := range c.Live() {
+		var out string
+		if out, err = c.Exec(i, 30*time.Second, "crm_resource", "--locate", "--resource", rsc); err != nil {
+			// "resource X is NOT running" exits non-zero.
+			if strings.Contains(out, "NOT running") {
+				return nil, nil
+			}
+			continue
+		}
+		var nodes []int
+		for _, m := range regexp.MustCompile(`is running on: node(\d+)`).FindAllStringSubmatch(out, -1) {
+			n, _ := strconv.Atoi(m[1])
+			nodes = append(nodes, n)
+		}
+		return nodes, nil
+	}
+	return nil, fmt.Errorf("locate %s: %v", rsc, err)
+}
+
+// LogEvent is a line of a node's pacemaker.log.
+type LogEvent struct {
+	Time time.Time
+	Line string
+}
+
+// Events returns the lines of node i's pacemaker.log matching re, with
+// their times (Pacemaker writes local time to the millisecond, without
+// the year: this year is assumed).
+func (c *Cluster) Events(i int, re *regexp.Regexp) []LogEvent {
+	f, err := os.Open(c.NodeLog(i))
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var ev []LogEvent
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	year := time.Now().Year()
+	for sc.Scan() {
+		line := sc.Text()
+		if !re.MatchString(line) || len(line) < 19 {
+			continue
+		}
+		t, err := time.ParseInLocation("Jan _2 15:04:05.000", line[:19], time.Local)
+		if err != nil {
+			continue
+		}
+		ev = append(ev, LogEvent{Time: t.AddDate(year, 0, 0), Line: line})
+	}
+	return ev
+}
+
+// FirstEvent returns the first line of node i's log matching re at or
+// after since.
+func (c *Cluster) FirstEvent(i int, re *regexp.Regexp, since time.Time) (LogEvent, bool) {
+	for _, e := range c.Events(i, re) {
+		if !e.Time.Before(since.Truncate(time.Millisecond)) {
+			return e, true
+		}
+	}
+	return LogEvent{}, false
+}
+
+// ResultRE matches the controller's line for the result of op on rsc on
+// node i, e.g. ResultRE("start", "vip", 2, "ok").
+func ResultRE(op, rsc string, i int, result string) *regexp.Regexp {
+	return regexp.MustCompile(fmt.Sprintf(`Result of %s operation for %s on %s: %s`,
+		regexp.QuoteMeta(op), regexp.QuoteMeta(rsc), NodeName(i), regexp.QuoteMeta(result)))
+}
+
+// VIPAnswerer asks for ClusterFloatIP by ARP from the client address on
+// the switch and returns the node whose eth0 answers (0: none does).
+func (c *Cluster) VIPAnswerer() (int, error) {
+	out, err := c.Switch(10*time.Second, "arping", "-c", "3", "-w", "5", "-I", "br0", ClusterFloatIP)
+	m := regexp.MustCompile(`reply from [0-9.]+ \[([0-9A-Fa-f:]+)\]`).FindAllStringSubmatch(out, -1)
+	if len(m) == 0 {
+		return 0, fmt.Errorf("no ARP reply for %s: %v\n%s", ClusterFloatIP, err, out)
+	}
+	macs := map[string]bool{}
+	for _, x := range m {
+		macs[strings.ToLower(x[1])] = true
+	}
+	if len(macs) > 1 {
+		return 0, fmt.Errorf("%s answered from %d MACs: %s", ClusterFloatIP, len(macs), out)
+	}
+	for _, i := range c.Live() {
+		mac, err := c.Exec(i, 10*time.Second, "cat", "/sys/class/net/eth0/address")
+		if err == nil && macs[strings.ToLower(strings.TrimSpace(mac))] {
+			return i, nil
+		}
+	}
+	return 0, fmt.Errorf("%s answered from %v, no live node's eth0", ClusterFloatIP, m[0][1])
+}
+
+// clusterSeq numbers the clusters of one test process.
+var clusterSeq int
+
+// StartCluster brings a cluster up for a test and waits until it is
+// ready; cleanup takes it down and removes it (with the node logs in the
+// test log when the test failed; PACELINE_KEEP_CLUSTER=1 keeps the state
+// directory of a failed test).
+func StartCluster(t testing.TB, spec ClusterSpec) *Cluster {
+	t.Helper()
+	progs := []string{"corosync", "corosync-keygen", "pacemakerd", "crm_mon", "crm_resource", "cibadmin",
+		"crm_attribute", "pcs", "nsenter", "ip", "losetup", "mkfs.ext4", "arping"}
+	if spec.Libvirt {
+		progs = append(progs, "libvirtd", "virsh", "qemu-system-x86_64")
+	}
+	if spec.BMC {
+		progs = append(progs, "ipmi_sim", "ipmitool")
+	}
+	RequireRoot(t, progs...)
+	clusterSeq++
+	if spec.Tag == "" {
+		spec.Tag = "p" + strconv.FormatInt(int64(os.Getpid()), 36) + strconv.FormatInt(int64(clusterSeq), 36)
+	}
+	if spec.Dir == "" {
+		d, err := os.MkdirTemp("", "plc-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		spec.Dir = d
+	}
+	start := time.Now()
+	c, err := UpCluster(spec)
+	if err != nil {
+		t.Fatalf("cluster: %v", err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("cluster state in %s:\n%s", c.Dir, c.LogTail(40))
+			if os.Getenv("PACELINE_KEEP_CLUSTER") != "" {
+				if err := c.Down(); err != nil {
+					t.Errorf("cluster down: %v", err)
+				}
+				return
+			}
+		}
+		if err := c.Remove(); err != nil {
+			t.Errorf("cluster down: %v", err)
+		}
+	})
+	if err := c.WaitReady(2 * time.Minute); err != nil {
+		t.Fatalf("%v", err)
+	}
+	t.Logf("cluster of %d nodes ready in %v", c.Nodes, time.Since(start).Round(10*time.Millisecond))
+	return c
+}
