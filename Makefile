@@ -28,7 +28,7 @@ SBINDIR    ?= $(PREFIX)/sbin
 LIBEXECDIR ?= $(PREFIX)/libexec/paceline
 OCFDIR     ?= /usr/lib/ocf/resource.d/paceline
 
-.PHONY: all build install uninstall metadata test unit system deps bench demo clean vet
+.PHONY: all build install uninstall metadata test unit system deps bench demo demo-shell demo-down plcluster clean vet
 
 all: build
 
@@ -85,11 +85,27 @@ test: deps vet unit
 	tests/validate-metadata.sh
 	$(MAKE) --no-print-directory system
 
-bench: deps build
+bench: deps install
 	$(DYNAMIC) $(GO) run -tags $(TAGS) ./tests/bench -bin $(CURDIR)/$(BIN) -out BENCHMARKS.md
 
-demo: deps build
-	tests/demo.sh $(CURDIR)/$(BIN)
+# plcluster drives the test cluster (tests/harness) from the shell.
+PLCLUSTER  := build/plcluster
+NODE       ?= 1
+
+plcluster:
+	$(DYNAMIC) $(GO) build $(GOFLAGS) -tags $(TAGS) -o $(PLCLUSTER) ./tests/plcluster
+
+# A 3-node cluster running paceline, left running: demo-shell, demo-down.
+demo: deps install plcluster
+	tests/demo.sh $(CURDIR)/$(PLCLUSTER)
+
+demo-shell:
+	@[ -x $(PLCLUSTER) ] || $(MAKE) --no-print-directory plcluster
+	$(PLCLUSTER) shell $(NODE)
+
+demo-down:
+	@[ -x $(PLCLUSTER) ] || $(MAKE) --no-print-directory plcluster
+	$(PLCLUSTER) down
 
 clean:
 	rm -rf build

@@ -1,113 +1,90 @@
 #!/usr/bin/env bash
-# make demo: a floating IP moving between two "nodes" on this machine.
+# make demo: a real 3-node Pacemaker cluster on this machine, running
+# paceline's agents, fenced over IPMI.
 #
-# Two network namespaces, node1 and node2, share a "switch" namespace with
-# a client in it. ocf:paceline:IPaddr2 brings 192.0.2.100 up on node1, the
-# client learns it from the gratuitous ARP, then the address fails over to
-# node2 and the client's neighbour table follows it. Every step is a real
-# OCF action run the way pacemaker-execd runs it (paceline run).
+# Each node is a set of namespaces with its own corosync, pacemaker and
+# libvirtd; each has a simulated BMC (ipmi_sim) whose power-off kills the
+# node and whose power-on boots it again. The demo configures, with pcs,
+# a fence device per node (fence_paceline_ipmilan), a group with a
+# filesystem on a shared disk and a floating IP (ocf:paceline:Filesystem,
+# ocf:paceline:IPaddr2), and a VM (ocf:paceline:VirtualDomain). It live
+# migrates the VM, crashes the node running the group and shows the
+# fencing and the failover, then leaves the cluster running:
+#   make demo-shell NODE=2    a shell on node2 (crm_mon, pcs, virsh ...)
+#   make demo-down            stop it and remove everything it made
 set -euo pipefail
-bin=${1:-build/paceline}
-[ -x "$bin" ] || { echo "demo: build the binary first (make build)" >&2; exit 1; }
-[ "$(id -u)" -eq 0 ] || { echo "demo: needs root (network namespaces)" >&2; exit 1; }
+plc=${1:-build/plcluster}
+dir=${PLCLUSTER_DIR:-/tmp/paceline-demo}
+export PLCLUSTER_DIR=$dir
+[ -x "$plc" ] || { echo "demo: build plcluster first (make demo does)" >&2; exit 1; }
+[ "$(id -u)" -eq 0 ] || { echo "demo: needs root (namespaces, loop devices)" >&2; exit 1; }
 
-tag="pldemo$$"
-sw="$tag-sw" n1="$tag-n1" n2="$tag-n2"
-vip=192.0.2.100
-work=$(mktemp -d /tmp/pldemo.XXXXXX)
-# The agents' per-node state (HA_RSCTMP) stays in the demo's directory.
-export HA_RSCTMP="$work/rsctmp"
-loop=""
-holder=""
-cleanup() {
-	[ -n "$holder" ] && kill "$holder" 2>/dev/null || true
-	mountpoint -q "$work/mnt" 2>/dev/null && umount "$work/mnt"
-	[ -n "$loop" ] && losetup -d "$loop" 2>/dev/null || true
-	rm -rf "$work"
-	for ns in "$n1" "$n2" "$sw"; do ip netns del "$ns" 2>/dev/null || true; done
-}
-trap cleanup EXIT
+T0=$(date +%s.%N)
+step() { printf '\n\033[1m[%6.1f s] %s\033[0m\n' "$(awk -v a="$(date +%s.%N)" -v b="$T0" 'BEGIN { print a - b }')" "$*"; }
+say() { printf '  %s\n' "$*"; }
+on() { local n=$1; shift; printf '  node%s$ %s\n' "$n" "$*"; "$plc" exec "$n" "$@" 2>&1 | sed 's/^/    /'; }
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-run() { printf '$ %s\n' "$*"; "$@"; }
-
-step "three namespaces: a switch with a client (192.0.2.1), node1 (.11), node2 (.12)"
-ip netns add "$sw"; ip netns add "$n1"; ip netns add "$n2"
-ip -n "$sw" link add br0 type bridge
-ip -n "$sw" link set br0 up
-ip -n "$sw" addr add 192.0.2.1/24 dev br0
-i=0
-for ns in "$n1" "$n2"; do
-	i=$((i + 1))
-	ip -n "$sw" link add "p$i" type veth peer name eth0 netns "$ns"
-	ip -n "$sw" link set "p$i" master br0 up
-	ip -n "$ns" addr add "192.0.2.1$i/24" dev eth0
-	ip -n "$ns" link set eth0 up
-	ip -n "$ns" link set lo up
-done
-# The client learns addresses from gratuitous ARP (as routers are often set
-# up to) and takes every announcement at once.
-ip netns exec "$sw" sysctl -qw net.ipv4.conf.br0.arp_accept=1
-ip -n "$sw" ntable change name arp_cache dev br0 locktime 0
-sleep 0.5
-mac1=$(ip -n "$n1" -br link show eth0 | awk '{print $3}')
-mac2=$(ip -n "$n2" -br link show eth0 | awk '{print $3}')
-echo "node1 eth0 $mac1, node2 eth0 $mac2"
-
-agent() { local ns=$1; shift; ip netns exec "$ns" "$bin" run "$@"; }
-
-step "the metadata Pacemaker reads (first lines)"
-"$bin" meta-data IPaddr2 | head -n 6
-
-step "probe on both nodes: not running anywhere"
-agent "$n1" --probe IPaddr2 monitor ip=$vip || true
-agent "$n2" --probe IPaddr2 monitor ip=$vip || true
-
-step "start on node1 (interface and prefix found from the routes)"
-agent "$n1" -v IPaddr2 start ip=$vip
-ip -n "$n1" -br addr show dev eth0
-agent "$n1" --interval 10s IPaddr2 monitor ip=$vip
-sleep 1
-echo "client's neighbour entry:"; ip -n "$sw" neigh show $vip
-
-step "fail over: stop on node1, start on node2"
-agent "$n1" -v IPaddr2 stop ip=$vip
-agent "$n2" -v IPaddr2 start ip=$vip
-sleep 1
-echo "client's neighbour entry:"; ip -n "$sw" neigh show $vip
-if ip -n "$sw" neigh show $vip | grep -q "$mac2"; then
-	echo "=> the client now reaches $vip at node2 ($mac2)"
-else
-	echo "=> unexpected: the client does not point at node2" >&2
-	exit 1
+if [ -e "$dir/cluster.json" ]; then
+	step "a demo cluster from an earlier run is there: taking it down"
+	"$plc" down
 fi
 
-step "a duplicate: node1 with run_arping while node2 holds the address"
-agent "$n1" IPaddr2 start ip=$vip run_arping=true || true
+step "bringing up 3 nodes (corosync, pacemaker, libvirtd each), a BMC per node and a shared disk"
+"$plc" up -nodes 3 -tag pld -libvirt -bmc -shared 64 -token 1000 -boot-delay 10s
+"$plc" wait 120
+say "node1 192.0.2.11, node2 192.0.2.12, node3 192.0.2.13; their BMCs at 192.0.2.201-203"
+say "state and logs: $dir (node<N>/root/var/log/pacemaker/pacemaker.log)"
 
-step "stop on node2"
-agent "$n2" IPaddr2 stop ip=$vip
-agent "$n2" --interval 10s IPaddr2 monitor ip=$vip || true
+step "configuring the cluster with pcs, as the guides do (the guest image is built on first use)"
+"$plc" configure
 
-step "the data behind the address: ext4 on a loop device, mounted by ocf:paceline:Filesystem"
-truncate -s 64M "$work/disk.img"
-mkfs.ext4 -q -L demodata "$work/disk.img"
-loop=$(losetup -f --show "$work/disk.img")
-fs="device=LABEL=demodata directory=$work/mnt fstype=ext4"
-"$bin" run -v Filesystem start $fs
-echo "hello from the active node" >"$work/mnt/greeting"
-"$bin" run --depth 20 --interval 20s Filesystem monitor $fs
+step "the cluster"
+on 1 crm_mon -1
 
-step "an application still using the mount when the cluster stops it"
-(cd "$work/mnt" && exec sleep 600) &
-holder=$!
-sleep 0.2
-"$bin" run -v Filesystem stop $fs
-holder=""
-"$bin" run --interval 20s Filesystem monitor $fs || true
+svc=$("$plc" locate vip)
+vm=$("$plc" locate vm-live)
+step "live migration of vm-live (now on node$vm, counting on its serial console)"
+# To where the group runs, so that the crash below takes both; when it is
+# there already, to the next node.
+to=$svc
+[ "$to" = "$vm" ] && to=$((vm % 3 + 1))
+for _ in $(seq 60); do
+	read -r count boots < <("$plc" counter vm-live)
+	[ "$count" -ge 2 ] && break
+	sleep 1
+done
+say "guest counter before: $count"
+on "$svc" pcs resource move vm-live "node$to"
+"$plc" exec "$svc" crm_resource --wait --timeout=120s
+on "$svc" crm_resource --locate --resource vm-live
+sleep 3
+read -r after boots < <("$plc" counter vm-live)
+say "guest counter after: $after, booted $boots time(s): it kept running through the move"
+"$plc" exec "$svc" pcs resource clear vm-live >/dev/null
 
-step "mounted again (as the next node would): the data is there"
-"$bin" run Filesystem start $fs
-cat "$work/mnt/greeting"
-"$bin" run Filesystem stop $fs
-echo; echo "demo finished"
+step "crashing node$svc, which runs the group (fs, vip): kill -9 of the whole node"
+on "$svc" sh -c "echo written on \$(hostname) at \$(date +%T) > $dir/shared/greeting && sync"
+crash=$(date +%s.%N)
+"$plc" kill "$svc"
+say "waiting for the survivors to fence node$svc through its BMC and take the group over"
+obs=$((svc % 3 + 1))
+for _ in $(seq 600); do
+	new=$("$plc" locate vip 2>/dev/null || true)
+	[ -n "$new" ] && [ "$new" != "$svc" ] && break
+	sleep 0.1
+done
+"$plc" exec "$obs" crm_resource --wait --timeout=120s || true
+step "what happened, from the nodes' logs and the BMCs (seconds after the crash)"
+"$plc" timeline "$crash"
+step "after the failover"
+say "the floating IP 192.0.2.100 answers from node$("$plc" vip)"
+on "$new" cat "$dir/shared/greeting"
+on "$obs" stonith_admin --history "node$svc"
+
+step "node$svc was powered on again by its BMC; waiting for it to rejoin"
+"$plc" wait 120
+on "$obs" crm_mon -1
+
+step "done: the cluster keeps running"
+say "make demo-shell NODE=1   a shell on node1 (crm_mon, pcs status, virsh -c qemu:///system list)"
+say "make demo-down           stop the cluster and remove everything it made"

@@ -116,6 +116,16 @@ func checkFenced(t *testing.T, c *harness.Cluster, v, observer int, since time.T
 	if !regexp.MustCompile(`reboot of ` + harness.NodeName(v) + ` successful`).MatchString(hist) {
 		t.Errorf("fencing history of %s has no successful reboot:\n%s", harness.NodeName(v), hist)
 	}
+	// At the first attempt: a failed one means a fencer could not
+	// reach the BMC, or the agent failed.
+	failed := regexp.MustCompile(`Operation '\w+' \[\d+\] targeting ` + harness.NodeName(v) + ` using \S+ returned`)
+	for i := 1; i <= c.Nodes; i++ {
+		for _, e := range c.Events(i, failed) {
+			if !e.Time.Before(since.Truncate(time.Millisecond)) {
+				t.Errorf("a fencing attempt failed: %s", e.Line)
+			}
+		}
+	}
 	ev := c.BMCPowerEvents(v)
 	off, on := strings.Index(ev, "set power 0"), strings.LastIndex(ev, "set power 1")
 	if off < 0 || on < off {

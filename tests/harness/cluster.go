@@ -172,7 +172,11 @@ func (c *Cluster) up() error {
 	cmds := [][]string{
 		{"ip", "netns", "add", sw},
 		{"ip", "-n", sw, "link", "set", "lo", "up"},
-		{"ip", "-n", sw, "link", "add", "br0", "type", "bridge"},
+		// A fixed MAC: a bridge otherwise takes its ports' lowest one,
+		// and changes it when a node dies, leaving every neighbour
+		// cache pointing at a MAC nobody has (the BMCs and the client
+		// would not answer until those entries expire).
+		{"ip", "-n", sw, "link", "add", "br0", "address", "02:00:5e:00:02:01", "type", "bridge"},
 		{"ip", "-n", sw, "link", "set", "br0", "up"},
 		{"ip", "-n", sw, "addr", "add", ClusterClientIP + "/24", "dev", "br0"},
 	}
@@ -698,12 +702,12 @@ type crmMon struct {
 	} `xml:"nodes>node"`
 }
 
-// Ready reports whether every live node sees every live node online, a
+// Ready reports whether every node runs and sees every node online, a
 // DC and quorum.
 func (c *Cluster) Ready() error {
 	live := c.Live()
-	if len(live) == 0 {
-		return errors.New("no node runs")
+	if len(live) < c.Nodes {
+		return fmt.Errorf("%d of %d nodes run", len(live), c.Nodes)
 	}
 	for _, i := range live {
 		out, err := c.Exec(i, 10*time.Second, "crm_mon", "-1", "--output-as=xml")

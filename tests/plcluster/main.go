@@ -8,6 +8,11 @@
 //	plcluster [-dir DIR] exec NODE COMMAND [ARG...]
 //	plcluster [-dir DIR] shell NODE
 //	plcluster [-dir DIR] kill|stop|boot|cut|heal NODE
+//	plcluster [-dir DIR] configure [-stock]   fencing, group svc (fs, vip), vm-live
+//	plcluster [-dir DIR] locate RESOURCE      the node numbers it runs on
+//	plcluster [-dir DIR] vip                  which node answers for the floating IP
+//	plcluster [-dir DIR] counter VM           the guest's last counter and boots
+//	plcluster [-dir DIR] timeline UNIXTIME    the cluster's events since then
 //	plcluster [-dir DIR] down
 package main
 
@@ -19,6 +24,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/paceline-ha/paceline/tests/harness"
@@ -63,6 +69,7 @@ func run(dir, cmd string, args []string) error {
 		fs.BoolVar(&spec.BMC, "bmc", false, "a simulated IPMI BMC per node")
 		fs.IntVar(&spec.SharedMiB, "shared", 0, "size of the shared disk in MiB (0: none)")
 		fs.IntVar(&spec.TokenMS, "token", 0, "corosync token timeout in ms (0: corosync's default)")
+		fs.DurationVar(&spec.BootDelay, "boot-delay", 0, "time from a BMC power-on to the node's start")
 		_ = fs.Parse(args)
 		_, err := harness.UpCluster(spec)
 		return err
@@ -132,6 +139,59 @@ func run(dir, cmd string, args []string) error {
 			return c.Cut(i)
 		}
 		return c.Heal(i)
+	case "configure":
+		fs := flag.NewFlagSet("configure", flag.ExitOnError)
+		stock := fs.Bool("stock", false, "the stock agents instead of paceline's")
+		_ = fs.Parse(args)
+		var img harness.GuestImage
+		err := harness.WithScriptTB("guest image", os.Stderr, os.TempDir(), func(t *harness.ScriptTB) error {
+			img = harness.BuildGuestImage(t)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return c.Configure(harness.Services{Stock: *stock, Group: true, LiveVM: true, Guest: img}, os.Stdout)
+	case "locate":
+		if len(args) != 1 {
+			return errors.New("locate: which resource?")
+		}
+		nodes, err := c.Locate(args[0])
+		if err != nil {
+			return err
+		}
+		if len(nodes) == 0 {
+			return fmt.Errorf("%s is not running", args[0])
+		}
+		for _, n := range nodes {
+			fmt.Println(n)
+		}
+		return nil
+	case "vip":
+		n, err := c.VIPAnswerer()
+		if err != nil {
+			return err
+		}
+		fmt.Println(n)
+		return nil
+	case "counter":
+		if len(args) != 1 {
+			return errors.New("counter: which VM?")
+		}
+		data, _ := os.ReadFile(c.VMSerial(args[0]))
+		fmt.Printf("%d %d\n", harness.LastCounter(string(data)), strings.Count(string(data), "BOOTED-OK"))
+		return nil
+	case "timeline":
+		if len(args) != 1 {
+			return errors.New("timeline: since when (unix time)?")
+		}
+		sec, err := strconv.ParseFloat(args[0], 64)
+		if err != nil {
+			return fmt.Errorf("timeline: %v", err)
+		}
+		t0 := time.Unix(0, int64(sec*1e9))
+		harness.PrintTimeline(os.Stdout, t0, c.Timeline(t0))
+		return nil
 	case "down":
 		return c.Remove()
 	}
