@@ -118,7 +118,7 @@ func checkFenced(t *testing.T, c *harness.Cluster, v, observer int, since time.T
 	}
 	// At the first attempt: a failed one means a fencer could not
 	// reach the BMC, or the agent failed.
-	failed := regexp.MustCompile(`Operation '\w+' \[\d+\] targeting ` + harness.NodeName(v) + ` using \S+ returned`)
+	failed := regexp.MustCompile(`Operation '\w+' \[\d+\] targeting ` + harness.NodeName(v) + ` using \S+ returned [1-9]`)
 	for i := 1; i <= c.Nodes; i++ {
 		for _, e := range c.Events(i, failed) {
 			if !e.Time.Before(since.Truncate(time.Millisecond)) {

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -811,6 +812,13 @@ func (c *Cluster) Remove() error {
 	return err
 }
 
+func tailLast(ev []LogEvent, n int) []LogEvent {
+	if len(ev) > n {
+		return ev[len(ev)-n:]
+	}
+	return ev
+}
+
 // LogTail returns the end of every node's logs, for failure messages.
 func (c *Cluster) LogTail(lines int) string {
 	var b bytes.Buffer
@@ -818,7 +826,10 @@ func (c *Cluster) LogTail(lines int) string {
 		root := filepath.Join(c.nodeDir(i), "root")
 		fmt.Fprintf(&b, "=== %s (running: %v)\n", NodeName(i), c.Alive(i))
 		b.WriteString(readTail(filepath.Join(c.nodeDir(i), "init.log"), 10))
-		b.WriteString(readTail(filepath.Join(root, "var/log/pacemaker/pacemaker.log"), lines))
+		fmt.Fprintf(&b, "--- pacemaker.log, notices and worse (last %d)\n", lines)
+		for _, e := range tailLast(c.Events(i, regexp.MustCompile(`\) \t?(notice|warning|error|crit):|ERROR:|WARNING:`)), lines) {
+			b.WriteString(e.Line + "\n")
+		}
 		b.WriteString(readTail(filepath.Join(root, "var/log/corosync/corosync.log"), 5))
 	}
 	for i := 1; c.BMC && i <= c.Nodes; i++ {
