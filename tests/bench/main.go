@@ -2,6 +2,8 @@
 // run, in the same network namespace with the same parameters, and reports
 // per call: median wall time, median CPU time, processes forked and peak
 // RSS, with ratios. It writes the table to BENCHMARKS.md (make bench).
+// Its cluster scenario (cluster.go) measures the failover of a real
+// 3-node Pacemaker cluster running either side's agents.
 //
 // It needs root: it creates two network namespaces joined by a veth pair,
 // re-executes itself inside one of them, and removes both at the end.
@@ -35,16 +37,22 @@ type options struct {
 	// guestMeasure: internal, run a command that many times in a DRBD
 	// guest and print what each call cost (drbd.go)
 	guestMeasure int
+	// clusterTrials: failovers per side of the cluster scenario (cluster.go)
+	clusterTrials int
 }
 
 func main() {
+	// The cluster scenario's nodes (their PID 1) and BMC power hooks are
+	// this program, re-executed: they run here and exit.
+	harness.ClusterHelperMain()
 	var o options
 	flag.StringVar(&o.bin, "bin", "build/paceline", "the paceline binary")
 	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "where to write the table")
 	flag.IntVar(&o.n, "n", 60, "calls per monitor and meta-data scenario")
 	flag.IntVar(&o.slow, "slow", 6, "calls per start and stop scenario")
 	flag.BoolVar(&o.inner, "inner", false, "internal: run inside the bench namespace")
-	flag.StringVar(&o.only, "only", "", "run only this agent's scenarios (IPaddr2, Filesystem, VirtualDomain, fence, drbd)")
+	flag.StringVar(&o.only, "only", "", "run only this agent's scenarios (IPaddr2, Filesystem, VirtualDomain, fence, drbd, cluster)")
+	flag.IntVar(&o.clusterTrials, "cluster-trials", 3, "failovers per side in the cluster scenario")
 	flag.IntVar(&o.guestMeasure, "guest-measure", 0, "internal: run the command after -- this many times and print its cost")
 	flag.Parse()
 	if o.guestMeasure > 0 {
@@ -62,10 +70,14 @@ func outer(o options) int {
 		fmt.Fprintln(os.Stderr, "bench: needs root (network namespaces)")
 		return 1
 	}
-	for _, p := range []string{"ip", "strace", "/usr/bin/time", "losetup", "mkfs.ext4",
+	progs := []string{"ip", "strace", "/usr/bin/time", "losetup", "mkfs.ext4",
 		filepath.Join(stockDir, "IPaddr2"), filepath.Join(stockDir, "Filesystem"),
 		filepath.Join(stockDir, "VirtualDomain"), "virsh", "libvirtd", "qemu-system-x86_64",
-		stockFence, "ipmi_sim", "ipmitool", stockDRBD, "drbdadm"} {
+		stockFence, "ipmi_sim", "ipmitool", stockDRBD, "drbdadm"}
+	if o.only == "" || o.only == "cluster" {
+		progs = append(progs, clusterPrograms...)
+	}
+	for _, p := range progs {
 		if _, err := exec.LookPath(p); err != nil {
 			fmt.Fprintf(os.Stderr, "bench: %s is missing (run tests/install-deps.sh)\n", p)
 			return 1
@@ -113,7 +125,8 @@ func outer(o options) int {
 	// which the libvirt hosts of the VirtualDomain scenario cannot hold
 	// their own mount namespaces. No agent measured here reads /sys.
 	cmd := exec.Command("nsenter", "--net=/run/netns/"+a, "--", self, "-inner", "-bin", bin, "-out", o.out,
-		"-n", fmt.Sprint(o.n), "-slow", fmt.Sprint(o.slow), "-only", o.only)
+		"-n", fmt.Sprint(o.n), "-slow", fmt.Sprint(o.slow), "-only", o.only,
+		"-cluster-trials", fmt.Sprint(o.clusterTrials))
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	if err := cmd.Run(); err != nil {
 		if ee, ok := err.(*exec.ExitError); ok {
@@ -200,8 +213,9 @@ type bench struct {
 	log    io.Writer
 	mig    *migration // VirtualDomain migrate_to figures
 	// fenceFig holds the fence agent's figures and the ipmitool baseline.
-	fenceFig *fenceFigures
-	drbdFig  *drbdFigures
+	fenceFig   *fenceFigures
+	drbdFig    *drbdFigures
+	clusterFig *clusterFigures
 }
 
 func (b *bench) call(im impl, o op, wrap []string) (*ocf.CallResult, error) {

@@ -56,6 +56,7 @@ func (b *bench) report() string {
 	b.migrationReport(&w)
 	b.fenceReport(&w)
 	b.drbdReport(&w)
+	b.clusterReport(&w)
 
 	floor := median(toSamples(b.floor), func(s sample) time.Duration { return s.wall })
 	fmt.Fprintf(&w, "Starting the paceline binary and doing nothing (`paceline version`) costs %s ms CPU\n", ms(floor))

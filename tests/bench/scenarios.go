@@ -58,7 +58,8 @@ func (b *bench) run() error {
 	for _, s := range []struct {
 		name string
 		run  func() error
-	}{{"IPaddr2", b.ipaddr2}, {"Filesystem", b.filesystem}, {"VirtualDomain", b.virtualdomain}, {"fence", b.fence}, {"drbd", b.drbd}, {"", b.measureFloor}} {
+	}{{"IPaddr2", b.ipaddr2}, {"Filesystem", b.filesystem}, {"VirtualDomain", b.virtualdomain}, {"fence", b.fence}, {"drbd", b.drbd},
+		{"cluster", b.cluster}, {"", b.measureFloor}} {
 		if b.o.only != "" && s.name != "" && s.name != b.o.only {
 			continue
 		}
