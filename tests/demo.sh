@@ -13,8 +13,9 @@
 #   make demo-shell NODE=2    a shell on node2 (crm_mon, pcs, virsh ...)
 #   make demo-down            stop it and remove everything it made
 set -euo pipefail
+export LC_ALL=C
 plc=${1:-build/plcluster}
-dir=${PLCLUSTER_DIR:-/tmp/paceline-demo}
+dir=${PLCLUSTER_DIR:-/var/lib/paceline-demo}
 export PLCLUSTER_DIR=$dir
 [ -x "$plc" ] || { echo "demo: build plcluster first (make demo does)" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || { echo "demo: needs root (namespaces, loop devices)" >&2; exit 1; }
@@ -24,6 +25,7 @@ step() { printf '\n\033[1m[%6.1f s] %s\033[0m\n' "$(awk -v a="$(date +%s.%N)" -v
 say() { printf '  %s\n' "$*"; }
 on() { local n=$1; shift; printf '  node%s$ %s\n' "$n" "$*"; "$plc" exec "$n" "$@" 2>&1 | sed 's/^/    /'; }
 
+trap 'echo "demo: a step failed; the cluster is left as it is: make demo-shell NODE=1 to look, make demo-down to remove it" >&2' ERR
 if [ -e "$dir/cluster.json" ]; then
 	step "a demo cluster from an earlier run is there: taking it down"
 	"$plc" down
@@ -73,6 +75,7 @@ for _ in $(seq 600); do
 	[ -n "$new" ] && [ "$new" != "$svc" ] && break
 	sleep 0.1
 done
+[ -n "$new" ] && [ "$new" != "$svc" ] || { echo "demo: the group did not move off node$svc within a minute" >&2; exit 1; }
 "$plc" exec "$obs" crm_resource --wait --timeout=120s || true
 step "what happened, from the nodes' logs and the BMCs (seconds after the crash)"
 "$plc" timeline "$crash"

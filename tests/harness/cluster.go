@@ -69,6 +69,11 @@ type ClusterSpec struct {
 	// power hooks; it must call ClusterHelperMain first thing. Default:
 	// this program.
 	Helper string `json:"helper"`
+	// Owner is the process that made the cluster for a test, and its
+	// start time: a later test run removes a cluster whose owner died
+	// without taking it down (SweepClusters). 0 for plcluster's.
+	Owner      int    `json:"owner,omitempty"`
+	OwnerStart string `json:"owner_start,omitempty"`
 }
 
 // Addresses of the cluster network.
@@ -143,6 +148,18 @@ func UpCluster(spec ClusterSpec) (*Cluster, error) {
 		}
 		c.Helper = exe
 	}
+	dir, err := filepath.Abs(c.Dir)
+	if err != nil {
+		return nil, err
+	}
+	c.Dir = dir
+	if st, err := os.Lstat(c.Dir); err == nil {
+		// root runs programs from here: it must be root's alone.
+		sys, _ := st.Sys().(*syscall.Stat_t)
+		if !st.IsDir() || sys == nil || sys.Uid != 0 || st.Mode().Perm()&0o022 != 0 {
+			return nil, fmt.Errorf("cluster: %s exists and is not a directory of root's that only root may write", c.Dir)
+		}
+	}
 	if ents, err := os.ReadDir(c.Dir); err == nil && len(ents) > 0 {
 		return nil, fmt.Errorf("cluster: %s is not empty (a cluster is there? take it down first)", c.Dir)
 	}
@@ -151,6 +168,9 @@ func UpCluster(spec ClusterSpec) (*Cluster, error) {
 	}
 	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
 		return nil, err
+	}
+	if c.Owner != 0 {
+		c.OwnerStart = processStart(c.Owner)
 	}
 	if err := c.up(); err != nil {
 		_ = c.Down()
@@ -225,6 +245,9 @@ func OpenCluster(dir string) (*Cluster, error) {
 	c := &Cluster{}
 	if err := json.Unmarshal(data, c); err != nil {
 		return nil, fmt.Errorf("%s/cluster.json: %v", dir, err)
+	}
+	if abs, err := filepath.Abs(dir); err == nil && abs != c.Dir {
+		return nil, fmt.Errorf("%s/cluster.json is the cluster of %s", dir, c.Dir)
 	}
 	return c, nil
 }
@@ -485,6 +508,14 @@ func (c *Cluster) daemon(logPath, dir string, argv ...string) (int, error) {
 func (c *Cluster) Boot(i int) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	unlock, err := c.lockNode(i)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if _, err := os.Stat(filepath.Join(c.Dir, "down")); err == nil {
+		return fmt.Errorf("boot %s: the cluster is being taken down", NodeName(i))
+	}
 	if c.pidOf(i) > 0 {
 		return nil
 	}
@@ -496,7 +527,8 @@ func (c *Cluster) Boot(i int) error {
 	defer out.Close()
 	cmd := exec.Command(c.Helper, helperArg, "node", c.Dir, strconv.Itoa(i))
 	cmd.Stdout, cmd.Stderr, cmd.Dir = out, out, "/"
-	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", "HOME=/root"}
+	// TZ: the harness reads the nodes' log times as UTC.
+	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", "HOME=/root", "TZ=UTC"}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Setsid:     true,
 		Cloneflags: syscall.CLONE_NEWNET | syscall.CLONE_NEWNS | syscall.CLONE_NEWUTS | syscall.CLONE_NEWPID,
@@ -526,9 +558,58 @@ func (c *Cluster) Boot(i int) error {
 	return nil
 }
 
+// lockNode takes node i's boot lock (a flock: between processes too,
+// the BMC hooks and plcluster).
+func (c *Cluster) lockNode(i int) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(c.Dir, NodeName(i)+".lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { f.Close() }, nil
+}
+
 // pidOf returns node i's PID 1 (as this machine sees it) when it runs.
 func (c *Cluster) pidOf(i int) int {
-	return c.recordedPID(filepath.Join(c.nodeDir(i), "pid"), helperArg, c.Dir)
+	pid := c.recordedPID(filepath.Join(c.nodeDir(i), "pid"))
+	if pid > 0 && !argvIs(pid, c.Helper, helperArg, "node", c.Dir, strconv.Itoa(i)) {
+		return 0
+	}
+	return pid
+}
+
+// argvIs reports whether pid's command line is exactly argv.
+func argvIs(pid int, argv ...string) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	return err == nil && string(data) == strings.Join(argv, "\x00")+"\x00"
+}
+
+// processStart is pid's start time (in clock ticks since boot), which
+// tells a process from a later one with the same PID; "" when pid is
+// gone.
+func processStart(pid int) string {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return ""
+	}
+	f := strings.Fields(string(data[i+1:]))
+	if len(f) < 20 {
+		return ""
+	}
+	return f[19]
 }
 
 // recordedPID returns the PID in file when that process is alive (not a
@@ -577,7 +658,7 @@ func (c *Cluster) helpers(cmd string) []int {
 			continue
 		}
 		a := strings.Split(strings.TrimSuffix(string(data), "\x00"), "\x00")
-		if len(a) >= 4 && a[1] == helperArg && a[2] == cmd && a[3] == c.Dir {
+		if len(a) >= 4 && a[0] == c.Helper && a[1] == helperArg && a[2] == cmd && a[3] == c.Dir {
 			pids = append(pids, pid)
 		}
 	}
@@ -703,6 +784,19 @@ type crmMon struct {
 	} `xml:"nodes>node"`
 }
 
+// monitor reads crm_mon's XML on node i.
+func (c *Cluster) monitor(i int) (*crmMon, error) {
+	out, err := c.Exec(i, 10*time.Second, "crm_mon", "-1", "--output-as=xml")
+	if err != nil {
+		return nil, fmt.Errorf("%s: crm_mon: %v", NodeName(i), err)
+	}
+	m := &crmMon{}
+	if err := xml.Unmarshal([]byte(out[max(strings.Index(out, "<"), 0):]), m); err != nil {
+		return nil, fmt.Errorf("%s: crm_mon output: %v", NodeName(i), err)
+	}
+	return m, nil
+}
+
 // Ready reports whether every node runs and sees every node online, a
 // DC and quorum.
 func (c *Cluster) Ready() error {
@@ -711,13 +805,9 @@ func (c *Cluster) Ready() error {
 		return fmt.Errorf("%d of %d nodes run", len(live), c.Nodes)
 	}
 	for _, i := range live {
-		out, err := c.Exec(i, 10*time.Second, "crm_mon", "-1", "--output-as=xml")
+		m, err := c.monitor(i)
 		if err != nil {
-			return fmt.Errorf("%s: crm_mon: %v", NodeName(i), err)
-		}
-		var m crmMon
-		if err := xml.Unmarshal([]byte(out[strings.Index(out, "<"):]), &m); err != nil {
-			return fmt.Errorf("%s: crm_mon output: %v", NodeName(i), err)
+			return err
 		}
 		if !m.Summary.DC.Present || !m.Summary.DC.WithQuorum {
 			return fmt.Errorf("%s: no DC with quorum yet", NodeName(i))
@@ -756,6 +846,14 @@ func (c *Cluster) WaitReady(timeout time.Duration) error {
 // device. Taking down a cluster that is (partly) down is fine.
 func (c *Cluster) Down() error {
 	var errs []string
+	// No boot from now on (Boot checks it under the node's lock).
+	_ = os.WriteFile(filepath.Join(c.Dir, "down"), nil, 0o644)
+	for i := 1; i <= c.Nodes; i++ {
+		unlock, err := c.lockNode(i)
+		if err == nil {
+			unlock() // a boot in progress has finished
+		}
+	}
 	for i := 1; i <= c.Nodes; i++ {
 		if pid := c.bmcPID(i); pid > 0 {
 			if left := killPIDs([]int{pid}, 5*time.Second); len(left) > 0 {
@@ -765,16 +863,12 @@ func (c *Cluster) Down() error {
 		// Unplugged: a power-on waiting for its BootDelay sees it.
 		_ = os.WriteFile(filepath.Join(c.bmcDir(i), "power"), []byte("0\n"), 0o600)
 	}
-	if left := killPIDs(c.helpers("poweron"), 5*time.Second); len(left) > 0 {
-		errs = append(errs, fmt.Sprintf("power-on helpers survive SIGKILL: %v", left))
+	if left := killPIDs(append(c.helpers("poweron"), c.helpers("power")...), 5*time.Second); len(left) > 0 {
+		errs = append(errs, fmt.Sprintf("power helpers survive SIGKILL: %v", left))
 	}
-	var pids []int
-	for i := 1; i <= c.Nodes; i++ {
-		if pid := c.pidOf(i); pid > 0 {
-			pids = append(pids, pid)
-		}
-	}
-	if left := killPIDs(pids, 30*time.Second); len(left) > 0 {
+	// The recorded nodes, and any init of this cluster that is not
+	// recorded (none should be).
+	if left := killPIDs(c.helpers("node"), 30*time.Second); len(left) > 0 {
 		errs = append(errs, fmt.Sprintf("nodes survive SIGKILL: %v", left))
 	}
 	if c.Libvirt {
@@ -788,11 +882,20 @@ func (c *Cluster) Down() error {
 		}
 	}
 	if c.Loop != "" {
-		// Mounts of the shared disk went with the nodes' mount
-		// namespaces; a node still dying keeps it open: autoclear then.
-		if out, err := Output("losetup", "-d", c.Loop); err != nil && !strings.Contains(out, "No such device") {
-			errs = append(errs, fmt.Sprintf("losetup -d %s: %v %s", c.Loop, err, out))
+		// Ours only while it still stands for our image: a second Down
+		// must not detach a device somebody else got since.
+		back, _ := os.ReadFile("/sys/block/" + filepath.Base(c.Loop) + "/loop/backing_file")
+		if strings.TrimSpace(string(back)) == filepath.Join(c.Dir, "shared.img") {
+			// Mounts of the shared disk went with the nodes' mount
+			// namespaces; a node still dying keeps it open: autoclear.
+			if out, err := Output("losetup", "-d", c.Loop); err != nil && !strings.Contains(out, "No such device") {
+				errs = append(errs, fmt.Sprintf("losetup -d %s: %v %s", c.Loop, err, out))
+			}
 		}
+		c.mu.Lock()
+		c.Loop = ""
+		c.mu.Unlock()
+		_ = c.save()
 	}
 	if len(errs) > 0 {
 		return errors.New(strings.Join(errs, "; "))
@@ -802,14 +905,30 @@ func (c *Cluster) Down() error {
 
 // Remove takes the cluster down and deletes Dir.
 func (c *Cluster) Remove() error {
-	err := c.Down()
+	if err := c.Down(); err != nil {
+		return fmt.Errorf("%v (%s kept for another try)", err, c.Dir)
+	}
 	if Mounted(c.SharedDir()) {
 		_, _ = Output("umount", "-l", c.SharedDir())
 	}
-	if rerr := os.RemoveAll(c.Dir); rerr != nil && err == nil {
-		err = rerr
+	return os.RemoveAll(c.Dir)
+}
+
+// SweepClusters removes the clusters under parent (plc-* dirs) whose
+// owner process is gone: a test binary that was killed (a timeout, a
+// signal) before its cleanup ran.
+func SweepClusters(parent string) {
+	dirs, _ := filepath.Glob(filepath.Join(parent, "plc-*"))
+	for _, d := range dirs {
+		c, err := OpenCluster(d)
+		if err != nil || c.Owner == 0 {
+			continue
+		}
+		if c.Owner != os.Getpid() && processStart(c.Owner) != c.OwnerStart {
+			fmt.Fprintf(os.Stderr, "removing the cluster in %s, left by process %d\n", d, c.Owner)
+			_ = c.Remove()
+		}
 	}
-	return err
 }
 
 func tailLast(ev []LogEvent, n int) []LogEvent {

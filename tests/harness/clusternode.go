@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/paceline-ha/paceline/pkg/mountinfo"
 )
 
 // ClusterHelperMain runs the cluster helper when this program was
@@ -111,9 +113,13 @@ func (c *Cluster) nodeInit(i int) int {
 		nodeLog("%v", err)
 		return 1
 	}
-	// Signals from here on: children are reaped in the loop below.
-	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGCHLD)
+	// Signals from here on: children are reaped in the loop below. A
+	// channel of its own for SIGCHLD, so that a burst of them cannot
+	// crowd out a SIGTERM.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	chld := make(chan os.Signal, 1)
+	signal.Notify(chld, syscall.SIGCHLD)
 
 	var libvirtd, corosync, pacemakerd int
 	var err error
@@ -155,10 +161,8 @@ func (c *Cluster) nodeInit(i int) int {
 	defer tick.Stop()
 	for {
 		select {
+		case <-chld:
 		case s := <-sigs:
-			if s == syscall.SIGCHLD {
-				break
-			}
 			if !stopping {
 				nodeLog("%v: shutting down", s)
 				stopping, stopAt = true, time.Now()
@@ -177,17 +181,27 @@ func (c *Cluster) nodeInit(i int) int {
 			if n, ok := names[pid]; ok {
 				nodeLog("%s exited: %v", n, ws)
 				delete(names, pid)
+				if !stopping && (pid == corosync || pid == pacemakerd) {
+					// As a real node would be fenced: it ends,
+					// and the kernel ends every process in it.
+					nodeLog("%s died: the node goes down", n)
+					return 1
+				}
 			}
 		}
 		if !stopping {
 			continue
+		}
+		if time.Since(stopAt) > 2*time.Minute {
+			nodeLog("shutdown takes too long: the node goes down")
+			return 1
 		}
 		// pacemakerd first (it stops the resources), then the others.
 		if _, ok := names[pacemakerd]; !ok {
 			for pid := range names {
 				_ = unix.Kill(pid, unix.SIGTERM)
 			}
-			if len(names) == 0 || time.Since(stopAt) > 2*time.Minute {
+			if len(names) == 0 {
 				nodeLog("down")
 				return 0
 			}
@@ -199,6 +213,17 @@ func (c *Cluster) nodeInit(i int) int {
 func (c *Cluster) nodeMounts(i int) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make / private: %v", err)
+	}
+	// The copies of this machine's named network namespaces would keep
+	// each of them alive, after ip netns del, as long as the node runs.
+	if mounts, err := mountinfo.Read(); err == nil {
+		for k := len(mounts) - 1; k >= 0; k-- {
+			if p := mounts[k].Point; p == "/run/netns" || strings.HasPrefix(p, "/run/netns/") {
+				if err := unix.Unmount(p, unix.MNT_DETACH); err != nil && err != unix.EINVAL && err != unix.ENOENT {
+					return fmt.Errorf("unmount %s: %v", p, err)
+				}
+			}
+		}
 	}
 	for _, m := range []struct {
 		src, target, fstype string

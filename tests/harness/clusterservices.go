@@ -2,6 +2,7 @@ package harness
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -128,7 +129,7 @@ func (c *Cluster) WaitIdle(timeout time.Duration) error {
 	var last error
 	end := time.Now().Add(timeout)
 	for time.Now().Before(end) {
-		for _, i := range c.Live() {
+		for _, i := range c.informed() {
 			out, err := c.Exec(i, time.Until(end)+5*time.Second, "crm_resource", "--wait",
 				"--timeout="+strconv.Itoa(int(time.Until(end).Seconds())+1)+"s")
 			if err == nil {
@@ -141,10 +142,32 @@ func (c *Cluster) WaitIdle(timeout time.Duration) error {
 	return fmt.Errorf("cluster not idle after %v: %v", timeout, last)
 }
 
-// Locate returns the nodes rsc runs on, as a live node sees it.
+// informed returns the nodes to ask about the cluster's state: the DC
+// when a live node names one that runs, which sees itself as DC with
+// quorum (a node that just joined, or one cut off, has a stale view of
+// the resources); else every live node.
+func (c *Cluster) informed() []int {
+	live := c.Live()
+	for _, i := range live {
+		m, err := c.monitor(i)
+		if err != nil || !m.Summary.DC.Present || !m.Summary.DC.WithQuorum {
+			continue
+		}
+		var dc int
+		if _, err := fmt.Sscanf(m.Summary.DC.Name, "node%d", &dc); err != nil || !c.Alive(dc) {
+			continue
+		}
+		if dm, err := c.monitor(dc); err == nil && dm.Summary.DC.Name == NodeName(dc) && dm.Summary.DC.WithQuorum {
+			return []int{dc}
+		}
+	}
+	return live
+}
+
+// Locate returns the nodes rsc runs on, as the DC sees it.
 func (c *Cluster) Locate(rsc string) ([]int, error) {
-	var err error
-	for _, i := range c.Live() {
+	err := errors.New("no node runs")
+	for _, i := range c.informed() {
 		var out string
 		if out, err = c.Exec(i, 30*time.Second, "crm_resource", "--locate", "--resource", rsc); err != nil {
 			// "resource X is NOT running" exits non-zero.
@@ -171,7 +194,7 @@ type LogEvent struct {
 
 // Events returns the lines of node i's pacemaker.log matching re, with
 // their times (Pacemaker writes local time to the millisecond, without
-// the year: this year is assumed).
+// the year: this year is assumed; the nodes run with TZ=UTC).
 func (c *Cluster) Events(i int, re *regexp.Regexp) []LogEvent {
 	f, err := os.Open(c.NodeLog(i))
 	if err != nil {
@@ -187,7 +210,7 @@ func (c *Cluster) Events(i int, re *regexp.Regexp) []LogEvent {
 		if !re.MatchString(line) || len(line) < 19 {
 			continue
 		}
-		t, err := time.ParseInLocation("Jan _2 15:04:05.000", line[:19], time.Local)
+		t, err := time.ParseInLocation("Jan _2 15:04:05.000", line[:19], time.UTC) // the nodes run with TZ=UTC
 		if err != nil {
 			continue
 		}
@@ -260,13 +283,20 @@ func StartCluster(t testing.TB, spec ClusterSpec) *Cluster {
 	if spec.Tag == "" {
 		spec.Tag = "p" + strconv.FormatInt(int64(os.Getpid()), 36) + strconv.FormatInt(int64(clusterSeq), 36)
 	}
+	SweepClusters(os.TempDir())
 	if spec.Dir == "" {
 		d, err := os.MkdirTemp("", "plc-")
 		if err != nil {
 			t.Fatal(err)
 		}
 		spec.Dir = d
+		defer func() {
+			if t.Failed() {
+				_ = os.Remove(d) // when UpCluster failed (else Remove did it)
+			}
+		}()
 	}
+	spec.Owner = os.Getpid()
 	start := time.Now()
 	c, err := UpCluster(spec)
 	if err != nil {

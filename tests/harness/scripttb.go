@@ -47,15 +47,16 @@ func (t *ScriptTB) TempDir() string {
 func WithScriptTB(name string, log io.Writer, dir string, fn func(t *ScriptTB) error) (err error) {
 	t := &ScriptTB{log: log, dir: dir}
 	defer func() {
-		if p := recover(); p != nil {
+		p := recover()
+		for i := len(t.cleanups) - 1; i >= 0; i-- {
+			t.cleanups[i]()
+		}
+		if p != nil {
 			f, ok := p.(scriptFatal)
 			if !ok {
 				panic(p)
 			}
 			err = fmt.Errorf("%s: %s", name, string(f))
-		}
-		for i := len(t.cleanups) - 1; i >= 0; i-- {
-			t.cleanups[i]()
 		}
 	}()
 	return fn(t)

@@ -32,7 +32,7 @@ import (
 
 func main() {
 	harness.ClusterHelperMain()
-	dir := flag.String("dir", envOr("PLCLUSTER_DIR", "/tmp/paceline-demo"), "the cluster's state directory")
+	dir := flag.String("dir", envOr("PLCLUSTER_DIR", "/var/lib/paceline-demo"), "the cluster's state directory")
 	flag.Usage = func() {
 		fmt.Fprintln(os.Stderr, "usage: plcluster [-dir DIR] up|wait|status|exec|shell|kill|stop|boot|cut|heal|down ...")
 		flag.PrintDefaults()
@@ -75,6 +75,10 @@ func run(dir, cmd string, args []string) error {
 		return err
 	}
 	c, err := harness.OpenCluster(dir)
+	if errors.Is(err, os.ErrNotExist) && cmd == "down" {
+		fmt.Printf("no cluster in %s: nothing to take down\n", dir)
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("no cluster in %s: %v", dir, err)
 	}
