@@ -135,9 +135,13 @@ func (c *Cluster) nodeInit(i int) int {
 		return 1
 	}
 	nodeLog("corosync %d", corosync)
-	for {
+	for ready := time.Now().Add(time.Minute); ; {
 		if exec.Command("corosync-cfgtool", "-s").Run() == nil {
 			break
+		}
+		if time.Now().After(ready) {
+			nodeLog("corosync not answering after a minute: the node goes down")
+			return 1
 		}
 		var ws unix.WaitStatus
 		if pid, _ := unix.Wait4(corosync, &ws, unix.WNOHANG, nil); pid == corosync {
