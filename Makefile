@@ -77,9 +77,8 @@ unit:
 
 # The system tiers: root, network namespaces, the real tools. The
 # cluster tier runs the agents under Pacemaker, which finds them where
-# make install puts them.
-# Without root the tiers skip (and fail under CI): no install then.
-# The cluster tier runs with -v: it reports the recovery times.
+# make install puts them (as root only: without root the tiers skip, and
+# fail under CI). It runs with -v, so its recovery times show.
 system: build
 	@if [ "$$(id -u)" -eq 0 ]; then $(MAKE) --no-print-directory install; fi
 	PACELINE_BIN=$(CURDIR)/$(BIN) $(DYNAMIC) $(GO) test -tags system,$(TAGS) -count=1 -timeout 20m -p 1 \
