@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -12,14 +10,8 @@ import (
 	"github.com/paceline-ha/paceline/tests/harness"
 )
 
-// clusterSpec is the cluster of both sides, the one of the cluster tier
-// (tests/cluster): a 1 s corosync token, and nodes that spend 5 s in
-// "firmware" after a power-on, so that a fenced node comes back after
-// the recovery, as a real one does.
-func clusterSpec() harness.ClusterSpec {
-	return harness.ClusterSpec{Nodes: 3, TokenMS: 1000, BMC: true, Libvirt: true, SharedMiB: 64,
-		BootDelay: 5 * time.Second}
-}
+// clusterSpec is the cluster of both sides, the one of the cluster tier.
+func clusterSpec() harness.ClusterSpec { return harness.FailoverSpec(true) }
 
 // clusterPrograms are what the cluster scenario needs on this machine.
 var clusterPrograms = []string{"corosync", "pacemakerd", "pcs", "crm_mon", "crm_resource", "cibadmin",
@@ -53,7 +45,7 @@ func (b *bench) cluster() error {
 	if b.o.clusterTrials < 1 {
 		return fmt.Errorf("cluster: -cluster-trials %d", b.o.clusterTrials)
 	}
-	if err := checkInstalled(b.o.bin); err != nil {
+	if err := harness.CheckInstalled(b.o.bin); err != nil {
 		return err
 	}
 	start := time.Now()
@@ -66,30 +58,6 @@ func (b *bench) cluster() error {
 	}
 	f.took = time.Since(start)
 	b.clusterFig = f
-	return nil
-}
-
-// checkInstalled checks that what Pacemaker will run for "paceline" is
-// the binary under test: the nodes use the installed agents.
-func checkInstalled(bin string) error {
-	dir := filepath.Dir(bin)
-	for _, p := range [][2]string{
-		{bin, "/usr/sbin/paceline"},
-		{filepath.Join(dir, "paceline-fence"), "/usr/libexec/paceline/paceline-fence"},
-		{filepath.Join(dir, "paceline-libvirt"), "/usr/libexec/paceline/paceline-libvirt"},
-	} {
-		a, err1 := os.ReadFile(p[0])
-		b, err2 := os.ReadFile(p[1])
-		if err1 != nil || err2 != nil || !bytes.Equal(a, b) {
-			return fmt.Errorf("cluster: %s is not %s (run make install)", p[1], p[0])
-		}
-	}
-	for _, p := range []string{"/usr/lib/ocf/resource.d/paceline/Filesystem", "/usr/lib/ocf/resource.d/paceline/VirtualDomain",
-		"/usr/lib/ocf/resource.d/paceline/IPaddr2", "/usr/sbin/fence_paceline_ipmilan"} {
-		if _, err := os.Stat(p); err != nil {
-			return fmt.Errorf("cluster: %v (run make install)", err)
-		}
-	}
 	return nil
 }
 

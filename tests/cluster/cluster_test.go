@@ -7,7 +7,6 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -22,36 +21,14 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(harness.Main(m)) }
 
-// Settings of every cluster here: a 1 s corosync token (the failure is
-// seen in about 2 s, instead of 4-5 s with the default), and nodes that
-// spend 5 s in "firmware" after a power-on, so that a fenced node comes
-// back after the recovery, as a real one does.
-func spec(libvirt bool) harness.ClusterSpec {
-	return harness.ClusterSpec{Nodes: 3, TokenMS: 1000, BMC: true, Libvirt: libvirt, SharedMiB: 64,
-		BootDelay: 5 * time.Second}
-}
+func spec(libvirt bool) harness.ClusterSpec { return harness.FailoverSpec(libvirt) }
 
 // requireInstalled checks that the agents Pacemaker will run are the
 // paceline under test: make install puts them where the nodes look.
 func requireInstalled(t *testing.T) {
 	t.Helper()
-	for _, p := range []string{"/usr/lib/ocf/resource.d/paceline/IPaddr2", "/usr/sbin/fence_paceline_ipmilan",
-		"/usr/libexec/paceline/paceline-libvirt"} {
-		_, err := os.Stat(p)
-		harness.Require(t, err == nil, "paceline is not installed (%s): run make install", p)
-	}
-	if src := os.Getenv("PACELINE_BIN"); src != "" {
-		dir := filepath.Dir(src)
-		for built, installed := range map[string]string{src: "/usr/sbin/paceline",
-			filepath.Join(dir, "paceline-fence"):   "/usr/libexec/paceline/paceline-fence",
-			filepath.Join(dir, "paceline-libvirt"): "/usr/libexec/paceline/paceline-libvirt"} {
-			a, err1 := os.ReadFile(built)
-			b, err2 := os.ReadFile(installed)
-			if err1 != nil || err2 != nil || !bytes.Equal(a, b) {
-				t.Fatalf("%s is not %s: run make install", installed, built)
-			}
-		}
-	}
+	err := harness.CheckInstalled(os.Getenv("PACELINE_BIN"))
+	harness.Require(t, err == nil, "%v", err)
 }
 
 func must(t *testing.T, err error) {

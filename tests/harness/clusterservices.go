@@ -2,6 +2,7 @@ package harness
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -321,4 +322,41 @@ func StartCluster(t testing.TB, spec ClusterSpec) *Cluster {
 	}
 	t.Logf("cluster of %d nodes ready in %v", c.Nodes, time.Since(start).Round(10*time.Millisecond))
 	return c
+}
+
+// FailoverSpec is the cluster of the cluster tier and of the bench's
+// failover: 3 nodes with BMCs and a shared disk, a 1 s corosync token
+// (a failure is seen in about 2 s instead of 4-5), and nodes that spend
+// 5 s in "firmware" after a power-on, so that a fenced node comes back
+// after the recovery, as a real one does.
+func FailoverSpec(libvirt bool) ClusterSpec {
+	return ClusterSpec{Nodes: 3, TokenMS: 1000, BMC: true, Libvirt: libvirt, SharedMiB: 64, BootDelay: 5 * time.Second}
+}
+
+// CheckInstalled checks that paceline is installed where Pacemaker looks
+// (make install) and, when bin is set, that the installed binaries are
+// bin and its paceline-fence and paceline-libvirt.
+func CheckInstalled(bin string) error {
+	for _, p := range []string{"/usr/lib/ocf/resource.d/paceline/IPaddr2", "/usr/lib/ocf/resource.d/paceline/Filesystem",
+		"/usr/lib/ocf/resource.d/paceline/VirtualDomain", "/usr/sbin/fence_paceline_ipmilan"} {
+		if _, err := os.Stat(p); err != nil {
+			return fmt.Errorf("paceline is not installed (%v): run make install", err)
+		}
+	}
+	if bin == "" {
+		return nil
+	}
+	dir := filepath.Dir(bin)
+	for _, p := range [][2]string{
+		{bin, "/usr/sbin/paceline"},
+		{filepath.Join(dir, "paceline-fence"), "/usr/libexec/paceline/paceline-fence"},
+		{filepath.Join(dir, "paceline-libvirt"), "/usr/libexec/paceline/paceline-libvirt"},
+	} {
+		a, err1 := os.ReadFile(p[0])
+		b, err2 := os.ReadFile(p[1])
+		if err1 != nil || err2 != nil || !bytes.Equal(a, b) {
+			return fmt.Errorf("%s is not %s: run make install", p[1], p[0])
+		}
+	}
+	return nil
 }
