@@ -41,15 +41,18 @@ type Entry struct {
 	// accepts (given the action and a parameter reader) run here anyway.
 	Delegated string
 	RunsHere  func(action string, param func(string) string) bool
+	// Examples are the worked pcs and crm configurations of an OCF
+	// agent's man page.
+	Examples func() []ocf.Example
 }
 
 // All returns every agent, sorted by name.
 func All() []Entry {
 	list := []Entry{
-		{Name: "IPaddr2", Kind: OCF, Replaces: "ocf:heartbeat:IPaddr2", OCF: ipaddr2.Agent},
-		{Name: "drbd", Kind: OCF, Replaces: "ocf:linbit:drbd", OCF: drbd.Agent},
-		{Name: "Filesystem", Kind: OCF, Replaces: "ocf:heartbeat:Filesystem", OCF: filesystem.Agent},
-		{Name: "VirtualDomain", Kind: OCF, Replaces: "ocf:heartbeat:VirtualDomain", OCF: virtualdomain.Agent,
+		{Name: "IPaddr2", Kind: OCF, Replaces: "ocf:heartbeat:IPaddr2", OCF: ipaddr2.Agent, Examples: ipaddr2.Examples},
+		{Name: "drbd", Kind: OCF, Replaces: "ocf:linbit:drbd", OCF: drbd.Agent, Examples: drbd.Examples},
+		{Name: "Filesystem", Kind: OCF, Replaces: "ocf:heartbeat:Filesystem", OCF: filesystem.Agent, Examples: filesystem.Examples},
+		{Name: "VirtualDomain", Kind: OCF, Replaces: "ocf:heartbeat:VirtualDomain", OCF: virtualdomain.Agent, Examples: virtualdomain.Examples,
 			Delegated: virtualdomain.DelegateTo,
 			RunsHere: func(action string, param func(string) string) bool {
 				return virtualdomain.WithoutLibvirt(action, param("hypervisor"))

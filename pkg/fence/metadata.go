@@ -5,6 +5,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/paceline-ha/paceline/pkg/roff"
 )
 
 func esc(s string) string {
@@ -99,7 +101,7 @@ func writeParam(b *strings.Builder, op *Option, name, extra string) {
 // RenderManpage renders a man page (section 8) from the same definitions.
 func (a *Agent) RenderManpage() []byte {
 	var b strings.Builder
-	r := roffEscape
+	r := roff.Escape
 	fmt.Fprintf(&b, ".TH %s 8 \"\" \"paceline %s\" \"System Administration\"\n", strings.ToUpper(a.Name), r(a.Version))
 	fmt.Fprintf(&b, ".SH NAME\n%s \\- %s\n", r(a.Name), r(a.ShortDesc))
 	fmt.Fprintf(&b, ".SH SYNOPSIS\n.B %s\n[\\fIOPTIONS\\fR]\n.br\n.B %s\n< \\fIkey=value lines\\fR\n", r(a.Name), r(a.Name))
@@ -175,18 +177,6 @@ func actionDoc(name string) string {
 		return "Send a diagnostic interrupt (NMI), which makes many kernels dump and reboot."
 	}
 	return ""
-}
-
-func roffEscape(s string) string {
-	s = strings.ReplaceAll(s, `\`, `\e`)
-	s = strings.ReplaceAll(s, "-", `\-`)
-	lines := strings.Split(s, "\n")
-	for i, l := range lines {
-		if strings.HasPrefix(l, ".") || strings.HasPrefix(l, "'") {
-			lines[i] = `\&` + l
-		}
-	}
-	return strings.Join(lines, "\n")
 }
 
 func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }

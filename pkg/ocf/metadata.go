@@ -72,3 +72,13 @@ func (m *Metadata) Parameter(name string) (Parameter, bool) {
 	}
 	return Parameter{}, false
 }
+
+// Example is a worked configuration of an agent, as a user types it with
+// pcs and with the crm shell. The man pages (pkg/ocf/metaxml) print them;
+// the agent itself never looks at them.
+type Example struct {
+	Title string // one line: what the configuration is for
+	Text  string // an optional paragraph: what to note
+	PCS   string // pcs commands, one per line ("\" continues a line)
+	CRM   string // the same with crm configure
+}
