@@ -4,7 +4,7 @@ SHELL      := /bin/bash
 export PATH := /usr/local/go/bin:$(PATH)
 
 GO         ?= go
-VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+VERSION    ?= $(shell packaging/version.sh)
 LDFLAGS    := -s -w -X github.com/paceline-ha/paceline/agents.Version=$(VERSION)
 GOFLAGS    := -trimpath
 BIN        := build/paceline
@@ -28,7 +28,7 @@ SBINDIR    ?= $(PREFIX)/sbin
 LIBEXECDIR ?= $(PREFIX)/libexec/paceline
 OCFDIR     ?= /usr/lib/ocf/resource.d/paceline
 
-.PHONY: all build install uninstall metadata test unit system deps bench demo demo-shell demo-down plcluster clean vet
+.PHONY: all build install uninstall metadata test unit system deps bench demo demo-shell demo-down plcluster clean vet packages
 
 all: build
 
@@ -56,6 +56,23 @@ uninstall:
 	for a in $$($(BIN) list --names --kind fence); do rm -f $(DESTDIR)$(SBINDIR)/$$a; done
 	rm -f $(DESTDIR)$(SBINDIR)/paceline $(DESTDIR)$(LIBEXECDIR)/paceline-libvirt $(DESTDIR)$(LIBEXECDIR)/paceline-fence
 
+# The deb and the rpm, with nfpm (pinned in packaging/tools/go.mod):
+# packaging/gen renders the man pages from the metadata and completes
+# packaging/nfpm.yaml with the agent links from the registry.
+NFPM       := build/tools/nfpm
+PKGDIR     := build/packages
+MANDATE    ?= $(shell git log -1 --format=%cs 2>/dev/null || date -u +%F)
+
+$(NFPM): packaging/tools/go.mod packaging/tools/go.sum
+	mkdir -p $(dir $(NFPM))
+	cd packaging/tools && $(STATIC) $(GO) build -trimpath -o $(CURDIR)/$(NFPM) github.com/goreleaser/nfpm/v2/cmd/nfpm
+
+packages: build $(NFPM)
+	$(STATIC) $(GO) run ./packaging/gen -version '$(VERSION)' -date '$(MANDATE)' -out build/package
+	rm -rf $(PKGDIR) && mkdir -p $(PKGDIR)
+	$(NFPM) package -f build/package/nfpm.yaml -p deb -t $(PKGDIR)/
+	$(NFPM) package -f build/package/nfpm.yaml -p rpm -t $(PKGDIR)/
+
 # Regenerate metadata/*.xml from the Go definitions.
 metadata:
 	$(DYNAMIC) $(GO) test -tags $(TAGS) ./agents -run TestMetadataCurrent -update -count=1
@@ -78,10 +95,12 @@ unit:
 # The system tiers: root, network namespaces, the real tools. The
 # cluster tier runs the agents under Pacemaker, which finds them where
 # make install puts them (as root only: without root the tiers skip, and
-# fail under CI). It runs with -v, so its recovery times show.
-system: build
+# fail under CI). It runs with -v, so its recovery times show. The
+# packages tier installs and purges the deb on this machine, then puts
+# back what make install had put there.
+system: build packages
 	@if [ "$$(id -u)" -eq 0 ]; then $(MAKE) --no-print-directory install; fi
-	PACELINE_BIN=$(CURDIR)/$(BIN) $(DYNAMIC) $(GO) test -tags system,$(TAGS) -count=1 -timeout 20m -p 1 \
+	PACELINE_BIN=$(CURDIR)/$(BIN) PACELINE_PACKAGES=$(CURDIR)/$(PKGDIR) $(DYNAMIC) $(GO) test -tags system,$(TAGS) -count=1 -timeout 20m -p 1 \
 		$$($(GO) list -tags system,$(TAGS) ./tests/... | grep -v '/tests/cluster$$')
 	PACELINE_BIN=$(CURDIR)/$(BIN) $(DYNAMIC) $(GO) test -tags system,$(TAGS) -count=1 -timeout 20m -v ./tests/cluster
 

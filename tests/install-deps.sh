@@ -31,6 +31,9 @@ packages=(
 	pacemaker         # pacemaker-fenced: a stand-alone fencer; the test cluster's nodes
 	corosync          # the test cluster's membership and quorum
 	pcs               # the test cluster and the demo are configured with pcs, as users do
+	rpm               # rpm -K, -qpl and --root: the checks of the rpm package
+	man-db            # man: the packages' man pages render
+	groff-base        # what man renders them with
 	iputils-arping    # which node answers for the floating IP
 	drbd-utils        # drbdadm, drbdsetup and the stock ocf:linbit:drbd (in the DRBD guests)
 )
