@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -522,7 +523,11 @@ func migrateTo(ctx context.Context, a *action) error {
 		}
 	}
 	a.r.Log.Infof("domain %s: live migration to %s (libvirt %s, stream %s, %s)", a.name, target, remote, orDefault(spec.URI), limits(spec))
+	restore := keepFile(a.cfg.File)
 	st, err := d.Migrate(ctx, spec, a.r.Log.Infof)
+	if rerr := restore(); rerr != nil {
+		a.r.Log.Warnf("domain %s: %v", a.name, rerr)
+	}
 	if err != nil {
 		// Make sure where the domain is: the migration failed, so it
 		// must still run here.
@@ -541,6 +546,29 @@ func migrateTo(ctx context.Context, a *action) error {
 	a.r.Log.Infof("domain %s: live migration to %s succeeded in %s, downtime %s",
 		a.name, target, st.Elapsed.Round(time.Millisecond), downtime(st))
 	return nil
+}
+
+// keepFile guards the config file through a migration. libvirt deletes
+// its own copy of a definition when it undefines the source domain, and
+// some guides point config at that copy (/etc/libvirt/qemu/NAME.xml):
+// without this, the node would lose the configuration with the domain.
+// The returned function writes the file back, as it was, if it is gone.
+// (The stock agent keeps domains transient and guards the file at start.)
+func keepFile(path string) func() error {
+	data, err := os.ReadFile(path)
+	fi, serr := os.Stat(path)
+	if err != nil || serr != nil {
+		return func() error { return nil }
+	}
+	return func() error {
+		if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err := os.WriteFile(path, data, fi.Mode().Perm()); err != nil {
+			return fmt.Errorf("config %s was removed with the source definition and could not be written back: %v", path, err)
+		}
+		return nil
+	}
 }
 
 func orDefault(uri string) string {

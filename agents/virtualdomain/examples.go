@@ -21,12 +21,12 @@ func Examples() []ocf.Example {
 		Text: `The VM may run, and migrate, only where DRBD is promoted; DRBD is
 		promoted on both nodes (promoted-max=2) so that both sides can open
 		the disk during a live migration (see ocf_paceline_drbd(7)).`,
-		PCS: `pcs resource create vm1 ocf:paceline:VirtualDomain config=/etc/libvirt/qemu/vm1.xml \
+		PCS: `pcs resource create vm1 ocf:paceline:VirtualDomain config=/etc/cluster-vms/vm1.xml \
     migration_transport=ssh meta allow-migrate=true op monitor interval=10s timeout=30s
 pcs constraint colocation add vm1 with Promoted drbd_vm1-clone INFINITY
 pcs constraint order promote drbd_vm1-clone then start vm1`,
 		CRM: `crm configure primitive vm1 ocf:paceline:VirtualDomain \
-    params config=/etc/libvirt/qemu/vm1.xml migration_transport=ssh \
+    params config=/etc/cluster-vms/vm1.xml migration_transport=ssh \
     meta allow-migrate=true op monitor interval=10s timeout=30s
 crm configure colocation vm1-with-drbd inf: vm1 drbd_vm1-clone:Promoted
 crm configure order vm1-after-drbd Mandatory: drbd_vm1-clone:promote vm1:start`,

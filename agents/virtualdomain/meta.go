@@ -37,7 +37,9 @@ func Metadata() ocf.Metadata {
 		Differences from ocf:heartbeat:VirtualDomain:
 		start defines the domain from config (replacing an older definition)
 		and starts it, so the domain is persistent; migrate_to migrates it live,
-		persistent on the target and undefined on the source.
+		persistent on the target and undefined on the source (a config that
+		is libvirt's own copy of the definition, which the undefine deletes,
+		is written back).
 		stop repeats the graceful shutdown request every few seconds (a request
 		sent while the guest still boots is lost), honours shutdown_mode (which
 		the upstream agent ignores), and destroys the domain while enough of

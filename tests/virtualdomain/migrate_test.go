@@ -5,6 +5,7 @@ package virtualdomain_test
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -142,7 +143,31 @@ func TestLiveMigration(t *testing.T) {
 	if res.Elapsed > 5*time.Second {
 		t.Errorf("migrate_from without a source took %s", res.Elapsed)
 	}
-	h.Expect(t, a2.Call(t, "stop", h.Timeout(60*time.Second)), ocf.Success, "")
+
+	// config pointing at libvirt's own copy of the definition, as some
+	// guides set it: undefining the source at the end of the migration
+	// deletes that file, and the agent writes it back, so that the node
+	// keeps its configuration for a later start.
+	own := "/etc/libvirt/qemu/" + name + ".xml"
+	ownOn := func(host *h.LibvirtHost) string { return filepath.Join(host.Dir, "etc", "qemu", name+".xml") }
+	before2, err := os.ReadFile(ownOn(n2))
+	if err != nil {
+		t.Fatalf("libvirt's copy of the definition on %s: %v", n2.Name, err)
+	}
+	a1.Params["config"], a2.Params["config"] = own, own
+	h.Expect(t, a2.Call(t, "migrate_to", h.Timeout(120*time.Second),
+		h.Meta("migrate_source", n2.Name), h.Meta("migrate_target", n1.Name)), ocf.Success, "")
+	h.Expect(t, a1.Call(t, "migrate_from", h.Timeout(60*time.Second),
+		h.Meta("migrate_source", n2.Name), h.Meta("migrate_target", n1.Name)), ocf.Success, "")
+	if p := persistent(n2, name); p != "not defined" {
+		t.Errorf("after migrating back the domain is still defined on %s (Persistent %q)", n2.Name, p)
+	}
+	if after2, err := os.ReadFile(ownOn(n2)); err != nil || string(after2) != string(before2) {
+		t.Errorf("config %s on %s after the migration: %v (content kept: %v)", own, n2.Name, err, string(after2) == string(before2))
+	}
+	h.Expect(t, a1.Call(t, "monitor", h.Interval(10*time.Second)), ocf.Success, "")
+	h.Expect(t, a1.Call(t, "stop", h.Timeout(60*time.Second)), ocf.Success, "")
+	h.Expect(t, a2.Call(t, "validate-all"), ocf.Success, "")
 }
 
 // firstCounter is the first COUNTER n in a serial log.
