@@ -320,3 +320,34 @@ func TestDocsPages(t *testing.T) {
 		t.Errorf("docs/%s is missing", m)
 	}
 }
+
+// TestManExamples applies the same check to the worked examples of the
+// man pages (each OCF agent's Examples): every agent has some, each shows
+// pcs and crm, and each command uses the agent's own parameters.
+func TestManExamples(t *testing.T) {
+	for _, e := range All() {
+		if e.Kind != OCF {
+			continue
+		}
+		if e.Examples == nil || len(e.Examples()) == 0 {
+			t.Errorf("%s: no man page examples", e.Name)
+			continue
+		}
+		for i, ex := range e.Examples() {
+			if ex.Title == "" || ex.PCS == "" || ex.CRM == "" {
+				t.Errorf("%s example %d: title, pcs and crm are all needed: %+v", e.Name, i, ex)
+			}
+			n := 0
+			for _, c := range docCommands(e.Name+" example", ex.PCS+"\n"+ex.CRM) {
+				_, problems := checkDocCommand(c)
+				n++
+				for _, p := range problems {
+					t.Errorf("%s example %q: %s\n\t%s", e.Name, ex.Title, p, c.text)
+				}
+			}
+			if n == 0 && !strings.Contains(ex.PCS, "pcs resource op add") {
+				t.Errorf("%s example %q creates no resource", e.Name, ex.Title)
+			}
+		}
+	}
+}
