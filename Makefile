@@ -61,7 +61,10 @@ uninstall:
 # packaging/nfpm.yaml with the agent links from the registry.
 NFPM       := build/tools/nfpm
 PKGDIR     := build/packages
-MANDATE    ?= $(shell git log -1 --format=%cs 2>/dev/null || date -u +%F)
+# The commit's time: the man pages' date and every time stamp in the
+# packages (nfpm honours SOURCE_DATE_EPOCH), so that they are reproducible.
+EPOCH      ?= $(shell git -c safe.directory='*' log -1 --format=%ct 2>/dev/null || date +%s)
+MANDATE    ?= $(shell date -u -d @$(EPOCH) +%F)
 
 $(NFPM): packaging/tools/go.mod packaging/tools/go.sum
 	mkdir -p $(dir $(NFPM))
@@ -70,8 +73,8 @@ $(NFPM): packaging/tools/go.mod packaging/tools/go.sum
 packages: build $(NFPM)
 	$(STATIC) $(GO) run ./packaging/gen -version '$(VERSION)' -date '$(MANDATE)' -out build/package
 	rm -rf $(PKGDIR) && mkdir -p $(PKGDIR)
-	$(NFPM) package -f build/package/nfpm.yaml -p deb -t $(PKGDIR)/
-	$(NFPM) package -f build/package/nfpm.yaml -p rpm -t $(PKGDIR)/
+	SOURCE_DATE_EPOCH=$(EPOCH) $(NFPM) package -f build/package/nfpm.yaml -p deb -t $(PKGDIR)/
+	SOURCE_DATE_EPOCH=$(EPOCH) $(NFPM) package -f build/package/nfpm.yaml -p rpm -t $(PKGDIR)/
 
 # Regenerate metadata/*.xml from the Go definitions.
 metadata:

@@ -57,7 +57,7 @@ func run(version, date, tmpl, out string) error {
 	if err != nil {
 		return err
 	}
-	if !bytes.Contains(base, []byte("${PACELINE_VERSION}")) || !bytes.HasSuffix(bytes.TrimRight(base, "\n"), []byte("0644}")) {
+	if !bytes.Contains(base, []byte("${PACELINE_VERSION}")) || !contentsLast(base) {
 		return fmt.Errorf("%s: expected a ${PACELINE_VERSION} placeholder and the contents list last", tmpl)
 	}
 	if err := os.RemoveAll(filepath.Join(out, "man")); err != nil {
@@ -81,7 +81,7 @@ func run(version, date, tmpl, out string) error {
 		case agents.Fence:
 			items = append(items, item{src: libexec + "/paceline-fence", dst: sbin + "/" + e.Name, typ: "symlink"})
 			fa := e.FenceAgent()
-			fa.Version = version
+			fa.Version, fa.Date = version, date
 			page = fa.RenderManpage()
 			section, manName = "8", e.Name
 		default:
@@ -107,6 +107,21 @@ func run(version, date, tmpl, out string) error {
 		}
 	}
 	return os.WriteFile(filepath.Join(out, "nfpm.yaml"), b.Bytes(), 0o644)
+}
+
+// contentsLast reports whether "contents:" is the template's last
+// top-level key, so that the generated entries can be appended to it.
+func contentsLast(yaml []byte) bool {
+	i := bytes.Index(yaml, []byte("\ncontents:\n"))
+	if i < 0 {
+		return false
+	}
+	for _, l := range bytes.Split(yaml[i+len("\ncontents:\n"):], []byte("\n")) {
+		if len(l) > 0 && l[0] != ' ' && l[0] != '#' {
+			return false
+		}
+	}
+	return true
 }
 
 // writeGzip writes data compressed the way dh_compress does (-9n): no

@@ -49,6 +49,7 @@ func expected() []entry {
 		{Path: libexec + "/paceline-fence"},
 		{Path: docDir + "/README.md"},
 		{Path: docDir + "/LICENSE"},
+		{Path: docDir + "/copyright"},
 	}
 	for _, e := range agents.All() {
 		switch e.Kind {
@@ -136,7 +137,10 @@ func rpmContents(t *testing.T, rpm string) (files []entry, dirs []string) {
 }
 
 func TestPackageContents(t *testing.T) {
-	harness.RequireRoot(t, "dpkg-deb", "rpm")
+	for _, p := range []string{"dpkg-deb", "rpm"} {
+		_, err := exec.LookPath(p)
+		harness.Require(t, err == nil, "needs %s (run tests/install-deps.sh)", p)
+	}
 	deb, rpm := packages(t)
 	want := expected()
 	debFiles, debDirs := debContents(t, deb)
@@ -154,7 +158,8 @@ func TestPackageContents(t *testing.T) {
 	}
 	// Dependencies: libvirt and ipmitool recommended, never required.
 	control := run(t, "dpkg-deb", "-f", deb, "Depends", "Recommends")
-	if !strings.Contains(control, "Recommends: libvirt0, ipmitool") || strings.Contains(strings.SplitN(control, "Recommends", 2)[0], "libvirt") {
+	depends := strings.SplitN(control, "Recommends", 2)[0]
+	if !strings.Contains(control, "Recommends: libvirt0, ipmitool") || strings.Contains(depends, "libvirt") || strings.Contains(depends, "ipmitool") {
 		t.Errorf("deb dependencies:\n%s", control)
 	}
 	reqs := run(t, "rpm", "-qpR", rpm)
@@ -162,6 +167,14 @@ func TestPackageContents(t *testing.T) {
 	if strings.Contains(reqs, "libvirt") || strings.Contains(reqs, "ipmitool") || !strings.Contains(recs, "libvirt-libs") || !strings.Contains(recs, "ipmitool") {
 		t.Errorf("rpm requires:\n%s\nrecommends:\n%s", reqs, recs)
 	}
+}
+
+// known reports dpkg's status of the paceline package when dpkg knows it
+// in any state but purged (installed, half-installed, config-files...).
+func known() (string, bool) {
+	out, err := exec.Command("dpkg-query", "-W", "-f", "${db:Status-Abbrev}", "paceline").Output()
+	st := strings.TrimSpace(string(out))
+	return st, err == nil && st != "" && st != "un" && !strings.HasPrefix(st, "pn")
 }
 
 // installedVersion is dpkg's version of the paceline package, or "".
@@ -223,6 +236,9 @@ func putBack(t *testing.T, s []saved) {
 		} else if err == nil {
 			err = os.WriteFile(v.Path, v.data, v.mode)
 		}
+		if err == nil && v.Link == "" {
+			err = os.Chmod(v.Path, v.mode) // whatever the umask
+		}
 		if err != nil {
 			t.Errorf("put back %s: %v", v.Path, err)
 		}
@@ -232,18 +248,20 @@ func putBack(t *testing.T, s []saved) {
 func TestDeb(t *testing.T) {
 	harness.RequireRoot(t, "dpkg", "dpkg-deb", "crm_resource", "stonith_admin", "pcs", "man")
 	deb, _ := packages(t)
-	if v := installedVersion(); v != "" {
-		t.Fatalf("paceline %s is installed from a package on this machine; this test installs and purges its own package: remove it first (dpkg --purge paceline)", v)
+	if st, ok := known(); ok {
+		t.Fatalf("dpkg knows a paceline package on this machine (status %q); this test installs and purges its own: "+
+			"remove it first (dpkg --purge paceline; then make install, which the purge undoes)", st)
 	}
 	files, _ := debContents(t, deb)
 	aside := setAside(t, files)
 	t.Cleanup(func() { putBack(t, aside) }) // runs after the purge below
-	run(t, "dpkg", "-i", deb)
 	t.Cleanup(func() {
-		if installedVersion() != "" {
+		// Also after a dpkg -i that failed half-way.
+		if _, ok := known(); ok {
 			run(t, "dpkg", "--purge", "paceline")
 		}
 	})
+	run(t, "dpkg", "-i", deb)
 
 	t.Run("files", func(t *testing.T) {
 		listed := strings.Split(run(t, "dpkg", "-L", "paceline"), "\n")
