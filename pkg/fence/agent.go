@@ -65,6 +65,7 @@ type Agent struct {
 	LongDesc  string
 	VendorURL string
 	Version   string
+	Date      string // the man page date (YYYY-MM-DD); empty leaves it out
 	Symlinks  []Symlink
 	Options   []Option
 	Actions   []ActionSpec

@@ -102,7 +102,7 @@ func writeParam(b *strings.Builder, op *Option, name, extra string) {
 func (a *Agent) RenderManpage() []byte {
 	var b strings.Builder
 	r := roff.Escape
-	fmt.Fprintf(&b, ".TH %s 8 \"\" \"paceline %s\" \"System Administration\"\n", strings.ToUpper(a.Name), r(a.Version))
+	fmt.Fprintf(&b, ".TH %s 8 \"%s\" \"%s\" \"System Administration\"\n", strings.ToUpper(a.Name), roff.Arg(a.Date), roff.Arg("paceline "+a.Version))
 	fmt.Fprintf(&b, ".SH NAME\n%s \\- %s\n", r(a.Name), r(a.ShortDesc))
 	fmt.Fprintf(&b, ".SH SYNOPSIS\n.B %s\n[\\fIOPTIONS\\fR]\n.br\n.B %s\n< \\fIkey=value lines\\fR\n", r(a.Name), r(a.Name))
 	fmt.Fprintf(&b, ".SH DESCRIPTION\n%s\n", r(a.LongDesc))

@@ -71,3 +71,10 @@ func Literal(lines string) string {
 	b.WriteString(".fi\n.RE\n")
 	return b.String()
 }
+
+// Arg makes s safe inside a double-quoted macro argument (a date, a
+// version): backslashes print as themselves, and a double quote, which
+// would end the argument, is written as the \(dq glyph.
+func Arg(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\e`), `"`, `\(dq`)
+}

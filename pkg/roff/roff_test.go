@@ -39,3 +39,9 @@ func TestLiteral(t *testing.T) {
 		t.Errorf("Literal = %q, want %q", got, want)
 	}
 }
+
+func TestArg(t *testing.T) {
+	if got, want := Arg(`say "hi" \ 2026-11-24`), `say \(dqhi\(dq \e 2026-11-24`; got != want {
+		t.Errorf("Arg = %q, want %q", got, want)
+	}
+}

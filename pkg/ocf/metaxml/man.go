@@ -30,7 +30,7 @@ func Manpage(m ocf.Metadata, p Page) []byte {
 	r := roff.Escape
 	name := ManName(p.Provider, m.Name)
 	var b strings.Builder
-	fmt.Fprintf(&b, ".TH %s 7 %q %q \"OCF resource agents\"\n", strings.ToUpper(name), p.Date, "paceline "+p.Version)
+	fmt.Fprintf(&b, ".TH %s 7 \"%s\" \"%s\" \"OCF resource agents\"\n", strings.ToUpper(name), roff.Arg(p.Date), roff.Arg("paceline "+p.Version))
 	b.WriteString(".nh\n.ad l\n")
 	fmt.Fprintf(&b, ".SH NAME\n%s \\- %s\n", r(name), r(tidy(m.ShortDesc)))
 
@@ -182,7 +182,9 @@ func actionDoc(name string) string {
 // OCF agent ("ocf:heartbeat:IPaddr2" -> "ocf_heartbeat_IPaddr2").
 func upstreamManName(replaces string) string {
 	f := strings.Split(replaces, ":")
-	if len(f) != 3 || f[0] != "ocf" {
+	// resource-agents ships pages for its heartbeat agents; drbd-utils
+	// none for ocf:linbit:drbd.
+	if len(f) != 3 || f[0] != "ocf" || f[1] != "heartbeat" {
 		return ""
 	}
 	return ManName(f[1], f[2])
