@@ -348,15 +348,17 @@ func (n *nodeLines) Write(p []byte) (int, error) {
 }
 
 // watchAddresses starts ip monitor on every node and returns once each
-// has seen a change (an address added to and removed from lo).
+// has seen a change (an address of its own added to and removed from lo).
 func watchAddresses(t *testing.T, c *harness.Cluster) *addressWatch {
 	t.Helper()
 	w := &addressWatch{}
 	// The monitors end with their nodes; cancelling ends nsenter.
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	const mark = "127.0.0.99"
 	for i := 1; i <= c.Nodes; i++ {
+		// A mark of its own per node: a late line of the node before
+		// cannot stand in for this node's monitor.
+		mark := fmt.Sprintf("127.0.0.%d", 90+i)
 		cmd, err := c.Command(ctx, i, "ip", "-o", "monitor", "address")
 		must(t, err)
 		cmd.Stdout = &nodeLines{w: w, node: i}
