@@ -555,17 +555,24 @@ func migrateTo(ctx context.Context, a *action) error {
 // The returned function writes the file back, as it was, if it is gone.
 // (The stock agent keeps domains transient and guards the file at start.)
 func keepFile(path string) func() error {
-	data, err := os.ReadFile(path)
-	fi, serr := os.Stat(path)
+	noop := func() error { return nil }
+	// Through a link, the file the undefine deletes is the target.
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return noop
+	}
+	data, err := os.ReadFile(real)
+	fi, serr := os.Stat(real)
 	if err != nil || serr != nil {
-		return func() error { return nil }
+		return noop
 	}
 	return func() error {
-		if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
+		if _, err := os.Stat(real); !errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}
-		if err := os.WriteFile(path, data, fi.Mode().Perm()); err != nil {
-			return fmt.Errorf("config %s was removed with the source definition and could not be written back: %v", path, err)
+		// Atomic: a kill half-way leaves no truncated definition.
+		if err := ocf.WriteFileAtomic(real, data, fi.Mode().Perm()); err != nil {
+			return fmt.Errorf("config %s was removed with the source definition and could not be written back: %v", real, err)
 		}
 		return nil
 	}

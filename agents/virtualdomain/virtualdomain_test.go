@@ -369,3 +369,49 @@ func TestXDR(t *testing.T) {
 		t.Error("a truncated string decoded without error")
 	}
 }
+
+// keepFile puts back the file a config link points at, with its mode,
+// when the undefine deleted it, and leaves a file that exists alone.
+func TestKeepFile(t *testing.T) {
+	dir := t.TempDir()
+	real, link := filepath.Join(dir, "vm1.xml"), filepath.Join(dir, "config.xml")
+	if err := os.WriteFile(real, []byte("<domain/>"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(real, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	restore := keepFile(link)
+	if err := os.Remove(real); err != nil {
+		t.Fatal(err)
+	}
+	if err := restore(); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	data, err := os.ReadFile(link)
+	fi, serr := os.Stat(real)
+	if err != nil || serr != nil || string(data) != "<domain/>" || fi.Mode().Perm() != 0o640 {
+		t.Fatalf("after restore: %q %v, mode %v %v", data, err, fi.Mode().Perm(), serr)
+	}
+	// Rewritten meanwhile (libvirt's own copy, say): not touched.
+	restore = keepFile(link)
+	if err := os.WriteFile(real, []byte("<domain type='qemu'/>"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := restore(); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(real); string(data) != "<domain type='qemu'/>" {
+		t.Errorf("an existing file was replaced: %q", data)
+	}
+	// No file at all: nothing to keep, nothing written.
+	if err := keepFile(filepath.Join(dir, "missing.xml"))(); err != nil {
+		t.Error(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "missing.xml")); err == nil {
+		t.Error("a missing config was created")
+	}
+}
