@@ -28,7 +28,7 @@ SBINDIR    ?= $(PREFIX)/sbin
 LIBEXECDIR ?= $(PREFIX)/libexec/paceline
 OCFDIR     ?= /usr/lib/ocf/resource.d/paceline
 
-.PHONY: all build install uninstall metadata test unit system deps bench demo demo-shell demo-down plcluster clean vet packages
+.PHONY: demo-drbd all build install uninstall metadata test unit system deps bench demo demo-shell demo-down plcluster clean vet packages
 
 all: build
 
@@ -124,6 +124,12 @@ plcluster:
 # A 3-node cluster running paceline, left running: demo-shell, demo-down.
 demo: deps install plcluster
 	tests/demo.sh $(CURDIR)/$(PLCLUSTER)
+
+# The replicated-storage cluster of the guides in two qemu guests (DRBD,
+# paceline's agents, IPMI fencing): a crash of the primary, with a
+# timeline; everything is removed at the end.
+demo-drbd: deps install
+	$(DYNAMIC) $(GO) run -tags $(TAGS) ./tests/drbddemo
 
 demo-shell:
 	@[ -x $(PLCLUSTER) ] || $(MAKE) --no-print-directory plcluster

@@ -263,7 +263,13 @@ func (c *Cluster) save() error {
 // seedCIB writes the CIB every node starts with: no fencing yet, and a
 // short dc-deadtime.
 func (c *Cluster) seedCIB() error {
-	seed := filepath.Join(c.Dir, "seed.xml")
+	return writeSeedCIB(filepath.Join(c.Dir, "seed.xml"), c.DCDeadtime)
+}
+
+// writeSeedCIB writes an empty CIB with stonith disabled (the
+// configuration enables it with the fence devices) and dc-deadtime set,
+// so that a new cluster elects its DC in seconds, not 20.
+func writeSeedCIB(seed, dcDeadtime string) error {
 	out, err := exec.Command("cibadmin", "--empty").Output()
 	if err != nil {
 		return fmt.Errorf("cibadmin --empty: %v", err)
@@ -271,7 +277,7 @@ func (c *Cluster) seedCIB() error {
 	if err := os.WriteFile(seed, out, 0o600); err != nil {
 		return err
 	}
-	for _, nv := range [][2]string{{"stonith-enabled", "false"}, {"dc-deadtime", c.DCDeadtime}} {
+	for _, nv := range [][2]string{{"stonith-enabled", "false"}, {"dc-deadtime", dcDeadtime}} {
 		cmd := exec.Command("crm_attribute", "--type", "crm_config", "--name", nv[0], "--update", nv[1])
 		cmd.Env = append(os.Environ(), "CIB_file="+seed)
 		if out, err := cmd.CombinedOutput(); err != nil {
@@ -395,21 +401,31 @@ func haclusterIDs() (uid, gid int, err error) {
 // here), one multi-line node block per node (corosync rejects a block on
 // one line).
 func (c *Cluster) corosyncConf() string {
+	var names, addrs []string
+	for i := 1; i <= c.Nodes; i++ {
+		names, addrs = append(names, NodeName(i)), append(addrs, NodeIP(i))
+	}
+	return corosyncConfig(c.Tag, c.TokenMS, names, addrs)
+}
+
+// corosyncConfig renders corosync.conf for the named nodes (node IDs
+// from 1 in order, one knet link on addrs), two_node for two.
+func corosyncConfig(cluster string, tokenMS int, names, addrs []string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# written by the paceline test cluster (tests/harness)\n")
-	fmt.Fprintf(&b, "totem {\n\tversion: 2\n\tcluster_name: %s\n\ttransport: knet\n", c.Tag)
+	fmt.Fprintf(&b, "totem {\n\tversion: 2\n\tcluster_name: %s\n\ttransport: knet\n", cluster)
 	fmt.Fprintf(&b, "\tcrypto_cipher: aes256\n\tcrypto_hash: sha256\n")
-	if c.TokenMS > 0 {
-		fmt.Fprintf(&b, "\ttoken: %d\n", c.TokenMS)
+	if tokenMS > 0 {
+		fmt.Fprintf(&b, "\ttoken: %d\n", tokenMS)
 	}
 	fmt.Fprintf(&b, "}\nquorum {\n\tprovider: corosync_votequorum\n")
-	if c.Nodes == 2 {
+	if len(names) == 2 {
 		fmt.Fprintf(&b, "\ttwo_node: 1\n")
 	}
 	fmt.Fprintf(&b, "}\nlogging {\n\tto_logfile: yes\n\tlogfile: /var/log/corosync/corosync.log\n")
 	fmt.Fprintf(&b, "\tto_syslog: no\n\tto_stderr: no\n\ttimestamp: hires\n}\nnodelist {\n")
-	for i := 1; i <= c.Nodes; i++ {
-		fmt.Fprintf(&b, "\tnode {\n\t\tnodeid: %d\n\t\tname: %s\n\t\tring0_addr: %s\n\t}\n", i, NodeName(i), NodeIP(i))
+	for i := range names {
+		fmt.Fprintf(&b, "\tnode {\n\t\tnodeid: %d\n\t\tname: %s\n\t\tring0_addr: %s\n\t}\n", i+1, names[i], addrs[i])
 	}
 	b.WriteString("}\n")
 	return b.String()

@@ -202,6 +202,12 @@ func (c *Cluster) Events(i int, re *regexp.Regexp) []LogEvent {
 		return nil
 	}
 	defer f.Close()
+	return parseLogEvents(f, re)
+}
+
+// parseLogEvents returns the lines of a pacemaker.log matching re, with
+// their times.
+func parseLogEvents(f io.Reader, re *regexp.Regexp) []LogEvent {
 	var ev []LogEvent
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)

@@ -26,12 +26,12 @@ var timelineRules = []struct {
 	re   *regexp.Regexp
 	what string
 }{
-	{regexp.MustCompile(`Node (node\d+) state is now lost`), "membership: $1 lost"},
-	{regexp.MustCompile(`pacemaker-controld.*Requesting fencing \((\w+)\) of node (node\d+)`), "fencing ($1) of $2 requested"},
-	{regexp.MustCompile(`Requesting that (node\d+) perform '(\w+)' action targeting (node\d+)`), "$1 asked to $2 $3"},
-	{regexp.MustCompile(`pacemaker-controld.*Peer (node\d+) was terminated \((\w+)\) by (node\d+).*: OK`), "fencing of $1 ($2, by $3) confirmed"},
-	{regexp.MustCompile(`Result of (start|stop|migrate_to|migrate_from) operation for ([\w-]+) on (node\d+): (ok|error.*?)( \||$)`), "$1 $2 on $3: $4"},
-	{regexp.MustCompile(`pacemaker-controld.*Node (node\d+) state is now member`), "membership: $1 joined"},
+	{regexp.MustCompile(`Node ([\w-]+) state is now lost`), "membership: $1 lost"},
+	{regexp.MustCompile(`pacemaker-controld.*Requesting fencing \((\w+)\) of node ([\w-]+)`), "fencing ($1) of $2 requested"},
+	{regexp.MustCompile(`Requesting that ([\w-]+) perform '(\w+)' action targeting ([\w-]+)`), "$1 asked to $2 $3"},
+	{regexp.MustCompile(`pacemaker-controld.*Peer ([\w-]+) was terminated \((\w+)\) by ([\w-]+).*: OK`), "fencing of $1 ($2, by $3) confirmed"},
+	{regexp.MustCompile(`Result of (start|stop|promote|demote|migrate_to|migrate_from) operation for ([\w-]+) on ([\w-]+): (ok|error.*?)( \||$)`), "$1 $2 on $3: $4"},
+	{regexp.MustCompile(`pacemaker-controld.*Node ([\w-]+) state is now member`), "membership: $1 joined"},
 	{regexp.MustCompile(`Quorum lost`), "quorum lost"},
 }
 
@@ -43,23 +43,7 @@ func (c *Cluster) Timeline(since time.Time) []TimelineEntry {
 	seen := map[string]bool{}
 	since = since.Truncate(time.Millisecond)
 	for i := 1; i <= c.Nodes; i++ {
-		for _, e := range c.Events(i, regexp.MustCompile(`notice|warning|error|crit`)) {
-			if e.Time.Before(since) {
-				continue
-			}
-			for _, r := range timelineRules {
-				m := r.re.FindStringSubmatchIndex(e.Line)
-				if m == nil {
-					continue
-				}
-				what := string(r.re.ExpandString(nil, r.what, e.Line, m))
-				if !seen[what] {
-					seen[what] = true
-					tl = append(tl, TimelineEntry{Time: e.Time, Node: NodeName(i), What: what})
-				}
-				break
-			}
-		}
+		tl = append(tl, timelineOf(NodeName(i), c.Events(i, timelineLines), since, seen)...)
 	}
 	for i := 1; c.BMC && i <= c.Nodes; i++ {
 		f, err := os.Open(filepath.Join(c.bmcDir(i), "chassis.log"))
@@ -87,6 +71,33 @@ func (c *Cluster) Timeline(since time.Time) []TimelineEntry {
 		f.Close()
 	}
 	sort.SliceStable(tl, func(a, b int) bool { return tl[a].Time.Before(tl[b].Time) })
+	return tl
+}
+
+// timelineLines are the log lines timelineOf looks at.
+var timelineLines = regexp.MustCompile(`notice|warning|error|crit`)
+
+// timelineOf turns one node's log events at or after since into
+// timeline entries, skipping what seen already holds (and adding to it).
+func timelineOf(node string, events []LogEvent, since time.Time, seen map[string]bool) []TimelineEntry {
+	var tl []TimelineEntry
+	for _, e := range events {
+		if e.Time.Before(since) {
+			continue
+		}
+		for _, r := range timelineRules {
+			m := r.re.FindStringSubmatchIndex(e.Line)
+			if m == nil {
+				continue
+			}
+			what := string(r.re.ExpandString(nil, r.what, e.Line, m))
+			if !seen[what] {
+				seen[what] = true
+				tl = append(tl, TimelineEntry{Time: e.Time, Node: node, What: what})
+			}
+			break
+		}
+	}
 	return tl
 }
 

@@ -45,6 +45,14 @@ import (
 type DRBDPairSpec struct {
 	DiskMiB int // size of each backing disk (/dev/vda); 64 when 0
 	MemMiB  int // guest memory; 256 when 0 (128 boots but is tight)
+	// LAN, when set, names a network namespace holding a bridge: each
+	// guest then gets a second NIC (eth1, QMP name n1) on a tap device
+	// there (LANTap), with the address LANIP, and its qemu runs in that
+	// namespace. StartDRBDCluster uses it for the cluster's traffic and
+	// the BMCs, apart from the replication link.
+	LAN    string
+	LANIPs [2]string // the guests' eth1 addresses with prefix, e.g. 198.51.100.11/24
+	LANTap [2]string // the tap devices in LAN, made by the caller
 }
 
 // DRBDPair is two running DRBD guests.
@@ -195,6 +203,10 @@ func (g *DRBDGuest) boot(t testing.TB) error {
 		return fmt.Errorf("%s is running", g.name)
 	}
 	p := g.pair
+	idx := 0
+	if g == p.B {
+		idx = 1
+	}
 	for _, f := range []string{"net.sock", "ctl.sock", "qmp.sock"} {
 		_ = os.Remove(filepath.Join(g.dir, f))
 	}
@@ -220,6 +232,18 @@ func (g *DRBDGuest) boot(t testing.TB) error {
 		"-chardev", "socket,id=ctl0,server=on,wait=off,path=" + filepath.Join(g.dir, "ctl.sock"),
 		"-device", "virtserialport,chardev=ctl0,name=ctl0",
 		"-qmp", "unix:" + filepath.Join(g.dir, "qmp.sock") + ",server=on,wait=off",
+	}
+	if p.spec.LAN != "" {
+		for i := range argv {
+			if argv[i] == "-append" {
+				argv[i+1] += " pl.lan=" + p.spec.LANIPs[idx]
+			}
+		}
+		argv = append(argv,
+			"-netdev", "tap,id=n1,ifname="+p.spec.LANTap[idx]+",script=no,downscript=no",
+			"-device", fmt.Sprintf("virtio-net-pci,netdev=n1,mac=52:54:00:00:03:%02x", 0x11+idx))
+		// nsenter execs qemu: the PID stays qemu's.
+		argv = append([]string{"nsenter", "--net=/run/netns/" + p.spec.LAN, "--"}, argv...)
 	}
 	start := time.Now()
 	g.cmd, g.done = startChild(t, argv, g.dir, nil, filepath.Join(g.dir, "qemu.log"), syscall.SIGKILL)
@@ -346,15 +370,8 @@ func (g *DRBDGuest) Start(t testing.TB) {
 	if err := g.boot(t); err != nil {
 		t.Fatalf("start %s: %v", g.name, err)
 	}
-	p := g.pair
-	p.mu.Lock()
-	res := make(map[string]string, len(p.resources))
-	for k, v := range p.resources {
-		res[k] = v
-	}
-	p.mu.Unlock()
-	for name, text := range res {
-		g.writeResource(t, name, text)
+	if err := g.rewriteResources(); err != nil {
+		t.Fatalf("start %s: %v", g.name, err)
 	}
 }
 
@@ -567,10 +584,44 @@ func (p *DRBDPair) WriteResource(t testing.TB, name, text string) {
 
 func (g *DRBDGuest) writeResource(t testing.TB, name, text string) {
 	t.Helper()
-	if strings.ContainsAny(name, "/'") || name == "" {
-		t.Fatalf("resource name %q", name)
+	if err := g.putResource(name, text); err != nil {
+		t.Fatalf("%v", err)
 	}
-	g.MustExec(t, fmt.Sprintf("cat > '/etc/drbd.d/%s.res' <<'PACELINE_EOF'\n%sPACELINE_EOF\n", name, text))
+}
+
+// putResource writes /etc/drbd.d/<name>.res in the guest.
+func (g *DRBDGuest) putResource(name, text string) error {
+	if strings.ContainsAny(name, "/'") || name == "" {
+		return fmt.Errorf("resource name %q", name)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), drbdExecTimeout)
+	defer cancel()
+	out, rc, err := g.Exec(ctx, fmt.Sprintf("cat > '/etc/drbd.d/%s.res' <<'PACELINE_EOF'\n%sPACELINE_EOF\n", name, text))
+	if err == nil && rc != 0 {
+		err = fmt.Errorf("exit %d: %s", rc, out)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: write resource %s: %v", g.name, name, err)
+	}
+	return nil
+}
+
+// rewriteResources writes the resources of WriteResource again into a
+// guest that has just booted (its /etc is a tmpfs).
+func (g *DRBDGuest) rewriteResources() error {
+	p := g.pair
+	p.mu.Lock()
+	res := make(map[string]string, len(p.resources))
+	for k, v := range p.resources {
+		res[k] = v
+	}
+	p.mu.Unlock()
+	for name, text := range res {
+		if err := g.putResource(name, text); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Parallel runs fn for A and B concurrently and waits for both (fn may
@@ -677,7 +728,7 @@ mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 while read -r m; do insmod /mod/$m.ko || echo "pl-init: insmod $m failed"; done < /mod/order
 for a in $(cat /proc/cmdline); do
-	case $a in pl.name=*) name=${a#*=} ;; pl.ip=*) ip=${a#*=} ;; esac
+	case $a in pl.name=*) name=${a#*=} ;; pl.ip=*) ip=${a#*=} ;; pl.lan=*) lan=${a#*=} ;; esac
 done
 mkdir -p /host /rw /newroot
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,ro hostroot /host || echo "pl-init: 9p mount failed"
@@ -697,6 +748,7 @@ printf '127.0.0.1 localhost\n192.0.2.11 guest-a\n192.0.2.12 guest-b\n' > /newroo
 ip link set lo up
 ip link set eth0 up
 ip addr add "$ip" dev eth0
+if [ -n "$lan" ]; then ip link set eth1 up; ip addr add "$lan" dev eth1; fi
 rm -rf /newroot/etc/drbd.d
 mkdir -p /newroot/etc/drbd.d
 printf 'include "drbd.d/global_common.conf";\ninclude "drbd.d/*.res";\n' > /newroot/etc/drbd.conf

@@ -1,0 +1,261 @@
+//go:build system
+
+// Package drbdcluster runs the replicated-storage cluster of the classic
+// guides with paceline's agents only: two qemu guests (the Debian kernel's
+// DRBD 8.4, this machine's userspace) as a Corosync + Pacemaker cluster,
+// ocf:paceline:drbd as a promotable clone under an ext4
+// ocf:paceline:Filesystem and an ocf:paceline:IPaddr2, and
+// fence_paceline_ipmilan fencing through each guest's simulated BMC,
+// whose power off kills the guest's qemu. One cluster serves the four
+// scenarios in turn: a planned switchover, a crash of the primary, a cut
+// replication link, and dual-primary.
+package drbdcluster_test
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/paceline-ha/paceline/tests/harness"
+)
+
+func TestMain(m *testing.M) { os.Exit(harness.Main(m)) }
+
+// waitUntil polls cond every second until it holds or timeout passes.
+func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v; last: %s", what, timeout, state)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// checkData verifies the checksum of a file on guest i.
+func checkData(t *testing.T, c *harness.DRBDCluster, i int, name, sum string) {
+	t.Helper()
+	if got := c.Checksum(t, i, name); got != sum {
+		t.Errorf("%s: /srv/data/%s: %s, want checksum %s", c.Guest(i).Name(), name, got, sum)
+	}
+}
+
+// fencedBy checks that guest victim was fenced (the survivor's fencing
+// history says so) and that its BMC cut the power after since.
+func fencedBy(t *testing.T, c *harness.DRBDCluster, survivor, victim int, since time.Time) {
+	t.Helper()
+	name := c.Guest(victim).Name()
+	// The BMC's power off comes first; the fencer confirms the reboot
+	// once the power is on again.
+	done := regexp.MustCompile(`(reboot|off) of ` + name + ` successful`)
+	waitUntil(t, time.Minute, "the fencing history of "+name+" on "+c.Guest(survivor).Name(), func() (bool, string) {
+		out, _ := c.Guest(survivor).Run(t, 60*time.Second, "stonith_admin --history "+name)
+		return done.MatchString(out), out
+	})
+	off := false
+	for _, e := range c.BMCs[victim].PowerEvents() {
+		off = off || (!e.On && !e.At.Before(since))
+	}
+	if !off {
+		t.Errorf("the BMC of %s did not power it off after %s: %v", name, since.Format(time.RFC3339Nano), c.BMCs[victim].PowerEvents())
+	}
+}
+
+// waitPowerOff waits until guest victim's BMC has cut its power after
+// since: the fencing of a crash reached the BMC.
+func waitPowerOff(t *testing.T, c *harness.DRBDCluster, victim int, since time.Time) {
+	t.Helper()
+	waitUntil(t, 2*time.Minute, "the BMC of "+c.Guest(victim).Name()+" powering it off", func() (bool, string) {
+		ev := c.BMCs[victim].PowerEvents()
+		for _, e := range ev {
+			if !e.On && !e.At.Before(since) {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprint(ev)
+	})
+}
+
+// noFencing checks that nobody was fenced.
+func noFencing(t *testing.T, c *harness.DRBDCluster, i int) {
+	t.Helper()
+	out, _ := c.Guest(i).Run(t, 60*time.Second, "stonith_admin --history '*'")
+	if strings.Contains(out, "successful") || strings.Contains(out, "failed") {
+		t.Errorf("fencing happened:\n%s", out)
+	}
+}
+
+// ranSince reports whether guest i's log shows op on rsc after since.
+func ranSince(c *harness.DRBDCluster, i int, op, rsc string, since time.Time) bool {
+	re := regexp.MustCompile(`Result of ` + op + ` operation for ` + rsc + ` on `)
+	log := c.Log(i)
+	for _, line := range strings.Split(log, "\n") {
+		if !re.MatchString(line) || len(line) < 19 {
+			continue
+		}
+		at, err := time.ParseInLocation("Jan _2 15:04:05.000", line[:19], time.UTC)
+		if err != nil {
+			continue
+		}
+		if !at.AddDate(time.Now().Year(), 0, 0).Before(since) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestDRBDCluster(t *testing.T) {
+	c := harness.StartDRBDCluster(t, harness.DRBDClusterSpec{})
+	p := c.SetupServices(t)
+	t.Logf("services run on %s", c.Guest(p).Name())
+	sums := map[string]string{}
+
+	t.Run("switchover", func(t *testing.T) {
+		q := 1 - p
+		sum := c.WriteData(t, p, "before-move")
+		sums["before-move"] = sum
+		c.WaitSynced(t, time.Minute)
+		start := time.Now()
+		out, rc := c.Guest(q).Run(t, 3*time.Minute, "pcs resource move drbd_r0-clone "+c.Guest(q).Name()+" --promoted")
+		if rc != 0 {
+			t.Fatalf("pcs resource move: exit %d\n%s", rc, out)
+		}
+		c.WaitServices(t, q, 2*time.Minute)
+		t.Logf("switchover to %s in %v", c.Guest(q).Name(), time.Since(start).Round(100*time.Millisecond))
+		c.Guest(q).MustExec(t, "crm_resource --clear --resource drbd_r0-clone >/dev/null 2>&1 || true")
+		checkData(t, c, q, "before-move", sum)
+		if !ranSince(c, q, "demote", "drbd_r0", start) && !ranSince(c, p, "demote", "drbd_r0", start) {
+			t.Errorf("no demote of drbd_r0 logged")
+		}
+		if !ranSince(c, q, "promote", "drbd_r0", start) {
+			t.Errorf("no promote of drbd_r0 on %s logged", c.Guest(q).Name())
+		}
+		noFencing(t, c, q)
+		c.WaitSynced(t, time.Minute)
+		p = q
+	})
+
+	t.Run("crash-primary", func(t *testing.T) {
+		cr := c.CrashPrimary(t, p, "before-crash")
+		s := cr.Survivor
+		t.Logf("services on %s %v after the crash", c.Guest(s).Name(), cr.Recovered.Round(100*time.Millisecond))
+		checkData(t, c, s, cr.File, cr.Sum)
+		checkData(t, c, s, "before-move", sums["before-move"])
+		fencedBy(t, c, s, p, cr.At)
+		harness.PrintTimeline(testWriter{t}, cr.At, c.Timeline(cr.At))
+		// The crashed node is powered on again by its BMC, rejoins, and
+		// DRBD resyncs it.
+		if err := c.WaitReady(4 * time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		c.WaitSynced(t, 2*time.Minute)
+		p = s
+	})
+
+	t.Run("cut-replication-link", func(t *testing.T) {
+		q := 1 - p
+		c.CutLink(t)
+		// The primary's fence-peer handler forbids promoting the peer,
+		// whose data is about to go stale.
+		handler := "cibadmin --query --scope constraints | grep -q drbd-fence-by-handler"
+		c.Guest(p).WaitFor(t, time.Minute, handler)
+		sum := c.WriteData(t, p, "after-cut")
+		crash := time.Now()
+		c.Guest(p).Kill(t)
+		// The survivor fences the primary, but never promotes its stale
+		// copy: the services stay down until the primary is back.
+		waitPowerOff(t, c, p, crash)
+		// Back: powered on by its BMC, rejoined (both online, as the
+		// survivor sees it), and promoted again, the link still cut.
+		if err := c.WaitReady(4 * time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		c.WaitServices(t, p, 3*time.Minute)
+		fencedBy(t, c, q, p, crash)
+		if promotedSince(c, q, crash) {
+			t.Errorf("%s was promoted with stale data while the link was cut", c.Guest(q).Name())
+		}
+		if role, err := c.Role(q, "r0"); err != nil || role != "Secondary/UpToDate" {
+			t.Errorf("%s: r0 %s (%v), want Secondary/UpToDate (its own view)", c.Guest(q).Name(), role, err)
+		}
+		checkData(t, c, p, "after-cut", sum)
+		// Healed: the peer resyncs, the handler's constraint goes.
+		c.HealLink(t)
+		c.WaitSynced(t, 2*time.Minute)
+		c.Guest(p).WaitFor(t, time.Minute, "! { "+handler+"; }")
+	})
+
+	t.Run("dual-primary", func(t *testing.T) {
+		c.PCS(t, p, []string{"resource", "disable", "svc"})
+		waitUntil(t, 2*time.Minute, "svc stopped", func() (bool, string) {
+			on, err := c.Where(p, "fs", "Started")
+			return err == nil && len(on) == 0, fmt.Sprint(on, err)
+		})
+		c.WriteResource(t, "r0", harness.DRBDRes(true).Text())
+		for _, g := range c.Guests() {
+			g.MustExec(t, "drbdadm adjust r0")
+		}
+		c.PCS(t, p, []string{"resource", "meta", "drbd_r0-clone", "promoted-max=2"})
+		waitUntil(t, 2*time.Minute, "drbd_r0 promoted on both", func() (bool, string) {
+			on, err := c.Where(p, "drbd_r0", "Promoted")
+			return err == nil && len(on) == 2, fmt.Sprint(on, err)
+		})
+		for i := range c.Guests() {
+			if role, err := c.Role(i, "r0"); err != nil || role != "Primary/UpToDate" {
+				t.Fatalf("%s: r0 %s (%v), want Primary/UpToDate", c.Guest(i).Name(), role, err)
+			}
+		}
+		// Each side writes, the other reads it back (protocol C).
+		block := func(i, at int) string {
+			return c.Guest(i).MustExec(t, fmt.Sprintf("dd if=/dev/drbd0 bs=64k skip=%d count=1 iflag=direct status=none | sha256sum", at))
+		}
+		for i := range c.Guests() {
+			c.Guest(i).MustExec(t, fmt.Sprintf("dd if=/dev/urandom of=/dev/drbd0 bs=64k seek=%d count=1 oflag=direct status=none", 100+i))
+			if a, b := block(i, 100+i), block(1-i, 100+i); a != b {
+				t.Errorf("block written on %s reads %s on %s, %s there", c.Guest(i).Name(), b, c.Guest(1-i).Name(), a)
+			}
+		}
+		// Losing one leaves the other primary and writable.
+		v, s := 1-p, p
+		crash := time.Now()
+		c.Guest(v).Kill(t)
+		out, rc := c.Guest(s).Run(t, 60*time.Second,
+			"dd if=/dev/urandom of=/dev/drbd0 bs=64k seek=200 count=16 oflag=direct status=none && drbdadm role r0")
+		if rc != 0 || !strings.HasPrefix(out, "Primary/") {
+			t.Fatalf("%s after %s crashed: exit %d: %s", c.Guest(s).Name(), c.Guest(v).Name(), rc, out)
+		}
+		waitPowerOff(t, c, v, crash)
+		fencedBy(t, c, s, v, crash)
+		waitUntil(t, time.Minute, "drbd_r0 promoted on "+c.Guest(s).Name()+" only", func() (bool, string) {
+			on, err := c.Where(s, "drbd_r0", "Promoted")
+			return err == nil && len(on) == 1 && on[0] == c.Guest(s).Name(), fmt.Sprint(on, err)
+		})
+		c.Guest(s).MustExec(t, "dd if=/dev/urandom of=/dev/drbd0 bs=64k seek=300 count=16 oflag=direct status=none")
+	})
+}
+
+// promotedSince reports whether guest i's log shows a successful promote
+// of drbd_r0 on guest i after since.
+func promotedSince(c *harness.DRBDCluster, i int, since time.Time) bool {
+	for _, e := range c.Timeline(since) {
+		if e.What == "promote drbd_r0 on "+c.Guest(i).Name()+": ok" {
+			return true
+		}
+	}
+	return false
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(b), "\n"))
+	return len(b), nil
+}

@@ -1,0 +1,120 @@
+// Command drbddemo is "make demo-drbd": the replicated-storage cluster
+// of the classic guides, with paceline's agents only, and a crash of its
+// primary, shown with a timeline.
+//
+// Two qemu guests (the Debian kernel, with DRBD 8.4; this machine's
+// userspace) run Corosync and Pacemaker as a two-node cluster. DRBD
+// replicates over their own link; the cluster talks over a second one,
+// where each guest also has a simulated BMC (ipmi_sim) whose power off
+// kills the guest's qemu and whose power on boots it again. The demo
+// configures with pcs ocf:paceline:drbd as a promotable clone, an ext4
+// ocf:paceline:Filesystem and an ocf:paceline:IPaddr2 on the promoted
+// node, and fence_paceline_ipmilan; it writes data, crashes the primary,
+// and shows the fencing, the promotion of the survivor, the data checked
+// by checksum, and the crashed node coming back and resyncing. It removes
+// everything at the end (Ctrl-C too).
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/paceline-ha/paceline/tests/harness"
+)
+
+var t0 = time.Now()
+
+func step(format string, args ...any) {
+	fmt.Printf("\n\033[1m[%6.1f s] %s\033[0m\n", time.Since(t0).Seconds(), fmt.Sprintf(format, args...))
+}
+
+func say(format string, args ...any) { fmt.Printf("  "+format+"\n", args...) }
+
+func indent(s string) string {
+	s = strings.TrimRight(s, "\n")
+	return "    " + strings.ReplaceAll(s, "\n", "\n    ")
+}
+
+func main() {
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(os.Stderr, "demo-drbd: needs root (qemu, network namespaces)")
+		os.Exit(1)
+	}
+	// Ctrl-C: stop here, and let the cleanups remove everything.
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() {
+		done <- harness.WithScriptTB("demo-drbd", os.Stdout, os.TempDir(), demo)
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	case <-stop:
+		fmt.Fprintln(os.Stderr, "demo-drbd: interrupted; removing the guests")
+		// qemu and ipmi_sim die with us (parent-death signal); the
+		// namespace does not.
+		_ = exec.Command("ip", "netns", "del", harness.DRBDClusterNS()).Run()
+		os.Exit(130)
+	}
+}
+
+func demo(t *harness.ScriptTB) error {
+	step("booting two qemu guests (TCG) with Corosync and Pacemaker, a BMC each")
+	say("DRBD link 192.0.2.11 <-> 192.0.2.12 (eth0); cluster network %s.0/24 (eth1): guests .11 .12, BMCs .201 .202, floating IP %s",
+		harness.DRBDLAN, harness.DRBDVIP)
+	c := harness.StartDRBDCluster(t, harness.DRBDClusterSpec{Log: say})
+
+	step("DRBD resource r0 on /dev/vda of each guest, fencing resource-only with Pacemaker's handlers")
+	say("%s", indent(harness.DRBDRes(false).Text()))
+	step("configuring the cluster with pcs")
+	for _, argv := range append(c.Fencing(), harness.ServicesPCS()...) {
+		line := strings.Join(argv, " ")
+		for _, f := range argv {
+			if strings.HasPrefix(f, "password=") {
+				line = strings.Replace(line, f, "password=...", 1)
+			}
+		}
+		say("# pcs %s", line)
+	}
+	p := c.SetupServices(t)
+	out, _ := c.Guest(p).Run(t, time.Minute, "crm_mon -1 -r")
+	fmt.Println(indent(out))
+
+	step("writing data on the primary, %s, and waiting until DRBD has it on both sides", c.Guest(p).Name())
+	cr := c.CrashPrimary(t, p, "demo-data")
+	s := cr.Survivor
+	say("crashed %s (its qemu killed) at %s; services running on %s %.1f s later",
+		c.Guest(p).Name(), cr.At.Format("15:04:05.000"), c.Guest(s).Name(), cr.Recovered.Seconds())
+
+	step("timeline, from %s's pacemaker log and the BMCs", c.Guest(s).Name())
+	harness.PrintTimeline(os.Stdout, cr.At, c.Timeline(cr.At))
+
+	step("the data on %s", c.Guest(s).Name())
+	got := c.Checksum(t, s, cr.File)
+	say("sha256 written on %s: %s", c.Guest(p).Name(), cr.Sum)
+	say("sha256 read on %s:    %s", c.Guest(s).Name(), got)
+	if got != cr.Sum {
+		t.Fatalf("the data differs on the survivor")
+	}
+	out, _ = c.Guest(s).Run(t, time.Minute, "stonith_admin --history "+c.Guest(p).Name()+"; drbdadm role r0; drbdadm dstate r0")
+	fmt.Println(indent(out))
+
+	step("%s boots again (its BMC's power on), rejoins, and DRBD resyncs it", c.Guest(p).Name())
+	if err := c.WaitReady(4 * time.Minute); err != nil {
+		t.Fatalf("%v", err)
+	}
+	c.WaitSynced(t, 3*time.Minute)
+	out, _ = c.Guest(s).Run(t, time.Minute, "crm_mon -1 -r; echo; drbdadm cstate r0; drbdadm dstate r0")
+	fmt.Println(indent(out))
+	step("done: removing the guests, the BMCs and the network")
+	return nil
+}
