@@ -12,7 +12,8 @@
 // node, and fence_paceline_ipmilan; it writes data, crashes the primary,
 // and shows the fencing, the promotion of the survivor, the data checked
 // by checksum, and the crashed node coming back and resyncing. It removes
-// everything at the end (Ctrl-C too).
+// everything at the end (on Ctrl-C: the guests, the BMCs, the namespace
+// and the files).
 package main
 
 import (
@@ -45,26 +46,37 @@ func main() {
 		fmt.Fprintln(os.Stderr, "demo-drbd: needs root (qemu, network namespaces)")
 		os.Exit(1)
 	}
-	// Ctrl-C: stop here, and let the cleanups remove everything.
+	// Everything the harness writes (disks, consoles, BMC state, CIB
+	// files) goes under one directory of this run, removed at the end.
+	dir, err := os.MkdirTemp("", "pl-demo-drbd-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Setenv("TMPDIR", dir)
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
 	done := make(chan error, 1)
 	go func() {
-		done <- harness.WithScriptTB("demo-drbd", os.Stdout, os.TempDir(), demo)
+		done <- harness.WithScriptTB("demo-drbd", os.Stdout, dir, demo)
 	}()
+	code := 0
 	select {
 	case err := <-done:
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
+			code = 1
 		}
 	case <-stop:
+		// The demo's cleanups cannot run from here; qemu and ipmi_sim
+		// die with this process (parent-death signal), the namespace
+		// and the files go now.
 		fmt.Fprintln(os.Stderr, "demo-drbd: interrupted; removing the guests")
-		// qemu and ipmi_sim die with us (parent-death signal); the
-		// namespace does not.
 		_ = exec.Command("ip", "netns", "del", harness.DRBDClusterNS()).Run()
-		os.Exit(130)
+		code = 130
 	}
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 func demo(t *harness.ScriptTB) error {
@@ -95,6 +107,12 @@ func demo(t *harness.ScriptTB) error {
 	say("crashed %s (its qemu killed) at %s; services running on %s %.1f s later",
 		c.Guest(p).Name(), cr.At.Format("15:04:05.000"), c.Guest(s).Name(), cr.Recovered.Seconds())
 
+	if at, err := c.VIPAnswerer(); err == nil {
+		say("%s answers ARP from %s", harness.DRBDVIP, c.Guest(at).Name())
+	} else {
+		t.Errorf("%v", err)
+	}
+
 	step("timeline, from %s's pacemaker log and the BMCs", c.Guest(s).Name())
 	harness.PrintTimeline(os.Stdout, cr.At, c.Timeline(cr.At))
 
@@ -116,5 +134,8 @@ func demo(t *harness.ScriptTB) error {
 	out, _ = c.Guest(s).Run(t, time.Minute, "crm_mon -1 -r; echo; drbdadm cstate r0; drbdadm dstate r0")
 	fmt.Println(indent(out))
 	step("done: removing the guests, the BMCs and the network")
+	if t.Failed() {
+		return fmt.Errorf("demo-drbd: a check failed (see above)")
+	}
 	return nil
 }

@@ -62,11 +62,12 @@ type DRBDCluster struct {
 	seed    []byte
 	started time.Time
 
-	mu    sync.Mutex
-	errs  []error
-	power [2]int // lines of each BMC's power request file handled
-	stop  chan struct{}
-	done  chan struct{}
+	mu     sync.Mutex
+	errs   []error
+	power  [2]int // lines of each BMC's power request file handled
+	stop   chan struct{}
+	done   chan struct{}
+	booter sync.WaitGroup // the power-on boots under way
 }
 
 // StartDRBDCluster starts the LAN, the BMCs and the guests, brings the
@@ -76,7 +77,7 @@ type DRBDCluster struct {
 func StartDRBDCluster(t testing.TB, spec DRBDClusterSpec) *DRBDCluster {
 	t.Helper()
 	RequireRoot(t, "qemu-system-x86_64", "busybox", "drbdadm", "corosync", "pacemakerd", "ipmi_sim",
-		"ipmitool", "nsenter", "ip", "cibadmin", "pcs", "xmllint")
+		"ipmitool", "nsenter", "ip", "cibadmin", "pcs", "xmllint", "arping")
 	err := CheckInstalled("")
 	Require(t, err == nil, "%v", err)
 	if spec.BootDelay == 0 {
@@ -151,6 +152,7 @@ func StartDRBDCluster(t testing.TB, spec DRBDClusterSpec) *DRBDCluster {
 	t.Cleanup(func() {
 		close(c.stop)
 		<-c.done
+		c.booter.Wait() // before the pair's cleanup halts the guests
 		for _, err := range c.Errors() {
 			t.Errorf("drbd cluster: %v", err)
 		}
@@ -252,6 +254,7 @@ func (c *DRBDCluster) watchPower(dir string) {
 					}
 					c.spec.Log("%s: BMC power off: qemu killed", g.Name())
 				case "1":
+					c.booter.Add(1)
 					go c.powerOn(g, c.BMCs[i])
 				}
 			}
@@ -260,6 +263,7 @@ func (c *DRBDCluster) watchPower(dir string) {
 }
 
 func (c *DRBDCluster) powerOn(g *DRBDGuest, b *BMC) {
+	defer c.booter.Done()
 	select {
 	case <-c.stop:
 		return
@@ -267,6 +271,11 @@ func (c *DRBDCluster) powerOn(g *DRBDGuest, b *BMC) {
 	}
 	if !b.Power() || g.Running() {
 		return
+	}
+	select {
+	case <-c.stop:
+		return
+	default:
 	}
 	c.spec.Log("%s: BMC power on: booting", g.Name())
 	defer func() {
@@ -349,6 +358,9 @@ func (c *DRBDCluster) untilSeen(timeout time.Duration, check func(i int) (bool, 
 	deadline := time.Now().Add(timeout)
 	last := "no guest running"
 	for time.Now().Before(deadline) {
+		if errs := c.Errors(); len(errs) > 0 { // a power-on failed: no use waiting
+			return -1, errors.Join(errs...)
+		}
 		for i, g := range c.Guests() {
 			if !g.Running() {
 				continue
@@ -677,4 +689,32 @@ func (c *DRBDCluster) CrashPrimary(t testing.TB, primary int, file string) Crash
 	c.WaitServices(t, cr.Survivor, 3*time.Minute)
 	cr.Recovered = time.Since(cr.At)
 	return cr
+}
+
+// Count returns how many lines of guest i's pacemaker.log contain text,
+// failing the test when the log cannot be read. Counting before and
+// after an event needs no clock shared between the guests and here.
+func (c *DRBDCluster) Count(t testing.TB, i int, text string) int {
+	t.Helper()
+	if strings.Contains(text, "'") {
+		t.Fatalf("Count: quote in %q", text)
+	}
+	out, rc := c.Guest(i).Run(t, time.Minute, "grep -c -F -e '"+text+"' /var/log/pacemaker/pacemaker.log")
+	n, err := strconv.Atoi(strings.TrimSpace(out))
+	if rc > 1 || err != nil {
+		t.Fatalf("%s: counting %q in pacemaker.log: exit %d: %s", c.Guest(i).Name(), text, rc, out)
+	}
+	return n
+}
+
+// VIPAnswerer returns the guest whose eth1 answers ARP for DRBDVIP on the
+// cluster's network, asked from this machine's side of the bridge.
+func (c *DRBDCluster) VIPAnswerer() (int, error) {
+	out, err := exec.Command("ip", "netns", "exec", c.NS, "arping", "-c", "1", "-w", "3", "-I", "br0", DRBDVIP).CombinedOutput()
+	for i := range c.Guests() {
+		if strings.Contains(strings.ToLower(string(out)), fmt.Sprintf("52:54:00:00:03:%02x", 0x11+i)) {
+			return i, nil
+		}
+	}
+	return -1, fmt.Errorf("arping %s: %v\n%s", DRBDVIP, err, out)
 }

@@ -78,6 +78,10 @@ type DRBDGuest struct {
 	mac  string
 	dir  string // its own directory: disk, sockets, logs
 
+	// life serialises boots and halts; mu guards the fields below and
+	// is never held for long, so that Running and Exec do not wait for
+	// a boot (Exec fails while the guest has no control channel).
+	life  sync.Mutex
 	mu    sync.Mutex
 	cmd   *exec.Cmd
 	done  chan struct{}
@@ -197,9 +201,9 @@ func (g *DRBDGuest) Running() bool {
 
 // boot starts qemu and waits until the agent answers.
 func (g *DRBDGuest) boot(t testing.TB) error {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.cmd != nil && !closed(g.done) {
+	g.life.Lock()
+	defer g.life.Unlock()
+	if g.Running() {
 		return fmt.Errorf("%s is running", g.name)
 	}
 	p := g.pair
@@ -246,14 +250,17 @@ func (g *DRBDGuest) boot(t testing.TB) error {
 		argv = append([]string{"nsenter", "--net=/run/netns/" + p.spec.LAN, "--"}, argv...)
 	}
 	start := time.Now()
-	g.cmd, g.done = startChild(t, argv, g.dir, nil, filepath.Join(g.dir, "qemu.log"), syscall.SIGKILL)
+	cmd, done := startChild(t, argv, g.dir, nil, filepath.Join(g.dir, "qemu.log"), syscall.SIGKILL)
+	g.mu.Lock()
+	g.cmd, g.done = cmd, done
+	g.mu.Unlock()
 	p.mu.Lock()
 	down := p.linkDown
 	p.mu.Unlock()
 	var err error
 	if down { // before the guest's NIC comes up
 		for end := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-			if err = g.setLink(false); err == nil || closed(g.done) || time.Now().After(end) {
+			if err = g.setLink(false); err == nil || closed(done) || time.Now().After(end) {
 				break
 			}
 		}
@@ -263,11 +270,13 @@ func (g *DRBDGuest) boot(t testing.TB) error {
 		ctl, err = g.waitAgent(start.Add(drbdBootTimeout))
 	}
 	if err != nil {
-		_ = stopChild("qemu "+g.name, g.cmd, g.done, 2*time.Second)
+		_ = stopChild("qemu "+g.name, cmd, done, 2*time.Second)
 		return fmt.Errorf("%s: %v\nqemu log:\n%s\nconsole:\n%s", g.name, err,
 			tailFile(filepath.Join(g.dir, "qemu.log"), 10), tailFile(g.Console(), 30))
 	}
+	g.mu.Lock()
 	g.ctl = ctl
+	g.mu.Unlock()
 	t.Logf("%s: boot %d ready in %v", g.name, g.boots, time.Since(start).Round(10*time.Millisecond))
 	return nil
 }
@@ -311,17 +320,21 @@ func (g *DRBDGuest) waitAgent(deadline time.Time) (*ctlConn, error) {
 // halt ends qemu (SIGTERM, SIGKILL after 3 s) after before ran; no-op
 // when not running.
 func (g *DRBDGuest) halt(before func()) error {
+	g.life.Lock()
+	defer g.life.Unlock()
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.ctl != nil {
-		g.ctl.close(errors.New("guest stopped"))
-		g.ctl = nil
+	ctl := g.ctl
+	g.ctl = nil
+	cmd, done := g.cmd, g.done
+	g.mu.Unlock()
+	if ctl != nil {
+		ctl.close(errors.New("guest stopped"))
 	}
-	if g.cmd == nil || closed(g.done) {
+	if cmd == nil || closed(done) {
 		return nil
 	}
 	before()
-	return stopChild("qemu "+g.name, g.cmd, g.done, 3*time.Second)
+	return stopChild("qemu "+g.name, cmd, done, 3*time.Second)
 }
 
 // Kill crashes the guest: SIGKILL to its qemu, as a power cut. Its disk
