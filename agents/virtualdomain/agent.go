@@ -523,7 +523,7 @@ func migrateTo(ctx context.Context, a *action) error {
 		}
 	}
 	a.r.Log.Infof("domain %s: live migration to %s (libvirt %s, stream %s, %s)", a.name, target, remote, orDefault(spec.URI), limits(spec))
-	restore := keepFile(a.cfg.File)
+	restore := keepFile(a.cfg.File, libvirtConfigDir)
 	st, err := d.Migrate(ctx, spec, a.r.Log.Infof)
 	if rerr := restore(); rerr != nil {
 		a.r.Log.Warnf("domain %s: %v", a.name, rerr)
@@ -548,17 +548,24 @@ func migrateTo(ctx context.Context, a *action) error {
 	return nil
 }
 
+// libvirtConfigDir holds the persistent definitions of the system
+// libvirtd, which it deletes when it undefines a domain.
+const libvirtConfigDir = "/etc/libvirt/"
+
 // keepFile guards the config file through a migration. libvirt deletes
 // its own copy of a definition when it undefines the source domain, and
 // some guides point config at that copy (/etc/libvirt/qemu/NAME.xml):
 // without this, the node would lose the configuration with the domain.
 // The returned function writes the file back, as it was, if it is gone.
+// Only a file under ownDir (libvirt's) is guarded: no other can be
+// deleted by the undefine, and a config on shared storage that hangs
+// after the migration then cannot hold migrate_to past its timeout.
 // (The stock agent keeps domains transient and guards the file at start.)
-func keepFile(path string) func() error {
+func keepFile(path, ownDir string) func() error {
 	noop := func() error { return nil }
 	// Through a link, the file the undefine deletes is the target.
 	real, err := filepath.EvalSymlinks(path)
-	if err != nil {
+	if err != nil || !strings.HasPrefix(real, ownDir) {
 		return noop
 	}
 	data, err := os.ReadFile(real)

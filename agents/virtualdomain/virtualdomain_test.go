@@ -384,7 +384,7 @@ func TestKeepFile(t *testing.T) {
 	if err := os.Symlink(real, link); err != nil {
 		t.Fatal(err)
 	}
-	restore := keepFile(link)
+	restore := keepFile(link, dir+"/")
 	if err := os.Remove(real); err != nil {
 		t.Fatal(err)
 	}
@@ -397,7 +397,7 @@ func TestKeepFile(t *testing.T) {
 		t.Fatalf("after restore: %q %v, mode %v %v", data, err, fi.Mode().Perm(), serr)
 	}
 	// Rewritten meanwhile (libvirt's own copy, say): not touched.
-	restore = keepFile(link)
+	restore = keepFile(link, dir+"/")
 	if err := os.WriteFile(real, []byte("<domain type='qemu'/>"), 0o640); err != nil {
 		t.Fatal(err)
 	}
@@ -407,8 +407,19 @@ func TestKeepFile(t *testing.T) {
 	if data, _ := os.ReadFile(real); string(data) != "<domain type='qemu'/>" {
 		t.Errorf("an existing file was replaced: %q", data)
 	}
+	// Outside libvirt's directory (shared storage): not guarded.
+	restore = keepFile(link, "/etc/libvirt/")
+	if err := os.Remove(real); err != nil {
+		t.Fatal(err)
+	}
+	if err := restore(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(real); err == nil {
+		t.Error("a config outside libvirt's directory was written back")
+	}
 	// No file at all: nothing to keep, nothing written.
-	if err := keepFile(filepath.Join(dir, "missing.xml"))(); err != nil {
+	if err := keepFile(filepath.Join(dir, "missing.xml"), dir+"/")(); err != nil {
 		t.Error(err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "missing.xml")); err == nil {
