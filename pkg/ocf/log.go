@@ -26,8 +26,11 @@ const (
 // Destinations, as in ocf-shellfuncs:
 //   - syslog, when /dev/log exists and the facility (HA_LOGFACILITY or
 //     PCMK_logfacility, default daemon) is not "none";
-//   - the file HA_LOGFILE (or PCMK_logfile), appended;
-//   - the file HA_DEBUGLOG (or PCMK_debuglog), which gets every line;
+//   - the file HA_LOGFILE (or PCMK_logfile), appended, each line
+//     "<date> <tag>[<pid>]:    <LEVEL>: <msg>" with the date formatted
+//     by HA_DATEFMT (date(1) conversions, default "%b %d %T ");
+//   - the file HA_DEBUGLOG (or PCMK_debuglog), which gets every line,
+//     as "<tag>[<pid>]:\t<date><LEVEL>: <msg>" the way ha_debug writes;
 //   - stderr, when neither syslog nor a log file took the line.
 //
 // DEBUG lines are written only when HA_debug (or PCMK_debug) is on. A
@@ -43,6 +46,7 @@ type Logger struct {
 	sysDead  bool
 	logFile  string
 	debugLog string
+	dateFmt  string // HA_DATEFMT: the date of the log file lines
 	stderr   io.Writer
 	now      func() time.Time
 }
@@ -87,6 +91,7 @@ func newLoggerAt(env map[string]string, tag string, stderr io.Writer, sysSock st
 		logFile:  firstSet(env["HA_LOGFILE"], env["PCMK_logfile"]),
 		debugLog: firstSet(env["HA_DEBUGLOG"], env["PCMK_debuglog"]),
 		debug:    debugOn(firstSet(env["HA_debug"], env["PCMK_debug"])),
+		dateFmt:  firstSet(env["HA_DATEFMT"], DefaultDateFormat),
 	}
 	fac := strings.ToLower(firstSet(env["HA_LOGFACILITY"], env["PCMK_logfacility"], "daemon"))
 	if p, ok := facilities[fac]; ok {
@@ -137,18 +142,22 @@ func (l *Logger) write(sev Priority, level, format string, args []any) {
 	msg := level + ": " + strings.TrimRight(fmt.Sprintf(format, args...), "\n")
 	taken := false
 	pid := os.Getpid()
-	stamp := l.now().Format(time.Stamp)
+	now := l.now()
 	if l.useSys && !l.sysDead {
 		// The traditional local format: <PRI>Mmm dd hh:mm:ss tag[pid]: msg
-		line := fmt.Sprintf("<%d>%s %s[%d]: %s", int(l.facility)*8+int(sev), stamp, l.tag, pid, msg)
+		// (RFC 3164: the day padded with a space).
+		line := fmt.Sprintf("<%d>%s %s[%d]: %s", int(l.facility)*8+int(sev), now.Format(time.Stamp), l.tag, pid, msg)
 		taken = l.sysWrite([]byte(line)) == nil
 	}
-	line := fmt.Sprintf("%s  %s[%d]:    %s\n", stamp, l.tag, pid, msg)
-	if l.logFile != "" && appendFile(l.logFile, line) == nil {
+	date := ""
+	if l.logFile != "" || l.debugLog != "" {
+		date = Strftime(l.dateFmt, now)
+	}
+	if l.logFile != "" && appendFile(l.logFile, fmt.Sprintf("%s %s[%d]:    %s\n", date, l.tag, pid, msg)) == nil {
 		taken = true
 	}
 	if l.debugLog != "" && l.debugLog != l.logFile {
-		_ = appendFile(l.debugLog, line)
+		_ = appendFile(l.debugLog, fmt.Sprintf("%s[%d]:\t%s%s\n", l.tag, pid, date, msg))
 	}
 	if !taken && l.stderr != nil {
 		fmt.Fprintf(l.stderr, "%s[%d]: %s\n", l.tag, pid, msg)

@@ -279,23 +279,48 @@ func TestExecTimeoutFromMeta(t *testing.T) {
 }
 
 func TestLoggerFile(t *testing.T) {
-	dir := t.TempDir()
-	logf, dbgf := filepath.Join(dir, "ha.log"), filepath.Join(dir, "debug.log")
-	var stderr bytes.Buffer
-	l := newLoggerAt(map[string]string{"HA_LOGFILE": logf, "HA_DEBUGLOG": dbgf}, "IPaddr2(vip)", &stderr, filepath.Join(dir, "nolog"))
-	l.Infof("adding %s", "192.0.2.5/24")
-	l.Debugf("hidden")
-	l.Errorf("failed")
-	b, err := os.ReadFile(logf)
-	require.NoError(t, err)
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	require.Len(t, lines, 2)
-	assert.Regexp(t, `^\w{3} \d{2} \d{2}:\d{2}:\d{2}  IPaddr2\(vip\)\[\d+\]:    INFO: adding 192.0.2.5/24$`, lines[0])
-	assert.Contains(t, lines[1], "ERROR: failed")
-	d, err := os.ReadFile(dbgf)
-	require.NoError(t, err)
-	assert.Equal(t, string(b), string(d), "the debug log gets every line")
-	assert.Empty(t, stderr.String(), "a log file took the lines")
+	// Days 7 and 17: a one-digit day is where a format with the day
+	// padded by a space (Go's time.Stamp) and date's %d part ways.
+	for _, tt := range []struct {
+		name    string
+		datefmt string
+		at      time.Time
+		want    string // the log file line's date
+	}{
+		{"default, one-digit day", "", time.Date(2026, 12, 7, 13, 27, 18, 0, time.UTC), "Dec 07 13:27:18 "},
+		{"default, two-digit day", "", time.Date(2026, 1, 17, 3, 4, 5, 0, time.UTC), "Jan 17 03:04:05 "},
+		{"HA_DATEFMT", "%F %T%z ", time.Date(2026, 12, 7, 13, 27, 18, 0, time.FixedZone("CET", 3600)), "2026-12-07 13:27:18+0100 "},
+		{"HA_DATEFMT without a trailing space", "%s", time.Unix(1796649438, 0), "1796649438"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			logf, dbgf := filepath.Join(dir, "ha.log"), filepath.Join(dir, "debug.log")
+			var stderr bytes.Buffer
+			env := map[string]string{"HA_LOGFILE": logf, "HA_DEBUGLOG": dbgf}
+			if tt.datefmt != "" {
+				env["HA_DATEFMT"] = tt.datefmt
+			}
+			l := newLoggerAt(env, "IPaddr2(vip)", &stderr, filepath.Join(dir, "nolog"))
+			l.now = func() time.Time { return tt.at }
+			l.Infof("adding %s", "192.0.2.5/24")
+			l.Debugf("hidden")
+			l.Errorf("failed")
+			b, err := os.ReadFile(logf)
+			require.NoError(t, err)
+			lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+			require.Len(t, lines, 2)
+			pid := os.Getpid()
+			// ocf-shellfuncs: echo `hadate`" $HA_LOGTAG:    ${*}"
+			assert.Equal(t, fmt.Sprintf("%s IPaddr2(vip)[%d]:    INFO: adding 192.0.2.5/24", tt.want, pid), lines[0])
+			assert.Equal(t, fmt.Sprintf("%s IPaddr2(vip)[%d]:    ERROR: failed", tt.want, pid), lines[1])
+			// ha_debug: echo "$HA_LOGTAG:	"`hadate`"${*}"
+			d, err := os.ReadFile(dbgf)
+			require.NoError(t, err)
+			assert.Equal(t, fmt.Sprintf("IPaddr2(vip)[%d]:\t%sINFO: adding 192.0.2.5/24\nIPaddr2(vip)[%d]:\t%sERROR: failed\n", pid, tt.want, pid, tt.want), string(d),
+				"the debug log gets every line")
+			assert.Empty(t, stderr.String(), "a log file took the lines")
+		})
+	}
 }
 
 func TestLoggerDebugAndStderr(t *testing.T) {
