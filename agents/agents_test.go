@@ -227,4 +227,17 @@ func TestToolRun(t *testing.T) {
 	code, out, _ = tool("run", "--probe", "IPaddr2", "monitor", "ip=not-an-address")
 	assert.Equal(t, int(ocf.NotRunning), code)
 	assert.Contains(t, out, "OCF_NOT_RUNNING")
+
+	// A parameter or meta attribute given twice is a usage error and
+	// nothing runs: meta-data would print the XML and a result line.
+	for _, args := range [][]string{
+		{"run", "IPaddr2", "meta-data", "ip=192.0.2.5", "ip=192.0.2.6"},
+		{"run", "IPaddr2", "meta-data", "ip=192.0.2.5", "ip=192.0.2.5"},
+		{"run", "--meta", "timeout=5", "--meta", "timeout=6", "IPaddr2", "meta-data"},
+	} {
+		code, out, errOut := tool(args...)
+		assert.Equal(t, 2, code, "paceline %v", args)
+		assert.Empty(t, out, "paceline %v ran the agent", args)
+		assert.Contains(t, errOut, "given twice; nothing was run", "paceline %v", args)
+	}
 }

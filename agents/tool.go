@@ -150,6 +150,10 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintf(stderr, "paceline run: --meta %q is not name=value\n", v)
 				return 2
 			}
+			if _, dup := call.Meta[k]; dup {
+				fmt.Fprintf(stderr, "paceline run: meta attribute %s given twice; nothing was run\n", k)
+				return 2
+			}
 			call.Meta[k] = val
 		case "-v", "--verbose":
 			verbose = true
@@ -175,6 +179,13 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		k, v, found := strings.Cut(kv, "=")
 		if !found || k == "" {
 			fmt.Fprintf(stderr, "paceline run: parameter %q is not name=value\n", kv)
+			return 2
+		}
+		// Pacemaker has one value per parameter: taking the last one
+		// silently would act on something the caller may not mean.
+		// The values are not shown: one may be a password.
+		if _, dup := call.Params[k]; dup {
+			fmt.Fprintf(stderr, "paceline run: parameter %s given twice; nothing was run\n", k)
 			return 2
 		}
 		call.Params[k] = v
