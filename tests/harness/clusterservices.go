@@ -195,23 +195,25 @@ type LogEvent struct {
 
 // Events returns the lines of node i's pacemaker.log matching re, with
 // their times (Pacemaker writes local time to the millisecond, without
-// the year: this year is assumed; the nodes run with TZ=UTC).
+// the year; the nodes run with TZ=UTC).
 func (c *Cluster) Events(i int, re *regexp.Regexp) []LogEvent {
 	f, err := os.Open(c.NodeLog(i))
 	if err != nil {
 		return nil
 	}
 	defer f.Close()
-	return parseLogEvents(f, re)
+	return parseLogEvents(f, re, time.Now())
 }
 
 // parseLogEvents returns the lines of a pacemaker.log matching re, with
-// their times.
-func parseLogEvents(f io.Reader, re *regexp.Regexp) []LogEvent {
+// their times. The lines carry no year: each gets the year that puts it
+// nearest to ref (the time the log is read), so that a line of 31
+// December read on 1 January is last year's.
+func parseLogEvents(f io.Reader, re *regexp.Regexp, ref time.Time) []LogEvent {
 	var ev []LogEvent
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	year := time.Now().Year()
+	ref = ref.UTC()
 	for sc.Scan() {
 		line := sc.Text()
 		if !re.MatchString(line) || len(line) < 19 {
@@ -221,9 +223,26 @@ func parseLogEvents(f io.Reader, re *regexp.Regexp) []LogEvent {
 		if err != nil {
 			continue
 		}
-		ev = append(ev, LogEvent{Time: t.AddDate(year, 0, 0), Line: line})
+		ev = append(ev, LogEvent{Time: nearestYear(t, ref), Line: line})
 	}
 	return ev
+}
+
+// nearestYear gives t (parsed without a year, so in year 0) the year,
+// of ref's and the two around it, that puts it nearest to ref. A
+// 29 February falls on 1 March in a year without one and is skipped.
+func nearestYear(t, ref time.Time) time.Time {
+	best := time.Time{}
+	for _, y := range []int{ref.Year() - 1, ref.Year(), ref.Year() + 1} {
+		c := time.Date(y, t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
+		if c.Month() != t.Month() {
+			continue
+		}
+		if best.IsZero() || c.Sub(ref).Abs() < best.Sub(ref).Abs() {
+			best = c
+		}
+	}
+	return best
 }
 
 // FirstEvent returns the first line of node i's log matching re at or

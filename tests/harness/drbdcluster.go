@@ -452,7 +452,7 @@ func (c *DRBDCluster) Timeline(since time.Time) []TimelineEntry {
 	seen := map[string]bool{}
 	since = since.Truncate(time.Millisecond)
 	for i, g := range c.Guests() {
-		ev := parseLogEvents(strings.NewReader(c.Log(i)), timelineLines)
+		ev := parseLogEvents(strings.NewReader(c.Log(i)), timelineLines, time.Now())
 		tl = append(tl, timelineOf(g.Name(), ev, since, seen)...)
 	}
 	for i, b := range c.BMCs {

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -18,11 +19,12 @@ Nov 24 11:00:00.000 guest-a pacemaker-controld  [197] (log_executor_event) 	noti
 `
 
 func TestTimelineOf(t *testing.T) {
-	ev := parseLogEvents(strings.NewReader(sampleLog), timelineLines)
+	// Read a day after they were written, as a test reads them.
+	ev := parseLogEvents(strings.NewReader(sampleLog), timelineLines, time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC))
 	if len(ev) != 8 {
 		t.Fatalf("parseLogEvents: %d events, want 8", len(ev))
 	}
-	since := time.Date(time.Now().Year(), 11, 24, 12, 0, 0, 0, time.UTC)
+	since := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
 	seen := map[string]bool{}
 	tl := timelineOf("guest-a", ev, since, seen)
 	var got []string
@@ -43,6 +45,29 @@ func TestTimelineOf(t *testing.T) {
 	// Seen once, kept once: another node's copy adds nothing.
 	if more := timelineOf("guest-b", ev, since, seen); len(more) != 0 {
 		t.Errorf("a second node repeated %d events", len(more))
+	}
+}
+
+// TestLogYear: Pacemaker's log lines have no year; the year is the one
+// that puts a line nearest to the time it is read, also across a new
+// year and for a leap day.
+func TestLogYear(t *testing.T) {
+	for _, tt := range []struct {
+		line string
+		ref  time.Time
+		want time.Time
+	}{
+		{"Dec 31 23:59:58.250", time.Date(2027, 1, 1, 0, 0, 5, 0, time.UTC), time.Date(2026, 12, 31, 23, 59, 58, 250e6, time.UTC)},
+		{"Jan  1 00:00:01.000", time.Date(2026, 12, 31, 23, 59, 59, 0, time.UTC), time.Date(2027, 1, 1, 0, 0, 1, 0, time.UTC)},
+		{"Dec  7 13:27:18.001", time.Date(2026, 12, 7, 13, 30, 0, 0, time.UTC), time.Date(2026, 12, 7, 13, 27, 18, 1e6, time.UTC)},
+		{"Dec 07 13:27:18.001", time.Date(2026, 12, 7, 13, 30, 0, 0, time.UTC), time.Date(2026, 12, 7, 13, 27, 18, 1e6, time.UTC)},
+		{"Feb 29 10:00:00.000", time.Date(2028, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(2028, 2, 29, 10, 0, 0, 0, time.UTC)},
+		{"Feb 29 10:00:00.000", time.Date(2029, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2028, 2, 29, 10, 0, 0, 0, time.UTC)},
+	} {
+		ev := parseLogEvents(strings.NewReader(tt.line+" n1 pacemaker-controld [1] (f) notice: x\n"), regexp.MustCompile("notice"), tt.ref)
+		if len(ev) != 1 || !ev[0].Time.Equal(tt.want) {
+			t.Errorf("parseLogEvents(%q, read at %v) = %v, want %v", tt.line, tt.ref, ev, tt.want)
+		}
 	}
 }
 
