@@ -19,6 +19,31 @@ type Facts struct {
 	BindRoot   string // bind mounts: the source's path within its filesystem
 	BindDev    [2]uint32
 	BindSource bool // the bind source was found
+	// Bind mounts whose source lies on a mount this process cannot see
+	// (in a chroot, mounts outside the root are left out of mountinfo,
+	// and with them the source's path within its filesystem): the
+	// identity of the source directory and of what the mount point
+	// shows. Set only then.
+	BindByID bool
+	SourceID FileID
+	DirID    FileID
+}
+
+// FileID is what tells one file from another: its device and inode.
+type FileID struct {
+	Dev [2]uint32
+	Ino uint64
+}
+
+// statID returns path's identity. It asks for no fresh attributes
+// (AT_STATX_DONT_SYNC), so a network filesystem answers from its cache
+// where it can, and triggers no automount.
+func statID(path string) (FileID, bool) {
+	var st unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, path, unix.AT_STATX_DONT_SYNC|unix.AT_NO_AUTOMOUNT, unix.STATX_INO, &st); err != nil {
+		return FileID{}, false
+	}
+	return FileID{Dev: [2]uint32{st.Dev_major, st.Dev_minor}, Ino: st.Ino}, true
 }
 
 // gatherFacts stats the device (a block device, or a bind source) and, for
@@ -32,11 +57,21 @@ func gatherFacts(c *Config, mounts []mountinfo.Mount) Facts {
 		f.Path = p
 	}
 	if c.IsBind() && f.Path != "" {
-		if m := mountinfo.Containing(mounts, f.Path); m != nil {
+		src, srcOK := statID(f.Path)
+		m := mountinfo.Containing(mounts, f.Path)
+		if m != nil && (!srcOK || src.Dev == [2]uint32{m.Major, m.Minor}) {
 			rel := strings.TrimPrefix(f.Path, strings.TrimSuffix(m.Point, "/"))
 			f.BindRoot = filepath.Join(m.Root, rel)
 			f.BindDev = [2]uint32{m.Major, m.Minor}
 			f.BindSource = true
+			return f
+		}
+		// The source's own mount is not in the table (a chroot), or is
+		// not the filesystem the source is on: what the mount point
+		// shows must then be the source directory itself.
+		if srcOK {
+			f.BindByID, f.SourceID = true, src
+			f.DirID, _ = statID(c.Directory)
 		}
 		return f
 	}
@@ -69,6 +104,9 @@ func Judge(c *Config, m *mountinfo.Mount, f Facts, identity func(dev string) (Id
 	switch {
 	case c.IsBind():
 		if f.BindSource && dev == f.BindDev && filepath.Clean(m.Root) == filepath.Clean(f.BindRoot) {
+			return Ours
+		}
+		if f.BindByID && dev == f.SourceID.Dev && f.DirID == f.SourceID {
 			return Ours
 		}
 		return Foreign

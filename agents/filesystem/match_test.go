@@ -21,6 +21,13 @@ func TestJudge(t *testing.T) {
 	gl := &mountinfo.Mount{ID: 16, Point: "/mnt", FSType: "fuse.glusterfs", Source: "localhost:/vol"}
 	loopFacts := Facts{Path: "/dev/loop0", Block: true, Rdev: [2]uint32{7, 0}}
 	bindFacts := Facts{Path: "/srv/www", BindRoot: "/srv/www", BindDev: [2]uint32{254, 0}, BindSource: true}
+	// In a chroot at /c: the root's mount is not in the table, and the
+	// bind mount's root is the source's path within its filesystem.
+	chrootBind := &mountinfo.Mount{ID: 17, Major: 254, Minor: 0, Root: "/c/srv/www", Point: "/mnt", FSType: "ext4", Source: "/dev/vda"}
+	www := FileID{Dev: [2]uint32{254, 0}, Ino: 1234}
+	byID := Facts{Path: "/srv/www", BindByID: true, SourceID: www, DirID: www}
+	byIDOther := Facts{Path: "/srv/www", BindByID: true, SourceID: www, DirID: FileID{Dev: [2]uint32{254, 0}, Ino: 2}}
+	byIDOtherDev := Facts{Path: "/srv/www", BindByID: true, SourceID: FileID{Dev: [2]uint32{7, 0}, Ino: 1234}, DirID: FileID{Dev: [2]uint32{7, 0}, Ino: 1234}}
 	ident := func(want string) func(string) (Identity, bool) {
 		return func(dev string) (Identity, bool) {
 			if dev == want {
@@ -45,6 +52,10 @@ func TestJudge(t *testing.T) {
 		{"UUID differs", uuidCfg, loop1, Facts{}, ident("/dev/loop0"), Foreign},
 		{"bind of the right directory", bindCfg, bindOK, bindFacts, nil, Ours},
 		{"bind: the whole filesystem instead", bindCfg, bindOther, bindFacts, nil, Foreign},
+		{"bind in a chroot: the mount point shows the source", bindCfg, chrootBind, byID, nil, Ours},
+		{"bind in a chroot: another directory", bindCfg, chrootBind, byIDOther, nil, Foreign},
+		{"bind in a chroot: the source on another device", bindCfg, chrootBind, byIDOtherDev, nil, Foreign},
+		{"bind in a chroot, path facts alone", bindCfg, chrootBind, bindFacts, nil, Foreign},
 		{"nfs shown as nfs4 under another name", nfsCfg, nfs4, Facts{}, nil, Ours},
 		{"glusterfs through FUSE", glusterCfg, gl, Facts{}, nil, Ours},
 		{"glusterfs config, ext4 mounted", glusterCfg, loop0, Facts{}, nil, Foreign},
