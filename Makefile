@@ -28,7 +28,7 @@ SBINDIR    ?= $(PREFIX)/sbin
 LIBEXECDIR ?= $(PREFIX)/libexec/paceline
 OCFDIR     ?= /usr/lib/ocf/resource.d/paceline
 
-.PHONY: demo-drbd all build install uninstall metadata test unit system deps bench demo demo-shell demo-down plcluster clean vet packages
+.PHONY: trixie demo-drbd all build install uninstall metadata test unit system deps bench demo demo-shell demo-down plcluster clean vet packages
 
 all: build
 
@@ -102,10 +102,19 @@ unit:
 # packages tier installs and purges the deb on this machine, then puts
 # back what make install had put there.
 system: build packages
-	@if [ "$$(id -u)" -eq 0 ]; then $(MAKE) --no-print-directory install; fi
-	PACELINE_BIN=$(CURDIR)/$(BIN) PACELINE_PACKAGES=$(CURDIR)/$(PKGDIR) $(DYNAMIC) $(GO) test -tags system,$(TAGS) -count=1 -timeout 20m -p 1 \
-		$$($(GO) list -tags system,$(TAGS) ./tests/... | grep -v '/tests/cluster$$')
-	PACELINE_BIN=$(CURDIR)/$(BIN) $(DYNAMIC) $(GO) test -tags system,$(TAGS) -count=1 -timeout 20m -v ./tests/cluster
+	@if [ "$$(id -u)" -eq 0 ]; then $(MAKE) --no-print-directory install trixie; fi
+	PACELINE_BIN=$(CURDIR)/$(BIN) PACELINE_PACKAGES=$(CURDIR)/$(PKGDIR) PACELINE_TRIXIE_ROOT=$$(cat $(TRIXIE) 2>/dev/null) \
+		$(DYNAMIC) $(GO) test -tags system,$(TAGS) -count=1 -timeout 30m -p 1 \
+		$$($(GO) list -tags system,$(TAGS) ./tests/... | grep -v -e '/tests/cluster$$' -e '/tests/pacemaker3$$')
+	PACELINE_BIN=$(CURDIR)/$(BIN) PACELINE_TRIXIE_ROOT=$$(cat $(TRIXIE) 2>/dev/null) \
+		$(DYNAMIC) $(GO) test -tags system,$(TAGS) -count=1 -timeout 30m -p 1 -v ./tests/cluster ./tests/pacemaker3
+
+# The Debian 13 userspace of the Pacemaker 3 tiers (tests/trixie-root.sh:
+# built once, cached), with paceline installed into it; its path goes to
+# $(TRIXIE) for make system.
+TRIXIE     := build/trixie-root
+trixie: build
+	root=$$(tests/trixie-root.sh) && $(MAKE) --no-print-directory install DESTDIR=$$root && echo $$root >$(TRIXIE)
 
 test: deps vet unit
 	tests/validate-metadata.sh

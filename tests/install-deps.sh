@@ -36,6 +36,8 @@ packages=(
 	groff-base        # what man renders them with
 	iputils-arping    # which node answers for the floating IP
 	drbd-utils        # drbdadm, drbdsetup and the stock ocf:linbit:drbd (in the DRBD guests)
+	crmsh             # crm: the docs' crm commands run through crmsh 4.4
+	debootstrap       # the Debian 13 userspace of the Pacemaker 3 tiers (tests/trixie-root.sh)
 )
 
 missing=()

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -57,7 +56,11 @@ type ClusterSpec struct {
 	// default makes every start wait that long for a DC).
 	DCDeadtime string `json:"dc_deadtime,omitempty"`
 	Libvirt    bool   `json:"libvirt,omitempty"` // a libvirtd on every node
-	BMC        bool   `json:"bmc,omitempty"`     // a simulated BMC per node
+	// Root is the userspace the nodes run, a Debian root directory (see
+	// TrixieRoot); empty: this machine's. Each node runs it as an
+	// overlay of its own (clusterroot.go).
+	Root string `json:"root,omitempty"`
+	BMC  bool   `json:"bmc,omitempty"` // a simulated BMC per node
 	// SharedMiB is the size of the shared disk, an ext4 filesystem
 	// labelled "shared" on a loop device every node sees; 0: none.
 	SharedMiB int `json:"shared_mib,omitempty"`
@@ -323,9 +326,16 @@ func (c *Cluster) prepareNode(i int) error {
 			return err
 		}
 	}
-	uid, gid, err := haclusterIDs()
+	uid, gid, err := rootIDs(c.Root, "hacluster", "haclient")
 	if err != nil {
 		return err
+	}
+	if c.Root != "" {
+		for _, sub := range []string{"rootfs", "upper", "work"} {
+			if err := os.MkdirAll(filepath.Join(c.nodeDir(i), sub), 0o755); err != nil {
+				return err
+			}
+		}
 	}
 	for _, d := range []struct {
 		path string
@@ -375,25 +385,11 @@ func (c *Cluster) prepareNode(i int) error {
 		return err
 	}
 	if c.Libvirt {
-		if err := prepareLibvirtState(filepath.Join(c.nodeDir(i), "libvirt"), NodeName(i), NodeIP(i)); err != nil {
+		if err := prepareLibvirtState(filepath.Join(c.nodeDir(i), "libvirt"), c.Root, NodeName(i), NodeIP(i)); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-func haclusterIDs() (uid, gid int, err error) {
-	u, err := user.Lookup("hacluster")
-	if err != nil {
-		return 0, 0, fmt.Errorf("user hacluster (package pacemaker): %v", err)
-	}
-	g, err := user.LookupGroup("haclient")
-	if err != nil {
-		return 0, 0, fmt.Errorf("group haclient (package pacemaker): %v", err)
-	}
-	uid, _ = strconv.Atoi(u.Uid)
-	gid, _ = strconv.Atoi(g.Gid)
-	return uid, gid, nil
 }
 
 // corosyncConf renders corosync.conf: knet with encryption, votequorum
@@ -889,7 +885,7 @@ func (c *Cluster) Down() error {
 	}
 	if c.Libvirt {
 		for i := 1; i <= c.Nodes; i++ {
-			saveCapabilitiesFrom(filepath.Join(c.nodeDir(i), "libvirt", "cache", "qemu", "capabilities"))
+			_ = saveCapabilitiesFrom(c.Root, filepath.Join(c.nodeDir(i), "libvirt", "cache", "qemu", "capabilities"))
 		}
 	}
 	if _, err := os.Stat("/run/netns/" + c.switchNS()); err == nil {

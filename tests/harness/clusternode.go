@@ -218,6 +218,11 @@ func (c *Cluster) nodeMounts(i int) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make / private: %v", err)
 	}
+	if c.Root != "" {
+		if err := c.enterRoot(i); err != nil {
+			return err
+		}
+	}
 	// The copies of this machine's named network namespaces would keep
 	// each of them alive, after ip netns del, as long as the node runs.
 	if mounts, err := mountinfo.Read(); err == nil {

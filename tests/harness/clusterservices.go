@@ -257,10 +257,15 @@ func (c *Cluster) FirstEvent(i int, re *regexp.Regexp, since time.Time) (LogEven
 }
 
 // ResultRE matches the controller's line for the result of op on rsc on
-// node i, e.g. ResultRE("start", "vip", 2, "ok").
+// node i, e.g. ResultRE("start", "vip", 2, "ok"). The result's case is
+// ignored: Pacemaker 2.1 writes "ok" and "error", 3.0 "OK" and "Error".
 func ResultRE(op, rsc string, i int, result string) *regexp.Regexp {
-	return regexp.MustCompile(fmt.Sprintf(`Result of %s operation for %s on %s: %s`,
-		regexp.QuoteMeta(op), regexp.QuoteMeta(rsc), NodeName(i), regexp.QuoteMeta(result)))
+	return resultRE(op, rsc, NodeName(i), result)
+}
+
+func resultRE(op, rsc, node, result string) *regexp.Regexp {
+	return regexp.MustCompile(fmt.Sprintf(`Result of %s operation for %s on %s: (?i:%s)`,
+		regexp.QuoteMeta(op), regexp.QuoteMeta(rsc), regexp.QuoteMeta(node), regexp.QuoteMeta(result)))
 }
 
 // VIPAnswerer asks for ClusterFloatIP by ARP from the client address on
@@ -296,15 +301,23 @@ var clusterSeq int
 // directory of a failed test).
 func StartCluster(t testing.TB, spec ClusterSpec) *Cluster {
 	t.Helper()
-	progs := []string{"corosync", "corosync-keygen", "pacemakerd", "crm_mon", "crm_resource", "cibadmin",
-		"crm_attribute", "pcs", "nsenter", "ip", "losetup", "mkfs.ext4", "arping"}
+	// This machine's: the cluster's making (keys, seed CIB, network,
+	// disk) and the BMCs. The nodes': what they run, from their root.
+	host := []string{"corosync-keygen", "cibadmin", "crm_attribute", "nsenter", "ip", "losetup", "mkfs.ext4", "arping"}
+	node := []string{"corosync", "corosync-cfgtool", "pacemakerd", "crm_mon", "crm_resource", "pcs"}
 	if spec.Libvirt {
-		progs = append(progs, "libvirtd", "virsh", "qemu-system-x86_64")
+		node = append(node, "libvirtd", "virsh", "qemu-system-x86_64")
 	}
 	if spec.BMC {
-		progs = append(progs, "ipmi_sim", "ipmitool")
+		host = append(host, "ipmi_sim", "ipmitool")
 	}
-	RequireRoot(t, progs...)
+	if spec.Root == "" {
+		RequireRoot(t, append(host, node...)...)
+	} else {
+		RequireRoot(t, host...)
+		missing := rootPrograms(spec.Root, node...)
+		Require(t, len(missing) == 0, "the nodes' userspace %s lacks %v", spec.Root, missing)
+	}
 	clusterSeq++
 	if spec.Tag == "" {
 		spec.Tag = "p" + strconv.FormatInt(int64(os.Getpid()), 36) + strconv.FormatInt(int64(clusterSeq), 36)
@@ -361,11 +374,18 @@ func FailoverSpec(libvirt bool) ClusterSpec {
 // CheckInstalled checks that paceline is installed where Pacemaker looks
 // (make install) and, when bin is set, that the installed binaries are
 // bin and its paceline-fence and paceline-libvirt.
-func CheckInstalled(bin string) error {
+func CheckInstalled(bin string) error { return CheckInstalledAt("", bin) }
+
+// CheckInstalledAt is CheckInstalled in the userspace root ("" for this
+// machine's), where make install DESTDIR=root puts paceline.
+func CheckInstalledAt(root, bin string) error {
+	at := func(p string) string { return filepath.Join("/", root, p) }
 	for _, p := range []string{"/usr/lib/ocf/resource.d/paceline/IPaddr2", "/usr/lib/ocf/resource.d/paceline/Filesystem",
 		"/usr/lib/ocf/resource.d/paceline/VirtualDomain", "/usr/sbin/fence_paceline_ipmilan"} {
-		if _, err := os.Stat(p); err != nil {
-			return fmt.Errorf("paceline is not installed (%v): run make install", err)
+		// Stat through the links, which point at /usr/sbin/paceline
+		// as the root sees it.
+		if _, err := os.Lstat(at(p)); err != nil {
+			return fmt.Errorf("paceline is not installed in %s (%v): run make install DESTDIR=%s", at("/"), err, root)
 		}
 	}
 	if bin == "" {
@@ -378,9 +398,9 @@ func CheckInstalled(bin string) error {
 		{filepath.Join(dir, "paceline-libvirt"), "/usr/libexec/paceline/paceline-libvirt"},
 	} {
 		a, err1 := os.ReadFile(p[0])
-		b, err2 := os.ReadFile(p[1])
+		b, err2 := os.ReadFile(at(p[1]))
 		if err1 != nil || err2 != nil || !bytes.Equal(a, b) {
-			return fmt.Errorf("%s is not %s: run make install", p[1], p[0])
+			return fmt.Errorf("%s is not %s: run make install DESTDIR=%s", at(p[1]), p[0], root)
 		}
 	}
 	return nil

@@ -27,11 +27,12 @@ var timelineRules = []struct {
 	what string
 }{
 	{regexp.MustCompile(`Node ([\w-]+) state is now lost`), "membership: $1 lost"},
-	{regexp.MustCompile(`pacemaker-controld.*Requesting fencing \((\w+)\) of node ([\w-]+)`), "fencing ($1) of $2 requested"},
+	// Pacemaker 2.1: "of node X", 3.0: "targeting node X".
+	{regexp.MustCompile(`pacemaker-controld.*Requesting fencing \((\w+)\) (?:of|targeting) node ([\w-]+)`), "fencing ($1) of $2 requested"},
 	{regexp.MustCompile(`Requesting that ([\w-]+) perform '(\w+)' action targeting ([\w-]+)`), "$1 asked to $2 $3"},
 	{regexp.MustCompile(`pacemaker-controld.*Peer ([\w-]+) was terminated \((\w+)\) by ([\w-]+).*: OK`), "fencing of $1 ($2, by $3) confirmed"},
 	{regexp.MustCompile(`Initiating (promote|demote) operation ([\w-]+?)_(?:promote|demote)_0 (?:locally )?on ([\w-]+)`), "$1 $2 on $3 begins"},
-	{regexp.MustCompile(`Result of (start|stop|promote|demote|migrate_to|migrate_from) operation for ([\w-]+) on ([\w-]+): (ok|error.*?)( \||$)`), "$1 $2 on $3: $4"},
+	{regexp.MustCompile(`Result of (start|stop|promote|demote|migrate_to|migrate_from) operation for ([\w-]+) on ([\w-]+): ((?i:ok|error).*?)( \||$)`), "$1 $2 on $3: $4"},
 	{regexp.MustCompile(`pacemaker-controld.*Node ([\w-]+) state is now member`), "membership: $1 joined"},
 	{regexp.MustCompile(`Quorum lost`), "quorum lost"},
 }

@@ -150,7 +150,7 @@ func StartLibvirtHosts(t testing.TB, n int) []*LibvirtHost {
 
 // setUp makes h's dirs, namespaces and link.
 func (s *libvirtHosts) setUp(h *LibvirtHost) error {
-	if err := prepareLibvirtState(h.Dir, h.Name, h.IP); err != nil {
+	if err := prepareLibvirtState(h.Dir, "", h.Name, h.IP); err != nil {
 		return err
 	}
 	hosts := "127.0.0.1 localhost\n"
@@ -201,18 +201,18 @@ func (s *libvirtHosts) setUp(h *LibvirtHost) error {
 }
 
 // prepareLibvirtState makes the private state of a libvirt host named
-// name with address ip under dir: run/, etc/ (this machine's
-// /etc/libvirt with the settings below), lib/, log/, cache/ (seeded with
+// name with address ip under dir: run/, etc/ (the /etc/libvirt of the
+// userspace root, "" for this machine's, with the settings below), lib/, log/, cache/ (seeded with
 // the cached qemu capabilities) and resolv.conf; the caller bind-mounts
 // them over /run, /etc/libvirt, /var/lib/libvirt, /var/log/libvirt,
 // /var/cache/libvirt and /etc/resolv.conf inside the host's namespaces.
-func prepareLibvirtState(dir, name, ip string) error {
+func prepareLibvirtState(dir, root, name, ip string) error {
 	for _, sub := range []string{"run", "lib", "log/qemu", "cache/qemu/capabilities"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
 			return err
 		}
 	}
-	if err := copyLibvirtConfig("/etc/libvirt", filepath.Join(dir, "etc")); err != nil {
+	if err := copyLibvirtConfig(filepath.Join("/", root, "etc/libvirt"), filepath.Join(dir, "etc")); err != nil {
 		return err
 	}
 	// host_uuid: without DMI the default is random per start, and the
@@ -250,7 +250,7 @@ migration_address = %q
 	if err := os.WriteFile(filepath.Join(dir, "resolv.conf"), []byte("nameserver 127.0.0.1\n"), 0o644); err != nil {
 		return err
 	}
-	seedCapabilities(filepath.Join(dir, "cache", "qemu", "capabilities"))
+	seedCapabilities(filepath.Join(dir, "cache", "qemu", "capabilities"), root)
 	return nil
 }
 
@@ -677,15 +677,27 @@ func processState(pid int) byte {
 	return data[i+2]
 }
 
-// capsCacheDir is CacheRoot()/libvirt-caps: a previous daemon's
+// capsCacheSub is CacheRoot()/libvirt-caps: a previous daemon's
 // /var/cache/libvirt/qemu/capabilities/*.xml. libvirt checks the copy
 // itself (qemu binary, libvirt version, kernel) and probes again when it
 // no longer matches.
 const capsCacheSub = "libvirt-caps"
 
-// seedCapabilities copies the cached capabilities into dir.
-func seedCapabilities(dir string) {
-	files, _ := filepath.Glob(filepath.Join(CacheRoot(), capsCacheSub, "*.xml"))
+// capsCache is the capabilities cache of the daemons of a userspace
+// root ("" for this machine's): one apiece, since the files are named
+// after the qemu binary's path, the same in each, and each userspace
+// would otherwise make the other's daemons probe qemu again.
+func capsCache(root string) string {
+	if root == "" {
+		return capsCacheSub
+	}
+	return capsCacheSub + "-" + filepath.Base(root)
+}
+
+// seedCapabilities copies the cached capabilities of root's daemons
+// into dir.
+func seedCapabilities(dir, root string) {
+	files, _ := filepath.Glob(filepath.Join(CacheRoot(), capsCache(root), "*.xml"))
 	for _, f := range files {
 		if data, err := os.ReadFile(f); err == nil {
 			_ = os.WriteFile(filepath.Join(dir, filepath.Base(f)), data, 0o600)
@@ -700,14 +712,15 @@ func saveCapabilities(t testing.TB, hosts []*LibvirtHost) {
 	for _, h := range hosts {
 		dirs = append(dirs, filepath.Join(h.Dir, "cache", "qemu", "capabilities"))
 	}
-	if err := saveCapabilitiesFrom(dirs...); err != nil {
+	if err := saveCapabilitiesFrom("", dirs...); err != nil {
 		t.Logf("libvirt capabilities cache: %v", err)
 	}
 }
 
-// saveCapabilitiesFrom refreshes the cache from the newest copy of each
-// capabilities file in dirs (libvirt hosts' cache/qemu/capabilities).
-func saveCapabilitiesFrom(dirs ...string) error {
+// saveCapabilitiesFrom refreshes the cache of root's daemons from the
+// newest copy of each capabilities file in dirs (libvirt hosts'
+// cache/qemu/capabilities).
+func saveCapabilitiesFrom(root string, dirs ...string) error {
 	latest := map[string]string{} // file name -> newest copy
 	mtimes := map[string]time.Time{}
 	for _, d := range dirs {
@@ -726,11 +739,11 @@ func saveCapabilitiesFrom(dirs ...string) error {
 	if len(latest) == 0 {
 		return nil
 	}
-	dir := filepath.Join(CacheRoot(), capsCacheSub)
+	dir := filepath.Join(CacheRoot(), capsCache(root))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	unlock, err := lockCacheErr(capsCacheSub)
+	unlock, err := lockCacheErr(capsCache(root))
 	if err != nil {
 		return err
 	}

@@ -15,14 +15,16 @@ Nov 24 12:26:10.100 guest-a pacemaker-controld  [197] (execute_rsc_action) 	noti
 Nov 24 12:26:18.704 guest-a pacemaker-controld  [197] (log_executor_event) 	notice: Result of promote operation for drbd_r0 on guest-a: ok | graph action confirmed
 Nov 24 12:26:19.000 guest-a pacemaker-controld  [197] (log_executor_event) 	notice: Result of promote operation for drbd_r0 on guest-a: ok | graph action confirmed
 Nov 24 12:26:21.040 guest-a pacemaker-controld  [197] (log_executor_event) 	notice: Result of start operation for fs on guest-a: error (Generic) | call=9
+Nov 24 12:26:22.400 guest-a pacemaker-controld  [197] (controld_execute_fence_action) 	notice: Requesting fencing (off) targeting node guest-c | action=1 timeout=60
+Nov 24 12:26:22.500 guest-a pacemaker-controld  [197] (log_executor_event) 	notice: Result of start operation for vip on guest-a: OK | Pacemaker 3 says OK
 Nov 24 11:00:00.000 guest-a pacemaker-controld  [197] (log_executor_event) 	notice: Result of start operation for vip on guest-a: ok | too early
 `
 
 func TestTimelineOf(t *testing.T) {
 	// Read a day after they were written, as a test reads them.
 	ev := parseLogEvents(strings.NewReader(sampleLog), timelineLines, time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC))
-	if len(ev) != 8 {
-		t.Fatalf("parseLogEvents: %d events, want 8", len(ev))
+	if len(ev) != 10 {
+		t.Fatalf("parseLogEvents: %d events, want 10", len(ev))
 	}
 	since := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
 	seen := map[string]bool{}
@@ -38,6 +40,8 @@ func TestTimelineOf(t *testing.T) {
 		"12:26:10.100 promote drbd_r0 on guest-a begins",
 		"12:26:18.704 promote drbd_r0 on guest-a: ok",
 		"12:26:21.040 start fs on guest-a: error (Generic)",
+		"12:26:22.400 fencing (off) of guest-c requested",
+		"12:26:22.500 start vip on guest-a: OK",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("timelineOf =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -1,10 +1,13 @@
-//go:build system
-
-// Package cluster runs paceline's agents the way users do: under a real
-// Corosync + Pacemaker cluster of three nodes (tests/harness), configured
-// with pcs, with fencing over IPMI to simulated BMCs that really power
-// the nodes off and on, a shared disk, and libvirtd on every node.
-package cluster
+// Package scenario holds the cluster scenarios: paceline's agents run
+// the way users run them, under a real Corosync + Pacemaker cluster of
+// three nodes (tests/harness), configured with pcs, with fencing over
+// IPMI to simulated BMCs that really power the nodes off and on, a
+// shared disk, and libvirtd on every node. Each scenario is a function
+// of the environment it runs in (Env: the nodes' userspace), so that the
+// same scenarios prove each supported stack: tests/cluster runs them on
+// this machine's (Debian 12, Pacemaker 2.1), tests/pacemaker3 in a
+// Debian 13 root (Pacemaker 3.0).
+package scenario
 
 import (
 	"context"
@@ -19,15 +22,45 @@ import (
 	"github.com/paceline-ha/paceline/tests/harness"
 )
 
-func TestMain(m *testing.M) { os.Exit(harness.Main(m)) }
+// Env is where a scenario runs.
+type Env struct {
+	// Root is the nodes' userspace (harness.ClusterSpec.Root); empty:
+	// this machine's.
+	Root string
+	// Pacemaker is the version the nodes' pacemakerd must report (a
+	// prefix, as "3."), so that a scenario cannot pass on another stack
+	// than the one it is meant to prove; empty: any.
+	Pacemaker string
+}
 
-func spec(libvirt bool) harness.ClusterSpec { return harness.FailoverSpec(libvirt) }
+// start brings the scenario's cluster up and checks, and logs, the
+// versions of the stack its nodes run.
+func (e Env) start(t *testing.T, libvirt bool) *harness.Cluster {
+	t.Helper()
+	c := harness.StartCluster(t, e.spec(libvirt))
+	out := exec(t, c, 1, "pacemakerd", "--version")
+	ver := strings.TrimPrefix(strings.SplitN(out, "\n", 2)[0], "Pacemaker ")
+	cs := exec(t, c, 1, "corosync", "-v")
+	t.Logf("the nodes run Pacemaker %s, %s", ver, strings.SplitN(cs, "\n", 2)[0])
+	if !strings.HasPrefix(ver, e.Pacemaker) {
+		t.Fatalf("the nodes run Pacemaker %q, want %s*", ver, e.Pacemaker)
+	}
+	return c
+}
+
+// spec is the scenarios' cluster (harness.FailoverSpec) in env.
+func (e Env) spec(libvirt bool) harness.ClusterSpec {
+	s := harness.FailoverSpec(libvirt)
+	s.Root = e.Root
+	return s
+}
 
 // requireInstalled checks that the agents Pacemaker will run are the
-// paceline under test: make install puts them where the nodes look.
-func requireInstalled(t *testing.T) {
+// paceline under test: make install (with DESTDIR for a root) puts them
+// where the nodes look.
+func (e Env) requireInstalled(t *testing.T) {
 	t.Helper()
-	err := harness.CheckInstalled(os.Getenv("PACELINE_BIN"))
+	err := harness.CheckInstalledAt(e.Root, os.Getenv("PACELINE_BIN"))
 	harness.Require(t, err == nil, "%v", err)
 }
 
@@ -119,14 +152,14 @@ func checkFenced(t *testing.T, c *harness.Cluster, v, observer int, since time.T
 	}
 }
 
-// TestFailover is scenario 1: the group fs + vm + vip runs on one node;
+// Failover is scenario 1: the group fs + vm + vip runs on one node;
 // that node crashes. It must be fenced through IPMI (off and on), and the
 // group must start on a survivor, where the floating IP answers, the file
 // written before the crash is on the shared disk, and the VM runs again.
-func TestFailover(t *testing.T) {
-	requireInstalled(t)
+func Failover(t *testing.T, env Env) {
+	env.requireInstalled(t)
 	img := harness.BuildGuestImage(t)
-	c := harness.StartCluster(t, spec(true))
+	c := env.start(t, true)
 	must(t, c.Configure(harness.Services{Group: true, GroupVM: true, Guest: img}, logWriter{t}))
 	v := locate(t, c, "vip")
 	for _, r := range []string{"fs", "vm"} {
@@ -150,6 +183,9 @@ func TestFailover(t *testing.T) {
 	fenced := waitEvent(t, c, obs, regexp.MustCompile(`Operation 'reboot' targeting `+harness.NodeName(v)+` .*: OK`), t0, 30*time.Second)
 	t.Logf("recovery: %s crashed; fenced %.2f s later; vip started on %s %.2f s after the crash",
 		harness.NodeName(v), fenced.Time.Sub(t0).Seconds(), harness.NodeName(n), started.Time.Sub(t0).Seconds())
+	var tl strings.Builder
+	harness.PrintTimeline(&tl, t0, c.Timeline(t0))
+	t.Logf("timeline from the crash:\n%s", tl.String())
 	if started.Time.Before(fenced.Time) {
 		t.Errorf("vip started on %s (%v) before %s was fenced (%v)", harness.NodeName(n), started.Time, harness.NodeName(v), fenced.Time)
 	}
@@ -175,13 +211,13 @@ func TestFailover(t *testing.T) {
 	must(t, c.WaitReady(90*time.Second))
 }
 
-// TestLiveMigration is scenario 2: moving the VM is a live migration
+// LiveMigration is scenario 2: moving the VM is a live migration
 // (migrate_to on the source, migrate_from on the target), and the guest
 // keeps counting across it, without booting again.
-func TestLiveMigration(t *testing.T) {
-	requireInstalled(t)
+func LiveMigration(t *testing.T, env Env) {
+	env.requireInstalled(t)
 	img := harness.BuildGuestImage(t)
-	c := harness.StartCluster(t, spec(true))
+	c := env.start(t, true)
 	must(t, c.Configure(harness.Services{LiveVM: true, Guest: img}, logWriter{t}))
 	from := locate(t, c, "vm-live")
 	to := from%3 + 1
@@ -227,13 +263,13 @@ func TestLiveMigration(t *testing.T) {
 	exec(t, c, to, "crm_resource", "--clear", "--resource", "vm-live")
 }
 
-// TestPartition is scenario 3: the node running the group is cut off.
+// Partition is scenario 3: the node running the group is cut off.
 // The minority loses quorum and stops what it ran; the majority fences
 // it and takes the group. The fence devices wait 5 s (pcmk_delay_base)
 // so that the minority's own stop can be seen before the power goes off.
-func TestPartition(t *testing.T) {
-	requireInstalled(t)
-	c := harness.StartCluster(t, spec(false))
+func Partition(t *testing.T, env Env) {
+	env.requireInstalled(t)
+	c := env.start(t, false)
 	must(t, c.Configure(harness.Services{Group: true, FenceDelay: "5s"}, logWriter{t}))
 	v := locate(t, c, "vip")
 	obs := v%3 + 1
@@ -263,13 +299,13 @@ func TestPartition(t *testing.T) {
 	must(t, c.WaitReady(90*time.Second))
 }
 
-// TestFailedStop is scenario 4: the filesystem cannot be unmounted (a
+// FailedStop is scenario 4: the filesystem cannot be unmounted (a
 // process holds it and force_unmount=false), so its stop fails when its
 // timeout (15 s here) runs out; Pacemaker fences the node and recovers
 // the group elsewhere.
-func TestFailedStop(t *testing.T) {
-	requireInstalled(t)
-	c := harness.StartCluster(t, spec(false))
+func FailedStop(t *testing.T, env Env) {
+	env.requireInstalled(t)
+	c := env.start(t, false)
 	must(t, c.Configure(harness.Services{Group: true, FsOptions: []string{"force_unmount=false"}, FsStopTimeout: "15s"}, logWriter{t}))
 	v := locate(t, c, "fs")
 	exec(t, c, v, "sh", "-c", "echo kept >"+filepath.Join(c.SharedDir(), "data")+" && sync")
@@ -288,7 +324,7 @@ func TestFailedStop(t *testing.T) {
 
 	t0 := time.Now()
 	exec(t, c, obs, "crm_resource", "--move", "--resource", "svc", "--node", harness.NodeName(to))
-	failed := waitEvent(t, c, v, regexp.MustCompile(`Result of stop operation for fs on `+harness.NodeName(v)+`: error`), t0, 60*time.Second)
+	failed := waitEvent(t, c, v, harness.ResultRE("stop", "fs", v, "error"), t0, 60*time.Second)
 	fenced := waitEvent(t, c, obs, regexp.MustCompile(`Operation 'reboot' targeting `+harness.NodeName(v)+` .*: OK`), t0, 60*time.Second)
 	n := waitLocated(t, c, "fs", v, 60*time.Second)
 	if n != to {

@@ -1,6 +1,4 @@
-//go:build system
-
-package cluster
+package scenario
 
 import (
 	"context"
@@ -16,7 +14,7 @@ import (
 	"github.com/paceline-ha/paceline/tests/harness"
 )
 
-// TestLiveSwitch is the switch from the stock agents to paceline's on a
+// LiveSwitch is the switch from the stock agents to paceline's on a
 // running cluster, as the README tells users to do it: the group svc (fs
 // + vip) runs under ocf:heartbeat:*, and both members move to
 // ocf:paceline:* without being stopped or started again:
@@ -34,10 +32,10 @@ import (
 // history by the new agent's probe. The control at the end changes the
 // agent of a second address without the procedure and checks that the
 // same observations do see that restart.
-func TestLiveSwitch(t *testing.T) {
-	requireInstalled(t)
+func LiveSwitch(t *testing.T, env Env) {
+	env.requireInstalled(t)
 	start := time.Now()
-	c := harness.StartCluster(t, spec(false))
+	c := env.start(t, false)
 	must(t, c.Configure(harness.Services{Stock: true, Group: true}, logWriter{t}))
 	t.Logf("cluster up and configured with the stock agents in %.1f s", time.Since(start).Seconds())
 	v := locate(t, c, "vip")
@@ -165,8 +163,8 @@ func TestLiveSwitch(t *testing.T) {
 	ops := operations(c, t1, "vip2")
 	stopped, started := false, false
 	for _, op := range ops {
-		stopped = stopped || strings.Contains(op, "Result of stop operation for vip2 on "+harness.NodeName(w)+": ok")
-		started = started || strings.Contains(op, "Result of start operation for vip2 on "+harness.NodeName(w)+": ok")
+		stopped = stopped || harness.ResultRE("stop", "vip2", w, "ok").MatchString(op)
+		started = started || harness.ResultRE("start", "vip2", w, "ok").MatchString(op)
 	}
 	if !stopped || !started {
 		t.Errorf("control: changing the agent of a managed resource did not restart it on %s:\n%s", harness.NodeName(w), strings.Join(ops, "\n"))
