@@ -66,6 +66,10 @@ type Domain interface {
 	Destroy(ctx context.Context) error
 	Save(ctx context.Context, file string) error
 	InactiveXML(ctx context.Context) (string, error)
+	// Undefine removes the persistent definition of an inactive domain
+	// (keeping its NVRAM file); it fails on one with a managed save
+	// image or snapshots rather than drop them.
+	Undefine(ctx context.Context) error
 	Migrate(ctx context.Context, m MigrateSpec, log func(string, ...any)) (MigrateStats, error)
 }
 
@@ -347,7 +351,11 @@ func start(ctx context.Context, a *action) error {
 	}
 	// Define from the configuration each time: the file is the truth, and
 	// a definition left by an earlier run or by migration is replaced.
-	d, err = a.hv.Define(ctx, string(a.doc))
+	doc, err := a.definition(ctx, d)
+	if err != nil {
+		return err
+	}
+	d, err = a.hv.Define(ctx, string(doc))
 	if err != nil {
 		return ocf.Generic("failed to define domain %s from %s: %v", a.name, a.cfg.File, err)
 	}
@@ -359,6 +367,53 @@ func start(ctx context.Context, a *action) error {
 	}
 	a.r.Log.Infof("domain %s started", a.name)
 	return nil
+}
+
+// definition returns the XML start defines: the config, made to fit the
+// inactive domain d of the same name that libvirt knows already (nil:
+// none). libvirt refuses to define a domain whose name another uuid has;
+// a config without a uuid gets one made up at every define, so it gets
+// d's, and d keeps its identity (NVRAM, snapshots, autostart). A config
+// with another uuid is another domain: d's definition is removed first,
+// as the stock agent removes any definition before it starts the domain.
+func (a *action) definition(ctx context.Context, d Domain) ([]byte, error) {
+	if d == nil {
+		return a.doc, nil
+	}
+	want, err := DomainUUID(a.doc)
+	if err != nil {
+		return nil, ocf.NotConfigured("%s: %v", a.cfg.File, err)
+	}
+	cur, err := d.InactiveXML(ctx)
+	if err != nil {
+		return nil, ocf.Generic("cannot read the definition of domain %s: %v", a.name, err)
+	}
+	have, err := DomainUUID([]byte(cur))
+	if err != nil || have == "" {
+		return nil, ocf.Generic("cannot read the uuid of domain %s as libvirt has it: %v", a.name, err)
+	}
+	switch {
+	case want == "":
+		a.r.Log.Infof("%s has no uuid: domain %s keeps libvirt's %s", a.cfg.File, a.name, have)
+		doc, err := WithUUID(a.doc, have)
+		if err != nil {
+			return nil, ocf.Generic("%s: %v", a.cfg.File, err)
+		}
+		return doc, nil
+	case SameUUID(want, have):
+		return a.doc, nil
+	}
+	a.r.Log.Warnf("domain %s is defined with uuid %s, %s gives %s: removing the old definition", a.name, have, a.cfg.File, want)
+	restore := keepFile(a.cfg.File, libvirtConfigDir)
+	err = d.Undefine(ctx)
+	if rerr := restore(); rerr != nil {
+		return nil, ocf.Generic("%v", rerr)
+	}
+	if err != nil {
+		return nil, ocf.Generic("domain %s is defined with uuid %s, not %s's %s, and its definition cannot be removed: %v",
+			a.name, have, a.cfg.File, want, err)
+	}
+	return a.doc, nil
 }
 
 // prepareImage creates the copy-on-write disk of backingfile mode.

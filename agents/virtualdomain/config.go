@@ -157,35 +157,84 @@ var errNoName = errors.New("no <name> element in the domain XML")
 
 // DomainName returns the name element of a domain XML document.
 func DomainName(doc []byte) (string, error) {
+	name, _, err := domainChild(doc, "name")
+	if err != nil {
+		return "", err
+	}
+	if name == "" {
+		return "", errNoName
+	}
+	return name, nil
+}
+
+// DomainUUID returns the uuid element of a domain XML document, "" when
+// it has none (libvirt then makes one up at each define).
+func DomainUUID(doc []byte) (string, error) {
+	uuid, _, err := domainChild(doc, "uuid")
+	return uuid, err
+}
+
+// WithUUID returns doc with a uuid element, the first child of <domain>,
+// for a document that has none. The rest of the text is kept as it is.
+func WithUUID(doc []byte, uuid string) ([]byte, error) {
+	have, at, err := domainChild(doc, "uuid")
+	if err != nil {
+		return nil, err
+	}
+	if have != "" {
+		return nil, fmt.Errorf("the domain XML has a uuid already (%s)", have)
+	}
+	out := make([]byte, 0, len(doc)+len(uuid)+16)
+	out = append(out, doc[:at]...)
+	out = append(out, "\n  <uuid>"+uuid+"</uuid>"...)
+	return append(out, doc[at:]...), nil
+}
+
+// SameUUID compares two uuids as libvirt reads them: with or without
+// dashes, in either case.
+func SameUUID(a, b string) bool {
+	norm := func(s string) string { return strings.ToLower(strings.ReplaceAll(strings.TrimSpace(s), "-", "")) }
+	return norm(a) == norm(b)
+}
+
+// domainChild returns the trimmed text of the first child element of
+// <domain> named child ("" when there is none), and the offset just past
+// the <domain ...> start tag.
+func domainChild(doc []byte, child string) (text string, afterRoot int, err error) {
 	d := xml.NewDecoder(bytes.NewReader(doc))
 	depth := 0
 	for {
 		tok, err := d.Token()
 		if err == io.EOF {
-			return "", errNoName
+			if depth == 0 && afterRoot == 0 {
+				return "", 0, errors.New("not a domain XML: no <domain> element")
+			}
+			return "", afterRoot, nil
 		}
 		if err != nil {
-			return "", fmt.Errorf("not a domain XML: %v", err)
+			return "", 0, fmt.Errorf("not a domain XML: %v", err)
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
 			depth++
-			if depth == 1 && t.Name.Local != "domain" {
-				return "", fmt.Errorf("not a domain XML: the root element is <%s>", t.Name.Local)
+			if depth == 1 {
+				if t.Name.Local != "domain" {
+					return "", 0, fmt.Errorf("not a domain XML: the root element is <%s>", t.Name.Local)
+				}
+				afterRoot = int(d.InputOffset())
 			}
-			if depth == 2 && t.Name.Local == "name" {
-				var name string
-				if err := d.DecodeElement(&name, &t); err != nil {
-					return "", fmt.Errorf("not a domain XML: %v", err)
+			if depth == 2 && t.Name.Local == child {
+				var v string
+				if err := d.DecodeElement(&v, &t); err != nil {
+					return "", 0, fmt.Errorf("not a domain XML: %v", err)
 				}
-				name = strings.TrimSpace(name)
-				if name == "" {
-					return "", errNoName
-				}
-				return name, nil
+				return strings.TrimSpace(v), afterRoot, nil
 			}
 		case xml.EndElement:
 			depth--
+			if depth == 0 {
+				return "", afterRoot, nil
+			}
 		}
 	}
 }

@@ -276,6 +276,16 @@ func (d *lvDomain) InactiveXML(ctx context.Context) (string, error) {
 	return x, libvirtError(err)
 }
 
+func (d *lvDomain) Undefine(ctx context.Context) error {
+	_, err := bounded(ctx, "undefine "+d.name, func() (struct{}, error) {
+		return struct{}{}, d.d.UndefineFlags(libvirt.DOMAIN_UNDEFINE_KEEP_NVRAM)
+	})
+	if isCode(err, libvirt.ERR_NO_DOMAIN) {
+		return nil
+	}
+	return libvirtError(err)
+}
+
 func (d *lvDomain) Migrate(ctx context.Context, m MigrateSpec, log func(string, ...any)) (MigrateStats, error) {
 	o := m.Opts
 	flags := libvirt.MIGRATE_LIVE | libvirt.MIGRATE_PERSIST_DEST | libvirt.MIGRATE_UNDEFINE_SOURCE

@@ -36,7 +36,10 @@ func Metadata() ocf.Metadata {
 
 		Differences from ocf:heartbeat:VirtualDomain:
 		start defines the domain from config (replacing an older definition)
-		and starts it, so the domain is persistent; migrate_to migrates it live,
+		and starts it, so the domain is persistent; a config without a uuid
+		keeps the uuid libvirt already has for the domain, and a definition
+		under another uuid is removed first, as upstream removes any; migrate_to
+		migrates it live,
 		persistent on the target and undefined on the source (a config that
 		is libvirt's own copy of the definition, which the undefine deletes,
 		is written back).

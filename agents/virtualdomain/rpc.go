@@ -316,6 +316,7 @@ func (d *rpcDomain) Start(context.Context) error              { return errNeedsL
 func (d *rpcDomain) Shutdown(context.Context, []string) error { return errNeedsLibvirt }
 func (d *rpcDomain) Destroy(context.Context) error            { return errNeedsLibvirt }
 func (d *rpcDomain) Save(context.Context, string) error       { return errNeedsLibvirt }
+func (d *rpcDomain) Undefine(context.Context) error           { return errNeedsLibvirt }
 func (d *rpcDomain) Migrate(context.Context, MigrateSpec, func(string, ...any)) (MigrateStats, error) {
 	return MigrateStats{}, errNeedsLibvirt
 }

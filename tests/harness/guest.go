@@ -289,6 +289,9 @@ func (c *cpioWriter) trailer()                          { c.entry("TRAILER!!!", 
 type GuestSpec struct {
 	Name string
 	UUID string // random when empty
+	// NoUUID leaves the uuid element out, as many hand-written configs
+	// do: libvirt then makes one up at every define.
+	NoUUID bool
 	// SerialPath is the file the serial console appends to, as the
 	// libvirt host sees it; empty: /var/log/libvirt/qemu/<Name>.serial,
 	// which LibvirtHost.SerialLog finds from the root namespace.
@@ -309,8 +312,17 @@ func GuestSerialPath(name string) string {
 // ACPI on, destroyed on power-off, its serial console appended to a
 // file.
 func (img GuestImage) DomainXML(s GuestSpec) string {
+	e := func(v string) string {
+		var b strings.Builder
+		_ = xml.EscapeText(&b, []byte(v))
+		return strings.ReplaceAll(b.String(), "'", "&apos;")
+	}
 	if s.UUID == "" {
 		s.UUID = randomUUID()
+	}
+	uuid := "\n  <uuid>" + e(s.UUID) + "</uuid>"
+	if s.NoUUID {
+		uuid = ""
 	}
 	if s.SerialPath == "" {
 		s.SerialPath = GuestSerialPath(s.Name)
@@ -325,14 +337,8 @@ func (img GuestImage) DomainXML(s GuestSpec) string {
 	if s.ExtraCmdline != "" {
 		cmdline += " " + s.ExtraCmdline
 	}
-	e := func(v string) string {
-		var b strings.Builder
-		_ = xml.EscapeText(&b, []byte(v))
-		return strings.ReplaceAll(b.String(), "'", "&apos;")
-	}
 	return fmt.Sprintf(`<domain type='qemu'>
-  <name>%s</name>
-  <uuid>%s</uuid>
+  <name>%s</name>%s
   <memory unit='MiB'>%d</memory>
   <vcpu>1</vcpu>
   <os>
@@ -354,7 +360,7 @@ func (img GuestImage) DomainXML(s GuestSpec) string {
     <memballoon model='none'/>
   </devices>
 </domain>
-`, e(s.Name), e(s.UUID), s.MemoryMiB, e(img.Kernel), e(img.Initrd), e(cmdline), e(s.SerialPath))
+`, e(s.Name), uuid, s.MemoryMiB, e(img.Kernel), e(img.Initrd), e(cmdline), e(s.SerialPath))
 }
 
 // randomUUID returns a random (version 4) UUID.
