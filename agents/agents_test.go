@@ -191,6 +191,11 @@ func TestIPaddr2ExitCodes(t *testing.T) {
 			want: ocf.ErrArgs, reason: "does not exist"},
 		{name: "missing namespace on stop", action: "stop", params: map[string]string{"ip": "192.0.2.1", "network_namespace": "paceline-none"},
 			want: ocf.Success},
+		// ocft's "monitor failure when 'OCF_RESKEY_nic' is vanished".
+		{name: "vanished nic on a recurring monitor", action: "monitor", params: map[string]string{"ip": "192.0.2.1", "nic": "ethVanished"},
+			interval: 10 * time.Second, want: ocf.ErrGeneric, reason: "interface ethVanished does not exist"},
+		{name: "vanished nic on a probe", action: "monitor", params: map[string]string{"ip": "192.0.2.1", "nic": "ethVanished"},
+			want: ocf.NotRunning, reason: "interface ethVanished does not exist"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -437,6 +437,11 @@ func monitor(ctx context.Context, r *ocf.Request) error {
 	case err == nil && t.absent:
 		return ocf.Stopped("")
 	case err == nil:
+	case errors.As(err, &nolink) && !r.Probe:
+		// The interface vanished under a running resource: a failure of
+		// this node, as resource-agents reports it since 3.9.6 (1, not
+		// 7); a probe on a node without it just finds nothing running.
+		return ocf.Generic("%v", err)
 	case errors.Is(err, ErrNoNamespace), errors.As(err, &nolink):
 		return ocf.Stopped("%v", err)
 	case errors.As(err, &noroute) && r.Probe:
