@@ -1,10 +1,14 @@
 package harness
 
 import (
+	"context"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TrixieRoot returns the Debian 13 (trixie) userspace of the Pacemaker 3
@@ -36,4 +40,47 @@ func RootPackages(root string) map[string]string {
 		}
 	}
 	return pkgs
+}
+
+// RootCommand returns a command that runs name inside the userspace
+// root, as a chroot would but without changing the root: in a mount
+// namespace of its own, on an overlay of root whose changes go to a
+// directory of the test's (gone with it), with /proc, /sys and /dev
+// mounted and this machine's /tmp bound at the same path, so that files
+// a test writes there are seen inside.
+func RootCommand(t testing.TB, ctx context.Context, root, name string, args ...string) *exec.Cmd {
+	t.Helper()
+	RequireRoot(t, "unshare", "chroot")
+	dir := t.TempDir()
+	for _, d := range []string{"top", "upper", "work"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	script := `set -e
+top=$1/top root=$2; shift 2
+mount -t overlay overlay -o "lowerdir=$root,upperdir=$top/../upper,workdir=$top/../work" "$top"
+mount -t proc proc "$top/proc"
+mount -t sysfs sysfs "$top/sys"
+mount --rbind /dev "$top/dev"
+mount --rbind /tmp "$top/tmp"
+exec chroot "$top" "$@"`
+	argv := append([]string{"-m", "--propagation", "private", "sh", "-c", script, "sh", dir, root, name}, args...)
+	cmd := exec.CommandContext(ctx, "unshare", argv...)
+	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", "HOME=/root", "TERM=dumb"}
+	cmd.WaitDelay = 2 * time.Second
+	return cmd
+}
+
+// InRoot runs name in the userspace root (RootCommand) for at most
+// timeout and returns its combined output.
+func InRoot(t testing.TB, root string, timeout time.Duration, name string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	out, err := RootCommand(t, ctx, root, name, args...).CombinedOutput()
+	if ctx.Err() != nil {
+		err = fmt.Errorf("timed out after %v: %v", timeout, err)
+	}
+	return string(out), err
 }
