@@ -261,6 +261,13 @@ func start(ctx context.Context, r *ocf.Request) error {
 		msg += " label " + l
 	}
 	r.Log.Infof("%s", msg)
+	if cfg.AddrLabel {
+		// Before the address, so that no packet leaves from it unlabelled.
+		r.Log.Infof("adding IPv6 address label %s/128 label %d", cfg.IP, cfg.AddrLabelValue)
+		if err := h.AddAddrLabel(cfg.IP, cfg.AddrLabelValue); err != nil && !errors.Is(err, syscall.EEXIST) {
+			r.Log.Warnf("IPv6 address label for %s: %v", cfg.IP, err)
+		}
+	}
 	if err := h.AddAddr(*t.link, cfg, p); err != nil && !errors.Is(err, syscall.EEXIST) {
 		if errors.Is(err, syscall.EPERM) {
 			return ocf.Perm("add %s: %v", describe(cfg.IP, p.Bits, p.NIC), err)
@@ -393,6 +400,11 @@ func stop(ctx context.Context, r *ocf.Request) error {
 			return ocf.Generic("remove %s: %v", describe(cfg.IP, a.Prefix.Bits(), p.NIC), err)
 		}
 		removed = true
+	}
+	if removed && cfg.AddrLabel {
+		if err := t.host.DelAddrLabel(cfg.IP, cfg.AddrLabelValue); err != nil && !errors.Is(err, syscall.ENOENT) && !errors.Is(err, syscall.ESRCH) {
+			r.Log.Warnf("remove the IPv6 address label of %s: %v", cfg.IP, err)
+		}
 	}
 	if removed && cfg.FlushRoutes {
 		if err := t.host.FlushRouteCache(cfg.V6); err != nil {

@@ -2,6 +2,7 @@ package ipaddr2
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -38,6 +39,12 @@ type Config struct {
 	Netns     string
 	Proto     int // route protocol filter, -1 = any
 	CheckLink bool
+
+	// AddrLabel puts an IPv6 address label on the address, so that the
+	// kernel does not pick it as the source of the node's own traffic
+	// (lvs_ipv6_addrlabel, lvs_ipv6_addrlabel_value).
+	AddrLabel      bool
+	AddrLabelValue uint32
 
 	// Warnings are accepted oddities the actions log.
 	Warnings []string
@@ -183,9 +190,11 @@ func ParseConfig(r *ocf.Request) (*Config, error) {
 	}
 	c.CheckLink = ocf.IsTrue(r.Param("check_link_status"))
 
-	if n, err := r.Int("lvs_ipv6_addrlabel_value"); err != nil || n < 0 {
+	n, err := r.Int("lvs_ipv6_addrlabel_value")
+	if err != nil || n < 0 || n > math.MaxUint32 {
 		return nil, ocf.NotConfigured("lvs_ipv6_addrlabel_value must be a non-negative integer")
 	}
+	c.AddrLabel, c.AddrLabelValue = c.V6 && r.Bool("lvs_ipv6_addrlabel"), uint32(n)
 	c.Unsupported = unsupported(r, c)
 	return c, nil
 }
@@ -206,8 +215,6 @@ func unsupported(r *ocf.Request, c *Config) string {
 		return "unique_clone_address is not supported by ocf:paceline:IPaddr2"
 	case r.Bool("lvs_support"):
 		return "lvs_support is not supported by ocf:paceline:IPaddr2"
-	case r.Bool("lvs_ipv6_addrlabel"):
-		return "lvs_ipv6_addrlabel is not supported by ocf:paceline:IPaddr2"
 	}
 	return ""
 }

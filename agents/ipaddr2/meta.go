@@ -61,11 +61,18 @@ func Metadata() ocf.Metadata {
 			ocf.Param("lvs_support", b, "false", "LVS direct routing support (not implemented)",
 				`Removes a conflicting loopback address on start and restores it on
 				stop, for LVS direct routing. Not implemented: true is refused.`),
-			ocf.Param("lvs_ipv6_addrlabel", b, "false", "IPv6 address label for LVS (not implemented)",
-				`Adds an IPv6 address label so that the address is not chosen as a
-				source address. Not implemented: true is refused.`),
+			ocf.Param("lvs_ipv6_addrlabel", b, "true", "IPv6 address label",
+				`For an IPv6 address: start adds an address label (ip addrlabel add
+				prefix ADDRESS/128 label lvs_ipv6_addrlabel_value) and stop removes
+				it, so that the kernel does not choose the floating address as the
+				source of the node's own traffic (RFC 6724 source address
+				selection), which LVS direct routing needs and most floating
+				addresses want. The default is true, as in resource-agents 4.16 and
+				newer (false in 4.12). A label that cannot be added is a warning,
+				not a failed start. No effect on IPv4 addresses.`),
 			ocf.Param("lvs_ipv6_addrlabel_value", i, "99", "IPv6 address label value",
-				`The label value used with lvs_ipv6_addrlabel.`),
+				`The label value used with lvs_ipv6_addrlabel: one that no other
+				entry of the policy table ("ip addrlabel list") uses.`),
 			ocf.Param("mac", s, "", "Cluster IP MAC address (clones only)",
 				`Multicast MAC of a cloned cluster IP. Cloned addresses are not
 				implemented; the value is accepted and has no effect.`),

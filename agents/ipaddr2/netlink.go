@@ -143,6 +143,12 @@ func (n *host) AddAddr(l Link, c *Config, p Placement) error {
 // DelAddr removes ip/bits from the interface.
 func (n *host) DelAddr(l Link, ip netip.Addr, bits int) error { return n.nl.delAddr(l.Index, ip, bits) }
 
+// AddAddrLabel labels ip/128 with value in the address label policy.
+func (n *host) AddAddrLabel(ip netip.Addr, value uint32) error { return n.nl.addAddrLabel(ip, value) }
+
+// DelAddrLabel removes that label.
+func (n *host) DelAddrLabel(ip netip.Addr, value uint32) error { return n.nl.delAddrLabel(ip, value) }
+
 // SetUp brings the interface up.
 func (n *host) SetUp(l Link) error { return n.nl.setUp(l.Index) }
 

@@ -405,6 +405,33 @@ func (c *rtnl) delAddr(index int, ip netip.Addr, bits int) error {
 	return c.do(addrMsg(unix.RTM_DELADDR, 0, ip, bits, index), func(uint16, []byte) {})
 }
 
+// Attributes of address label messages (linux/if_addrlabel.h).
+const (
+	ifalAddress = 1
+	ifalLabel   = 2
+)
+
+// addrLabelMsg builds RTM_NEWADDRLABEL/RTM_DELADDRLABEL for ip/128 with
+// label value, on no particular interface.
+func addrLabelMsg(typ, flags uint16, ip netip.Addr, value uint32) *msg {
+	fixed := make([]byte, 12) // struct ifaddrlblmsg
+	fixed[0], fixed[2] = unix.AF_INET6, 128
+	m := newMsg(typ, flags|unix.NLM_F_ACK, fixed)
+	m.attr(ifalAddress, ip.AsSlice())
+	m.u32(ifalLabel, value)
+	return m
+}
+
+// addAddrLabel replaces "ip addrlabel add prefix IP label VALUE".
+func (c *rtnl) addAddrLabel(ip netip.Addr, value uint32) error {
+	return c.do(addrLabelMsg(unix.RTM_NEWADDRLABEL, unix.NLM_F_CREATE|unix.NLM_F_EXCL, ip, value), func(uint16, []byte) {})
+}
+
+// delAddrLabel replaces "ip addrlabel del prefix IP label VALUE".
+func (c *rtnl) delAddrLabel(ip netip.Addr, value uint32) error {
+	return c.do(addrLabelMsg(unix.RTM_DELADDRLABEL, 0, ip, value), func(uint16, []byte) {})
+}
+
 // setUp replaces "ip link set NIC up".
 func (c *rtnl) setUp(index int) error {
 	info := make([]byte, unix.SizeofIfInfomsg)
