@@ -60,8 +60,10 @@ func Spawn(ctx context.Context, env []string, name string, args ...string) ([]by
 	go func() {
 		select {
 		case <-ctx.Done():
-			_ = syscall.Kill(-pid, syscall.SIGKILL)
+			// Marked before the signal: the wait below may see the child
+			// die before this goroutine runs again, and must know why.
 			close(killed)
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
 		case <-stop:
 		}
 	}()
