@@ -128,8 +128,10 @@ func AnnounceMain(args []string, stderr io.Writer) int {
 		return 1
 	}
 	defer a.Close()
-	// The first announcement went out before start returned.
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(*count+1)*(*interval)+time.Second)
+	// The first announcement went out before start returned. The
+	// deadline only ends a helper that cannot send: slack enough that a
+	// busy machine does not cut the last announcements.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(*count+1)*(*interval)+5*time.Second)
 	defer cancel()
 	time.Sleep(*interval)
 	if _, err := a.Send(ctx, *count, *interval); err != nil {
