@@ -73,7 +73,7 @@ func TestSameUUID(t *testing.T) {
 // definedDomain is an inactive domain libvirt knows, for definition():
 // its XML, and whether (and how) it was undefined.
 type definedDomain struct {
-	Domain // the methods definition() must not call panic
+	Domain      // the methods definition() must not call panic
 	xml         string
 	undefined   bool
 	undefineErr error

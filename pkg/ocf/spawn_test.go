@@ -2,6 +2,7 @@ package ocf
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -22,15 +23,18 @@ func TestSpawn(t *testing.T) {
 		t.Fatal("a missing program must fail")
 	}
 	// The deadline kills the whole group, a grandchild holding the pipe
-	// included.
+	// included. Had the grandchild survived, Spawn would read until its
+	// sleep ends: returning within half of that shows it was killed, with
+	// room for any load (the bound is not about speed).
+	const sleep = 60 * time.Second
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, code, err = Spawn(ctx, env, "sh", "-c", "sleep 30 & sleep 30")
+	_, code, err = Spawn(ctx, env, "sh", "-c", fmt.Sprintf("sleep %d & sleep %d", int(sleep.Seconds()), int(sleep.Seconds())))
 	if code != -1 || err == nil || !strings.Contains(err.Error(), "gave up") {
 		t.Fatalf("timeout: %d %v", code, err)
 	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Fatalf("took %v", d)
+	if d := time.Since(start); d >= sleep/2 {
+		t.Fatalf("Spawn returned after %v: the grandchild holding the pipe was not killed", d)
 	}
 }

@@ -132,7 +132,10 @@ func (b *bench) migrate(t *benchTB, n1, n2 *harness.LibvirtHost, name, cfg strin
 			}
 			r.side(k).samples = append(r.side(k).samples, s)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			out, _ := n2.VirshCommand(ctx, "domjobinfo", "--completed", name).CombinedOutput()
+			// In the C locale: virsh translates "Total downtime:".
+			job := n2.VirshCommand(ctx, "domjobinfo", "--completed", name)
+			job.Env = append(os.Environ(), "LC_ALL=C")
+			out, _ := job.CombinedOutput()
 			cancel()
 			if m := downtimeRE.FindSubmatch(out); m != nil {
 				ms, _ := strconv.Atoi(string(m[1]))

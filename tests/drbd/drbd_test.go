@@ -37,45 +37,106 @@ type result struct {
 	code    ocf.Status
 	reason  string
 	out     string
-	elapsed time.Duration
+	timeout time.Duration // the operation's, as given to paceline run
+	took    time.Duration // as paceline run measured it in the guest
+	killed  bool          // paceline run killed it at the timeout
+	elapsed time.Duration // seen from here, guest round trip included
 }
 
-var runLine = regexp.MustCompile(`exit code (\d+) \(`)
+// runLine is paceline run's result line (ocf.CallResult.Describe).
+var runLine = regexp.MustCompile(`exit code (\d+) \(.*?\) after (\S+?)(, killed at the timeout)?\n`)
 
 // ra runs one action of the agent in g with "paceline run", as Pacemaker
-// would: extra holds "--meta k=v", "--interval 20s", "--probe" options and
-// "name=value" parameters (after the action).
+// would: extra holds "--meta k=v", "--interval 20s", "--timeout 8s",
+// "--probe" options and "name=value" parameters (after the action). A
+// meta attribute or parameter in extra replaces the default one
+// (paceline run takes each once), and so does a timeout (40 s).
 func (c *cluster) ra(t *testing.T, g *harness.DRBDGuest, action string, extra ...string) result {
 	t.Helper()
-	opts := []string{"-n", "p_drbd:0", "--timeout", "40s", "--meta", "on_node=" + g.Name()}
-	for _, m := range cloneMeta {
-		opts = append(opts, "--meta", m)
-	}
-	var params []string
+	timeout := 40 * time.Second
+	meta := newPairs(append([]string{"on_node=" + g.Name()}, cloneMeta...)...)
+	params := newPairs("drbd_resource=r0")
+	opts := []string{"-n", "p_drbd:0"}
 	for i := 0; i < len(extra); i++ {
 		switch e := extra[i]; {
-		case e == "--meta" || e == "--interval" || e == "--timeout":
+		case e == "--timeout":
+			d, err := time.ParseDuration(extra[i+1])
+			require.NoError(t, err)
+			timeout = d
+			i++
+		case e == "--meta":
+			meta.set(extra[i+1])
+			i++
+		case e == "--interval":
 			opts = append(opts, e, extra[i+1])
 			i++
 		case strings.HasPrefix(e, "--"):
 			opts = append(opts, e)
 		default:
-			params = append(params, e)
+			params.set(e)
 		}
 	}
-	script := fmt.Sprintf("CIB_file=/run/cib.xml HA_RSCTMP=/run/resource-agents HA_LOGFILE=/run/drbd-agent.log HA_LOGFACILITY=none %s/paceline run %s drbd %s drbd_resource=r0 %s 2>&1",
-		c.bin, strings.Join(opts, " "), action, strings.Join(params, " "))
+	opts = append(opts, "--timeout", timeout.String())
+	for _, m := range meta.list() {
+		opts = append(opts, "--meta", m)
+	}
+	script := fmt.Sprintf("CIB_file=/run/cib.xml HA_RSCTMP=/run/resource-agents HA_LOGFILE=/run/drbd-agent.log HA_LOGFACILITY=none %s/paceline run %s drbd %s %s 2>&1",
+		c.bin, strings.Join(opts, " "), action, strings.Join(params.list(), " "))
 	start := time.Now()
-	out, _ := g.Run(t, 60*time.Second, script)
+	// paceline run kills the agent at its timeout: the bound here only
+	// keeps a guest that stopped answering from holding the test.
+	out, _ := g.Run(t, timeout+time.Minute, script)
 	m := runLine.FindStringSubmatch(out)
 	require.NotNil(t, m, "%s %s: no result in %q", g.Name(), action, out)
 	code, _ := strconv.Atoi(m[1])
-	r := result{code: ocf.Status(code), out: out, elapsed: time.Since(start)}
+	took, err := time.ParseDuration(m[2])
+	require.NoError(t, err, "%s %s: %q", g.Name(), action, m[0])
+	r := result{code: ocf.Status(code), out: out, timeout: timeout, took: took, killed: m[3] != "", elapsed: time.Since(start)}
 	if i := strings.Index(out, "exit reason: "); i >= 0 {
 		r.reason = strings.TrimSpace(strings.SplitN(out[i+len("exit reason: "):], "\n", 2)[0])
 	}
-	t.Logf("%s: %s %s -> %d (%s) %v %s", g.Name(), action, strings.Join(extra, " "), code, r.code, r.elapsed.Round(time.Millisecond), r.reason)
+	t.Logf("%s: %s %s -> %d (%s) %v (%v from here) %s", g.Name(), action, strings.Join(extra, " "), code, r.code,
+		r.took, r.elapsed.Round(time.Millisecond), r.reason)
 	return r
+}
+
+// pairs are name=value settings in their first order, each name once.
+type pairs struct {
+	names  []string
+	values map[string]string
+}
+
+func newPairs(kv ...string) *pairs {
+	p := &pairs{values: map[string]string{}}
+	for _, s := range kv {
+		p.set(s)
+	}
+	return p
+}
+
+// set adds name=value, or replaces the value of a name set before.
+func (p *pairs) set(kv string) {
+	k, v, _ := strings.Cut(kv, "=")
+	if _, ok := p.values[k]; !ok {
+		p.names = append(p.names, k)
+	}
+	p.values[k] = v
+}
+
+func (p *pairs) list() []string {
+	out := make([]string, len(p.names))
+	for i, k := range p.names {
+		out[i] = k + "=" + p.values[k]
+	}
+	return out
+}
+
+// inTime fails the test if r was killed at its timeout (what Pacemaker
+// does to an agent that overruns), or took at least limit in the guest.
+func inTime(t *testing.T, r result, limit time.Duration, why string) {
+	t.Helper()
+	assert.False(t, r.killed, "killed at the %v timeout: %s", r.timeout, r.out)
+	assert.Less(t, r.took, limit, why)
 }
 
 func (c *cluster) expect(t *testing.T, g *harness.DRBDGuest, action string, code ocf.Status, reason string, extra ...string) result {
@@ -150,9 +211,11 @@ func TestDRBD(t *testing.T) {
 		c.expect(t, a, "monitor", ocf.RunningPromoted, "", "--interval", "10s")
 		c.expect(t, b, "monitor", ocf.Success, "", "--interval", "20s")
 		// Single primary: b refuses after looking for 10 s (the peer
-		// might be demoting); upstream looped until the timeout.
-		r := c.expect(t, b, "promote", ocf.ErrGeneric, "the peer is Primary and promoted-max is 1")
-		assert.Less(t, r.elapsed, 20*time.Second)
+		// might be demoting); upstream looped until the timeout. The
+		// timeout is long enough for half of it to tell the two apart,
+		// however slow the guests run.
+		r := c.expect(t, b, "promote", ocf.ErrGeneric, "the peer is Primary and promoted-max is 1", "--timeout", "120s")
+		inTime(t, r, r.timeout/2, "the refusal waited for the timeout, not the 10 s grace")
 		assert.Contains(t, drbdState(t, b), "Secondary")
 		assert.Equal(t, "", score(t, b), "a refused promotion takes the node out of the running")
 		c.expect(t, b, "monitor", ocf.Success, "", "--interval", "20s")
@@ -218,7 +281,7 @@ head -c 4M /dev/urandom > /mnt/r0/before-cut; sync`)
 		// The filesystem is still mounted: demote fails with the reason
 		// before its timeout.
 		r := c.expect(t, b, "demote", ocf.ErrGeneric, "held open", "--timeout", "8s")
-		assert.Less(t, r.elapsed, 20*time.Second)
+		inTime(t, r, r.timeout, "demote overran its timeout")
 		b.MustExec(t, "umount /mnt/r0")
 		c.expect(t, b, "demote", ocf.Success, "")
 		c.expect(t, a, "promote", ocf.Success, "")

@@ -167,7 +167,9 @@ func TestPowerActions(t *testing.T) {
 			}
 			r = fence(t, agent, with(p, "action", "reboot", "method", "cycle"))
 			expect(t, r, 0, "Success: Rebooted")
-			bmc.WaitPower(t, true, 5*time.Second)
+			// ipmi_sim powers on about 1 s after the cycle; the bound is
+			// for a BMC that never does, not for a slow one.
+			bmc.WaitPower(t, true, 30*time.Second)
 			if got := powerEvents(bmc); !strings.HasSuffix(got, "off on off on off on") {
 				t.Errorf("cycle: power events %q", got)
 			}
@@ -212,18 +214,29 @@ func TestPowerActions(t *testing.T) {
 	})
 }
 
+// failsFast fails the test if a failure r took half of the power timeout
+// or more: the agent gave up on the first answer (or silence) it
+// classified, rather than waiting for the power state until the timeout.
+// Half of it tells the two apart however busy the machine is; the speed
+// itself is the benchmarks' business.
+func failsFast(t *testing.T, r result, powerTimeout time.Duration, what string) {
+	t.Helper()
+	if r.took >= powerTimeout/2 {
+		t.Errorf("%s took %v with power_timeout %v", what, r.took, powerTimeout)
+	}
+}
+
 func TestFailures(t *testing.T) {
 	agent, bmc := setup(t)
-	p := with(bmc.FenceParams(), "power_wait", "0.3", "ipmitool_timeout", "1")
+	const powerTimeout = 20 * time.Second
+	p := with(bmc.FenceParams(), "power_wait", "0.3", "ipmitool_timeout", "1", "power_timeout", "20")
 	bmc.SetPower(t, true)
 
 	t.Run("wrong password", func(t *testing.T) {
 		for _, lanplus := range []string{"1", "0"} {
 			r := fence(t, agent, with(p, "password", "Wrong-pw-11", "lanplus", lanplus, "action", "off"))
 			expect(t, r, 1, "authentication failed")
-			if r.took > 5*time.Second {
-				t.Errorf("lanplus=%s: took %v", lanplus, r.took)
-			}
+			failsFast(t, r, powerTimeout, "lanplus="+lanplus)
 		}
 		if !bmc.Power() {
 			t.Error("the power changed")
@@ -246,9 +259,7 @@ func TestFailures(t *testing.T) {
 		// ipmi_sim has no SHA-256 suite (17).
 		r := fence(t, agent, with(p, "cipher", "17", "action", "status"))
 		expect(t, r, 1, "cipher suite refused")
-		if r.took > 3*time.Second {
-			t.Errorf("took %v", r.took)
-		}
+		failsFast(t, r, powerTimeout, "cipher 17")
 		expect(t, fence(t, agent, with(p, "cipher", "42", "action", "status")), 1, "not an IPMI cipher suite")
 	})
 	t.Run("BMC not answering", func(t *testing.T) {
@@ -256,11 +267,11 @@ func TestFailures(t *testing.T) {
 		defer bmc.Thaw(t)
 		for _, action := range []string{"status", "off", "monitor"} {
 			r := fence(t, agent, with(p, "action", action))
-			expect(t, r, 1, "BMC not answering")
-			// One exchange of 1 s with one retry, and our own margin.
-			if r.took > 4*time.Second {
-				t.Errorf("%s took %v with ipmitool_timeout=1", action, r.took)
-			}
+			// One exchange of 1 s with one retry: the message says which
+			// limits ended it, whatever the time it took.
+			expect(t, r, 1, "BMC not answering: no reply from")
+			expect(t, r, 1, "within 1s, 2 attempts")
+			failsFast(t, r, powerTimeout, action)
 		}
 	})
 	t.Run("nothing listening", func(t *testing.T) {

@@ -130,10 +130,12 @@ func Install(t testing.TB) string {
 	return buildDir
 }
 
-// Run runs a command and fails the test when it fails.
+// Run runs a command in the C locale and fails the test when it fails.
 func Run(t testing.TB, name string, args ...string) string {
 	t.Helper()
-	out, err := exec.Command(name, args...).CombinedOutput()
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
@@ -214,6 +216,7 @@ func Output(name string, args ...string) (string, error) {
 func OutputContext(ctx context.Context, name string, args ...string) (string, error) {
 	var b bytes.Buffer
 	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), "LC_ALL=C") // the tests read what it prints
 	cmd.Stdout, cmd.Stderr = &b, &b
 	err := cmd.Run()
 	return b.String(), err

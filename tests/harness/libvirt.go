@@ -338,6 +338,7 @@ func (h *LibvirtHost) Command(ctx context.Context, name string, args ...string) 
 // namespace (virsh -c h.URI args...).
 func (h *LibvirtHost) VirshCommand(ctx context.Context, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, "virsh", append([]string{"-c", h.URI}, args...)...)
+	cmd.Env = append(os.Environ(), "LC_ALL=C") // the tests read what it prints
 	cmd.WaitDelay = 2 * time.Second
 	return cmd
 }

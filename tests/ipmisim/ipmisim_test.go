@@ -118,6 +118,11 @@ func eventsAre(t *testing.T, got []string, want ...string) {
 	}
 }
 
+// powerOnWait bounds the wait for the power-on that ipmi_sim's timer
+// makes about 1 s after a cycle: only a BMC that never powers on takes
+// this long.
+const powerOnWait = 30 * time.Second
+
 func TestBMC(t *testing.T) {
 	t.Parallel()
 	requireStockAgent(t)
@@ -145,14 +150,16 @@ func TestBMC(t *testing.T) {
 		expectPower(t, b, true)
 		eventsAre(t, newEvents(b, n), "set power 0", "set power 1")
 
-		// cycle: off at once, on about 1 s later.
+		// cycle: off at once, on about 1 s later: ipmi_sim's timer is
+		// the lower bound; how much later than that depends on the
+		// machine's load, and the wait only ends one that never comes.
 		n = len(b.Events())
 		ipmitool(t, b, "chassis", "power", "cycle")
-		b.WaitPower(t, true, 5*time.Second)
+		b.WaitPower(t, true, powerOnWait)
 		eventsAre(t, newEvents(b, n), "set power 0", "set power 1")
 		pe := b.PowerEvents()
 		gap := pe[len(pe)-1].At.Sub(pe[len(pe)-2].At)
-		if gap < 500*time.Millisecond || gap > 3*time.Second {
+		if gap < 500*time.Millisecond {
 			t.Fatalf("cycle: on %v after off, want about 1 s", gap)
 		}
 		t.Logf("cycle: on %v after off", gap.Round(time.Millisecond))
@@ -161,7 +168,7 @@ func TestBMC(t *testing.T) {
 		b.SetPower(t, false)
 		n = len(b.Events())
 		ipmitool(t, b, "chassis", "power", "cycle")
-		b.WaitPower(t, true, 5*time.Second)
+		b.WaitPower(t, true, powerOnWait)
 		eventsAre(t, newEvents(b, n), "set power 0", "set power 1")
 
 		// reset: only "set reset 1", the power stays.
@@ -368,7 +375,7 @@ func TestFencer(t *testing.T) {
 	register("ipmiA", "fence_plrecord", "nodeA", a)
 	register("ipmiB", "fence_ipmilan", "nodeB", b)
 	sa(30*time.Second, "-Q", "ipmiA") // a monitor
-	if out := sa(10*time.Second, "-l", "nodeA"); !strings.Contains(out, "ipmiA") || strings.Contains(out, "ipmiB") {
+	if out := sa(30*time.Second, "-l", "nodeA"); !strings.Contains(out, "ipmiA") || strings.Contains(out, "ipmiB") {
 		t.Fatalf("devices for nodeA:\n%s", out)
 	}
 

@@ -20,6 +20,11 @@ import (
 // alone, about 10 s on a loaded machine).
 const bootTimeout = 60 * time.Second
 
+// counterWait bounds the wait for a running guest to count on a few
+// times (once a second): a TCG guest on a loaded machine is slower, only
+// a stopped one never gets there.
+const counterWait = 60 * time.Second
+
 func TestTwoHosts(t *testing.T) {
 	harness.RequireRoot(t, "libvirtd", "virsh", "qemu-system-x86_64", "busybox", "ip", "nsenter", "unshare")
 	start := time.Now()
@@ -64,7 +69,7 @@ func TestTwoHosts(t *testing.T) {
 		// The same guest counts on in n2's serial file, where the source
 		// stopped: no reboot, no restart of the counter.
 		last := harness.LastCounter(readFile(t, n1.SerialLog("vm1")))
-		waitCounter(t, n2, n2.SerialLog("vm1"), last+2, 30*time.Second)
+		waitCounter(t, n2, n2.SerialLog("vm1"), last+2, counterWait)
 		serial := readFile(t, n2.SerialLog("vm1"))
 		if first := firstCounter(serial); first < before || first > last+2 || strings.Contains(serial, "BOOTED-OK") {
 			t.Fatalf("vm1 on n2 starts at COUNTER %d (source: %d before, %d last); booted again?\n%s", first, before, last, serial)
@@ -103,7 +108,7 @@ func TestTwoHosts(t *testing.T) {
 		}
 		// The guest runs on without its daemon.
 		seen := harness.LastCounter(readFile(t, n1.SerialLog("vm2")))
-		waitCounter(t, n1, n1.SerialLog("vm2"), seen+2, 10*time.Second)
+		waitCounter(t, n1, n1.SerialLog("vm2"), seen+2, counterWait)
 		n1.Restart(t)
 		if n1.DaemonPID() == pid {
 			t.Fatalf("libvirtd PID %d unchanged by Restart", pid)
@@ -116,7 +121,7 @@ func TestTwoHosts(t *testing.T) {
 	t.Run("shutdown-ignored-destroy", func(t *testing.T) {
 		n1.Virsh(t, "shutdown", "vm2") // the request is delivered; nobody acts on it
 		seen := harness.LastCounter(readFile(t, n1.SerialLog("vm2")))
-		waitCounter(t, n1, n1.SerialLog("vm2"), seen+3, 15*time.Second)
+		waitCounter(t, n1, n1.SerialLog("vm2"), seen+3, counterWait)
 		if st := domstate(t, n1, "vm2"); st != "running" {
 			t.Fatalf("vm2 after an ignored shutdown: %q, want running", st)
 		}
@@ -138,9 +143,19 @@ func define(t *testing.T, h *harness.LibvirtHost, img harness.GuestImage, spec h
 	h.Virsh(t, "define", p)
 }
 
+// domstate is virsh domstate in the C locale: virsh translates the state
+// ("running", "shut off").
 func domstate(t *testing.T, h *harness.LibvirtHost, dom string) string {
 	t.Helper()
-	return strings.TrimSpace(h.Virsh(t, "domstate", dom))
+	cmd := h.VirshCommand(ctx(t, 2*time.Minute), "domstate", dom)
+	cmd.Env = append(os.Environ(), "LC_ALL=C") // the last one counts
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s: virsh domstate %s: %v\n%s%s", h.Name, dom, err, stderr.String(), h.LogTail())
+	}
+	return strings.TrimSpace(string(out))
 }
 
 func waitState(t *testing.T, h *harness.LibvirtHost, dom, want string, timeout time.Duration) {

@@ -82,9 +82,18 @@ func packages(t *testing.T) (deb, rpm string) {
 	return debs[0], rpms[0]
 }
 
+// command is exec.Command in the C locale: dpkg, rpm and tar translate
+// what the tests read ("digests OK", the listings), and LC_ALL overrides
+// whatever LANG or LC_* the caller has.
+func command(name string, args ...string) *exec.Cmd {
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), "LC_ALL=C") // the last one counts
+	return cmd
+}
+
 func run(t *testing.T, name string, args ...string) string {
 	t.Helper()
-	out, err := exec.Command(name, args...).CombinedOutput()
+	out, err := command(name, args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
@@ -172,14 +181,14 @@ func TestPackageContents(t *testing.T) {
 // known reports dpkg's status of the paceline package when dpkg knows it
 // in any state but purged (installed, half-installed, config-files...).
 func known() (string, bool) {
-	out, err := exec.Command("dpkg-query", "-W", "-f", "${db:Status-Abbrev}", "paceline").Output()
+	out, err := command("dpkg-query", "-W", "-f", "${db:Status-Abbrev}", "paceline").Output()
 	st := strings.TrimSpace(string(out))
 	return st, err == nil && st != "" && st != "un" && !strings.HasPrefix(st, "pn")
 }
 
 // installedVersion is dpkg's version of the paceline package, or "".
 func installedVersion() string {
-	out, err := exec.Command("dpkg-query", "-W", "-f", "${db:Status-Status} ${Version}", "paceline").Output()
+	out, err := command("dpkg-query", "-W", "-f", "${db:Status-Status} ${Version}", "paceline").Output()
 	if err != nil {
 		return ""
 	}
@@ -361,8 +370,12 @@ func TestDeb(t *testing.T) {
 					want = append(want, p.Name)
 				}
 			}
+			// LC_ALL, not LANG: a caller's LC_ALL or LC_MESSAGES would
+			// override LANG (and LANGUAGE the messages' language), and
+			// man would look for translated pages and word its warnings
+			// in another language.
 			cmd := exec.Command("man", "--warnings", section, page)
-			cmd.Env = append(os.Environ(), "MANPAGER=cat", "MANWIDTH=80", "LANG=C.UTF-8")
+			cmd.Env = append(os.Environ(), "MANPAGER=cat", "MANWIDTH=80", "LC_ALL=C.UTF-8", "LANGUAGE=")
 			var stderr strings.Builder
 			cmd.Stderr = &stderr
 			out, err := cmd.Output()

@@ -315,7 +315,7 @@ func FailedStop(t *testing.T, env Env) {
 	must(t, err)
 	must(t, holder.Start())
 	go func() { _ = holder.Wait() }()
-	waitFor(t, 10*time.Second, "the holder in the mount", func() bool {
+	waitFor(t, time.Minute, "the holder in the mount", func() bool {
 		out, _ := c.Exec(v, 10*time.Second, "sh", "-c", "ls -l /proc/[0-9]*/cwd 2>/dev/null")
 		return strings.Contains(out, c.SharedDir())
 	})

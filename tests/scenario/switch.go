@@ -57,7 +57,7 @@ func LiveSwitch(t *testing.T, env Env) {
 	must(t, holder.Start())
 	held := make(chan struct{})
 	go func() { _ = holder.Wait(); close(held) }()
-	waitFor(t, 10*time.Second, "the holder in the mount", func() bool { return holds(c, v) })
+	waitFor(t, time.Minute, "the holder in the mount", func() bool { return holds(c, v) })
 	attrsBefore := map[string]string{}
 	for _, r := range []string{"fs", "vip"} {
 		attrsBefore[r] = primitiveBody(t, c, v, r)
@@ -362,7 +362,7 @@ func watchAddresses(t *testing.T, c *harness.Cluster) *addressWatch {
 		cmd.Stdout = &nodeLines{w: w, node: i}
 		must(t, cmd.Start())
 		go func() { _ = cmd.Wait() }()
-		end := time.Now().Add(10 * time.Second)
+		end := time.Now().Add(time.Minute)
 		for len(w.events(mark, time.Time{})) == 0 {
 			if time.Now().After(end) {
 				t.Fatalf("ip monitor on %s saw no change of address", harness.NodeName(i))
