@@ -10,7 +10,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
+	"time"
 )
 
 // Spawn runs a helper program as Command does (its own process group,
@@ -23,6 +25,30 @@ import (
 // Go's runtime makes to learn whether pidfds work. For an agent whose
 // monitor runs one program, that is the difference between one process
 // and two on every call.
+// abandonKilled is how long Spawn waits, past its deadline, for a killed
+// process to end before it leaves it behind.
+const abandonKilled = 500 * time.Millisecond
+
+// lockedBuffer collects a child's output while Spawn may return before
+// the reader is done.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// Bytes returns a copy of what was written so far.
+func (b *lockedBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Clone(b.buf.Bytes())
+}
+
 func Spawn(ctx context.Context, env []string, name string, args ...string) ([]byte, int, error) {
 	path := name
 	if !strings.Contains(name, "/") {
@@ -67,17 +93,46 @@ func Spawn(ctx context.Context, env []string, name string, args ...string) ([]by
 		case <-stop:
 		}
 	}()
-	var out bytes.Buffer
+	out := &lockedBuffer{}
 	readDone := make(chan struct{})
 	go func() {
-		_, _ = io.Copy(&out, r)
+		_, _ = io.Copy(out, r)
 		close(readDone)
 	}()
-	var ws syscall.WaitStatus
-	for {
-		_, err = syscall.Wait4(pid, &ws, 0, nil)
-		if !errors.Is(err, syscall.EINTR) {
-			break
+	type waitResult struct {
+		ws  syscall.WaitStatus
+		err error
+	}
+	waited := make(chan waitResult, 1)
+	go func() {
+		var w waitResult
+		for {
+			_, w.err = syscall.Wait4(pid, &w.ws, 0, nil)
+			if !errors.Is(w.err, syscall.EINTR) {
+				break
+			}
+		}
+		waited <- w
+	}()
+	// A process blocked in the kernel (uninterruptible sleep: drbdadm
+	// while DRBD waits for its fence-peer handler, a mount on a dead
+	// server) dies of SIGKILL only when the kernel lets it go. Past the
+	// deadline it gets abandonKilled to do so; then Spawn returns and
+	// leaves it (and the pipe a child of it may hold) behind, so that the
+	// caller still ends inside its own budget.
+	gaveUp := func() ([]byte, int, error) {
+		close(stop)
+		return out.Bytes(), -1, fmt.Errorf("%s %s: gave up: %w; it did not end when killed (blocked in the kernel), PID %d left behind",
+			name, strings.Join(args, " "), ctx.Err(), pid)
+	}
+	var res waitResult
+	select {
+	case res = <-waited:
+	case <-ctx.Done():
+		select {
+		case res = <-waited:
+		case <-time.After(abandonKilled):
+			return gaveUp()
 		}
 	}
 	// A grandchild that kept the pipe open must not hold the caller: the
@@ -86,9 +141,14 @@ func Spawn(ctx context.Context, env []string, name string, args ...string) ([]by
 	case <-readDone:
 	case <-ctx.Done():
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		<-readDone
+		select {
+		case <-readDone:
+		case <-time.After(abandonKilled):
+			return gaveUp()
+		}
 	}
 	close(stop)
+	ws, err := res.ws, res.err
 	if err != nil {
 		return out.Bytes(), -1, fmt.Errorf("%s: wait: %w", name, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -36,5 +37,26 @@ func TestSpawn(t *testing.T) {
 	}
 	if d := time.Since(start); d >= sleep/2 {
 		t.Fatalf("Spawn returned after %v: the grandchild holding the pipe was not killed", d)
+	}
+}
+
+// TestSpawnLeavesWhatCannotBeKilled: a process Spawn cannot end (here a
+// grandchild in a session of its own, holding the output pipe; in life a
+// process blocked in the kernel) must not hold the caller past its
+// deadline: Spawn returns, says what it left behind, with what the
+// command wrote so far.
+func TestSpawnLeavesWhatCannotBeKilled(t *testing.T) {
+	env := []string{"PATH=/usr/bin:/bin"}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	out, code, err := Spawn(ctx, env, "sh", "-c", `setsid sh -c 'echo escaped $$; exec sleep 30' & sleep 60`)
+	var pid int
+	if _, serr := fmt.Sscanf(strings.TrimSpace(string(out)), "escaped %d", &pid); serr == nil && pid > 1 {
+		t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
+	} else {
+		t.Errorf("Spawn returned output %q, want the escaped process's line", out)
+	}
+	if code != -1 || err == nil || !strings.Contains(err.Error(), "did not end when killed") || !strings.Contains(err.Error(), "deadline exceeded") {
+		t.Fatalf("Spawn() = %d, %v; want -1 and an error saying what was left behind", code, err)
 	}
 }
