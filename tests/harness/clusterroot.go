@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"testing"
 
 	"golang.org/x/sys/unix"
 )
@@ -67,6 +68,19 @@ func rootPrograms(root string, progs ...string) []string {
 		}
 	}
 	return missing
+}
+
+// requireIn requires the programs in the userspace root ("" for this
+// machine's, on PATH).
+func requireIn(t testing.TB, root string, progs ...string) {
+	t.Helper()
+	if root == "" {
+		RequireRoot(t, progs...)
+		return
+	}
+	RequireRoot(t)
+	missing := rootPrograms(root, progs...)
+	Require(t, len(missing) == 0, "the userspace %s lacks %v", root, missing)
 }
 
 // enterRoot makes c.Root the root of node i's mount namespace (which

@@ -311,13 +311,8 @@ func StartCluster(t testing.TB, spec ClusterSpec) *Cluster {
 	if spec.BMC {
 		host = append(host, "ipmi_sim", "ipmitool")
 	}
-	if spec.Root == "" {
-		RequireRoot(t, append(host, node...)...)
-	} else {
-		RequireRoot(t, host...)
-		missing := rootPrograms(spec.Root, node...)
-		Require(t, len(missing) == 0, "the nodes' userspace %s lacks %v", spec.Root, missing)
-	}
+	RequireRoot(t, host...)
+	requireIn(t, spec.Root, node...)
 	clusterSeq++
 	if spec.Tag == "" {
 		spec.Tag = "p" + strconv.FormatInt(int64(os.Getpid()), 36) + strconv.FormatInt(int64(clusterSeq), 36)

@@ -49,6 +49,13 @@ type DRBDClusterSpec struct {
 	BootDelay time.Duration // BMC power on to qemu start; 3 s when 0
 	TokenMS   int           // corosync token timeout; 3000 when 0 (TCG guests are slow)
 	Log       func(format string, args ...any)
+	// Root is the userspace the guests run (DRBDPairSpec.Root), with
+	// paceline installed in it; PCS then runs that root's pcs. Empty:
+	// this machine's.
+	Root string
+	// NoFencePeer leaves DRBD's resource-level fencing out of Res: for a
+	// userspace whose crm-fence-peer.sh does not work with its Pacemaker.
+	NoFencePeer bool
 }
 
 // DRBDCluster is a running two-guest cluster.
@@ -76,9 +83,10 @@ type DRBDCluster struct {
 // with pcs. Cleanup stops everything.
 func StartDRBDCluster(t testing.TB, spec DRBDClusterSpec) *DRBDCluster {
 	t.Helper()
-	RequireRoot(t, "qemu-system-x86_64", "busybox", "drbdadm", "corosync", "pacemakerd", "ipmi_sim",
-		"ipmitool", "nsenter", "ip", "cibadmin", "pcs", "xmllint", "arping")
-	err := CheckInstalled("")
+	RequireRoot(t, "qemu-system-x86_64", "busybox", "ipmi_sim", "ipmitool", "nsenter", "ip", "cibadmin",
+		"crm_attribute", "xmllint", "arping")
+	requireIn(t, spec.Root, "drbdadm", "corosync", "pacemakerd", "pcs")
+	err := CheckInstalledAt(spec.Root, "")
 	Require(t, err == nil, "%v", err)
 	if spec.BootDelay == 0 {
 		spec.BootDelay = 3 * time.Second
@@ -144,7 +152,7 @@ func StartDRBDCluster(t testing.TB, spec DRBDClusterSpec) *DRBDCluster {
 	}
 
 	c.DRBDPair = StartDRBDPair(t, DRBDPairSpec{DiskMiB: 64, MemMiB: 512, LAN: c.NS,
-		LANIPs: [2]string{DRBDLANIP(0) + "/24", DRBDLANIP(1) + "/24"}, LANTap: taps})
+		LANIPs: [2]string{DRBDLANIP(0) + "/24", DRBDLANIP(1) + "/24"}, LANTap: taps, Root: spec.Root})
 	if err := c.Parallel(c.nodeUp); err != nil {
 		t.Fatalf("drbd cluster: %v", err)
 	}
@@ -378,10 +386,10 @@ func (c *DRBDCluster) untilSeen(timeout time.Duration, check func(i int) (bool, 
 
 // PCS runs pcs commands against the cluster's configuration the way
 // "pcs -f" does on a CIB file: the CIB is read from a running guest,
-// changed here with this machine's pcs (which knows the agents from
-// make install), and its configuration section replaced in one
-// cibadmin call. pcs in a TCG guest takes seconds per call; the result
-// is the same.
+// changed here with the pcs of the guests' userspace (this machine's,
+// or the root's; it knows the agents from make install), and its
+// configuration section replaced in one cibadmin call. pcs in a TCG
+// guest takes seconds per call; the result is the same.
 func (c *DRBDCluster) PCS(t testing.TB, via int, cmds ...[]string) {
 	t.Helper()
 	g := c.Guest(via)
@@ -390,7 +398,16 @@ func (c *DRBDCluster) PCS(t testing.TB, via int, cmds ...[]string) {
 		t.Fatal(err)
 	}
 	for _, argv := range cmds {
-		out, err := exec.Command("pcs", append([]string{"-f", cib}, argv...)...).CombinedOutput()
+		args := append([]string{"-f", cib}, argv...)
+		var out []byte
+		var err error
+		if c.spec.Root == "" {
+			out, err = exec.Command("pcs", args...).CombinedOutput()
+		} else {
+			var s string
+			s, err = InRoot(t, c.spec.Root, 2*time.Minute, "pcs", args...)
+			out = []byte(s)
+		}
 		if err != nil {
 			t.Fatalf("pcs %s: %v\n%s", strings.Join(argv, " "), err, out)
 		}
@@ -559,6 +576,16 @@ func DRBDRes(twoPrimaries bool) DRBDResource {
 		Handlers: `fence-peer "/usr/lib/drbd/crm-fence-peer.sh"; after-resync-target "/usr/lib/drbd/crm-unfence-peer.sh";`}
 }
 
+// Res is the cluster's DRBD resource r0: DRBDRes, without the
+// fence-peer handlers when the spec says they cannot work.
+func (c *DRBDCluster) Res(twoPrimaries bool) DRBDResource {
+	r := DRBDRes(twoPrimaries)
+	if c.spec.NoFencePeer {
+		r.Disk, r.Handlers = "", ""
+	}
+	return r
+}
+
 // ServicesPCS are the pcs commands of the active/passive services of the
 // guides: ocf:paceline:drbd as a promotable clone, and a group of an ext4
 // ocf:paceline:Filesystem on /dev/drbd0 and an ocf:paceline:IPaddr2,
@@ -583,7 +610,7 @@ func ServicesPCS() [][]string {
 // node, whose index it returns.
 func (c *DRBDCluster) SetupServices(t testing.TB) int {
 	t.Helper()
-	c.WriteResource(t, "r0", DRBDRes(false).Text())
+	c.WriteResource(t, "r0", c.Res(false).Text())
 	c.UpConnected(t, "r0")
 	c.A.MustExec(t, "set -e; drbdadm primary r0; mkfs.ext4 -q -F -L data /dev/drbd0; drbdadm secondary r0")
 	for _, g := range c.Guests() {
@@ -703,6 +730,20 @@ func (c *DRBDCluster) Count(t testing.TB, i int, text string) int {
 	n, err := strconv.Atoi(strings.TrimSpace(out))
 	if rc > 1 || err != nil {
 		t.Fatalf("%s: counting %q in pacemaker.log: exit %d: %s", c.Guest(i).Name(), text, rc, out)
+	}
+	return n
+}
+
+// CountResult returns how many times guest i's pacemaker.log reports
+// op of rsc on that guest as successful ("ok" in Pacemaker 2.1, "OK" in
+// 3.0).
+func (c *DRBDCluster) CountResult(t testing.TB, i int, op, rsc string) int {
+	t.Helper()
+	out, rc := c.Guest(i).Run(t, time.Minute, fmt.Sprintf("grep -c -i -F -e 'Result of %s operation for %s on %s: ok' /var/log/pacemaker/pacemaker.log",
+		op, rsc, c.Guest(i).Name()))
+	n, err := strconv.Atoi(strings.TrimSpace(out))
+	if rc > 1 || err != nil {
+		t.Fatalf("%s: counting the results of %s %s: exit %d: %s", c.Guest(i).Name(), op, rsc, rc, out)
 	}
 	return n
 }

@@ -53,6 +53,9 @@ type DRBDPairSpec struct {
 	LAN    string
 	LANIPs [2]string // the guests' eth1 addresses with prefix, e.g. 198.51.100.11/24
 	LANTap [2]string // the tap devices in LAN, made by the caller
+	// Root is the userspace the guests run, a Debian root directory
+	// (TrixieRoot); empty: this machine's /.
+	Root string
 }
 
 // DRBDPair is two running DRBD guests.
@@ -105,7 +108,8 @@ const (
 // busybox-static, drbd-utils or the kernel; fails instead under CI.
 func StartDRBDPair(t testing.TB, spec DRBDPairSpec) *DRBDPair {
 	t.Helper()
-	RequireRoot(t, "qemu-system-x86_64", "busybox", "drbdadm", "drbdsetup")
+	RequireRoot(t, "qemu-system-x86_64", "busybox")
+	requireIn(t, spec.Root, "drbdadm", "drbdsetup")
 	if spec.DiskMiB == 0 {
 		spec.DiskMiB = 64
 	}
@@ -225,7 +229,7 @@ func (g *DRBDGuest) boot(t testing.TB) error {
 		"-kernel", p.kernel, "-initrd", p.initrd,
 		"-append", fmt.Sprintf("console=ttyS0 panic=-1 quiet pl.name=%s pl.ip=%s/24", g.name, g.ip),
 		"-chardev", "file,id=con0,append=on,path=" + g.Console(), "-serial", "chardev:con0",
-		"-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
+		"-virtfs", "local,path=" + filepath.Join("/", p.spec.Root) + ",mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
 		"-drive", "file=" + g.Disk() + ",if=none,id=d0,format=raw,cache=unsafe",
 		"-device", "virtio-blk-pci,drive=d0",
 		"-netdev", "dgram,id=n0,local.type=unix,local.path=" + filepath.Join(g.dir, "net.sock") +

@@ -27,3 +27,14 @@ func TestFailover(t *testing.T)      { scenario.Failover(t, trixie(t)) }
 func TestLiveMigration(t *testing.T) { scenario.LiveMigration(t, trixie(t)) }
 func TestFailedStop(t *testing.T)    { scenario.FailedStop(t, trixie(t)) }
 func TestLiveSwitch(t *testing.T)    { scenario.LiveSwitch(t, trixie(t)) }
+
+// TestDRBDCluster runs the DRBD scenarios (promote, demote and notify of
+// ocf:paceline:drbd through a switchover, a crash, a cut link and
+// dual-primary) with the guests running the Debian 13 userspace.
+func TestDRBDCluster(t *testing.T) {
+	env := trixie(t)
+	env.NoFencePeer = "drbd-utils 9.22's crm-fence-peer.sh (Debian 13) reads node_state's in_ccm and crmd " +
+		"as \"true\"/\"online\", which Pacemaker 2.1.7 and later write as timestamps: it takes a live peer " +
+		"for an unknown one and waits out its timeout, and DRBD's promote with it (fixed upstream in drbd-utils 9.28 and 9.30)"
+	scenario.DRBD(t, env)
+}

@@ -161,7 +161,7 @@ func TestStockParameters416(t *testing.T) {
 	}
 	cases := []struct {
 		stock, ours, kind string
-		base             []string // what validate-all needs
+		base              []string // what validate-all needs
 	}{
 		{"ocf:heartbeat:IPaddr2", "IPaddr2", "ocf", []string{"ip=127.0.0.2", "nic=lo", "cidr_netmask=8"}},
 		{"ocf:heartbeat:Filesystem", "Filesystem", "ocf", []string{"device=/dev/null", "directory=/mnt", "fstype=ext4"}},

@@ -31,6 +31,10 @@ type Env struct {
 	// prefix, as "3."), so that a scenario cannot pass on another stack
 	// than the one it is meant to prove; empty: any.
 	Pacemaker string
+	// NoFencePeer, when set, says why DRBD's resource-level fencing
+	// handler (crm-fence-peer.sh) cannot work in this userspace: the DRBD
+	// scenarios then run without it, and not the one that proves it.
+	NoFencePeer string
 }
 
 // start brings the scenario's cluster up and checks, and logs, the

@@ -1,19 +1,7 @@
-//go:build system
-
-// Package drbdcluster runs the replicated-storage cluster of the classic
-// guides with paceline's agents only: two qemu guests (the Debian kernel's
-// DRBD 8.4, this machine's userspace) as a Corosync + Pacemaker cluster,
-// ocf:paceline:drbd as a promotable clone under an ext4
-// ocf:paceline:Filesystem and an ocf:paceline:IPaddr2, and
-// fence_paceline_ipmilan fencing through each guest's simulated BMC,
-// whose power off kills the guest's qemu. One cluster serves the four
-// scenarios in turn: a planned switchover, a crash of the primary, a cut
-// replication link, and dual-primary.
-package drbdcluster_test
+package scenario
 
 import (
 	"fmt"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -21,8 +9,6 @@ import (
 
 	"github.com/paceline-ha/paceline/tests/harness"
 )
-
-func TestMain(m *testing.M) { os.Exit(harness.Main(m)) }
 
 // waitUntil polls cond every second until it holds or timeout passes.
 func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
@@ -106,17 +92,25 @@ func noFencing(t *testing.T, c *harness.DRBDCluster, i int) {
 	}
 }
 
-// result is the log line of an operation's successful end on guest i.
-func result(c *harness.DRBDCluster, op, rsc string, i int) string {
-	return "Result of " + op + " operation for " + rsc + " on " + c.Guest(i).Name() + ": ok"
-}
-
 // handler is the constraint DRBD's fence-peer handler (crm-fence-peer.sh)
 // places while the peer's data may be stale.
 const handler = "cibadmin --query --scope constraints | grep -q drbd-fence-by-handler"
 
-func TestDRBDCluster(t *testing.T) {
-	c := harness.StartDRBDCluster(t, harness.DRBDClusterSpec{})
+// DRBD runs the replicated-storage cluster of the classic guides with
+// paceline's agents only: two qemu guests (the Debian kernel's DRBD 8.4,
+// env's userspace) as a Corosync + Pacemaker cluster, ocf:paceline:drbd
+// as a promotable clone under an ext4 ocf:paceline:Filesystem and an
+// ocf:paceline:IPaddr2, and fence_paceline_ipmilan fencing through each
+// guest's simulated BMC, whose power off kills the guest's qemu. One
+// cluster serves the four scenarios in turn: a planned switchover, a
+// crash of the primary, a cut replication link, and dual-primary.
+func DRBD(t *testing.T, env Env) {
+	c := harness.StartDRBDCluster(t, harness.DRBDClusterSpec{Root: env.Root, NoFencePeer: env.NoFencePeer != ""})
+	ver, _ := c.Guest(0).Run(t, time.Minute, "pacemakerd --version | head -1; drbdadm --version | grep DRBDADM_VERSION=")
+	t.Logf("the guests run %s", strings.Join(strings.Fields(ver), " "))
+	if !strings.HasPrefix(ver, "Pacemaker "+env.Pacemaker) {
+		t.Fatalf("the guests run %q, want Pacemaker %s*", ver, env.Pacemaker)
+	}
 	p := c.SetupServices(t)
 	t.Logf("services run on %s", c.Guest(p).Name())
 	sums := map[string]string{}
@@ -126,7 +120,7 @@ func TestDRBDCluster(t *testing.T) {
 		sum := c.WriteData(t, p, "before-move")
 		sums["before-move"] = sum
 		c.WaitSynced(t, time.Minute)
-		demoted, promoted := c.Count(t, p, result(c, "demote", "drbd_r0", p)), c.Count(t, q, result(c, "promote", "drbd_r0", q))
+		demoted, promoted := c.CountResult(t, p, "demote", "drbd_r0"), c.CountResult(t, q, "promote", "drbd_r0")
 		start := time.Now()
 		out, rc := c.Guest(q).Run(t, 3*time.Minute, "pcs resource move drbd_r0-clone "+c.Guest(q).Name()+" --promoted")
 		if rc != 0 {
@@ -136,10 +130,10 @@ func TestDRBDCluster(t *testing.T) {
 		t.Logf("switchover to %s in %v", c.Guest(q).Name(), time.Since(start).Round(100*time.Millisecond))
 		c.Guest(q).MustExec(t, "crm_resource --clear --resource drbd_r0-clone >/dev/null 2>&1 || true")
 		checkData(t, c, q, "before-move", sum)
-		if n := c.Count(t, p, result(c, "demote", "drbd_r0", p)); n != demoted+1 {
+		if n := c.CountResult(t, p, "demote", "drbd_r0"); n != demoted+1 {
 			t.Errorf("%s logged %d demotes of drbd_r0, want 1", c.Guest(p).Name(), n-demoted)
 		}
-		if n := c.Count(t, q, result(c, "promote", "drbd_r0", q)); n != promoted+1 {
+		if n := c.CountResult(t, q, "promote", "drbd_r0"); n != promoted+1 {
 			t.Errorf("%s logged %d promotes of drbd_r0, want 1", c.Guest(q).Name(), n-promoted)
 		}
 		noFencing(t, c, q)
@@ -158,7 +152,7 @@ func TestDRBDCluster(t *testing.T) {
 			t.Errorf("%s answers from guest %d (%v), want %s", harness.DRBDVIP, at, err, c.Guest(s).Name())
 		}
 		fencedBy(t, c, s, p, before, cr.At)
-		harness.PrintTimeline(testWriter{t}, cr.At, c.Timeline(cr.At))
+		harness.PrintTimeline(logWriter{t}, cr.At, c.Timeline(cr.At))
 		// The crashed node is powered on again by its BMC, rejoins, and
 		// DRBD resyncs it; then the survivor's handler constraint (it
 		// was promoted without its peer) goes.
@@ -170,7 +164,7 @@ func TestDRBDCluster(t *testing.T) {
 		p = s
 	})
 
-	t.Run("cut-replication-link", func(t *testing.T) {
+	cutLink := func(t *testing.T) {
 		q := 1 - p
 		c.Guest(p).WaitFor(t, time.Minute, "! { "+handler+"; }")
 		c.CutLink(t)
@@ -178,7 +172,7 @@ func TestDRBDCluster(t *testing.T) {
 		// whose data is about to go stale (none was there before the cut).
 		c.Guest(p).WaitFor(t, time.Minute, handler)
 		sum := c.WriteData(t, p, "after-cut")
-		promoted := c.Count(t, q, result(c, "promote", "drbd_r0", q))
+		promoted := c.CountResult(t, q, "promote", "drbd_r0")
 		before := fenceRecord(t, c, q, p)
 		crash := time.Now()
 		c.Guest(p).Kill(t)
@@ -194,7 +188,7 @@ func TestDRBDCluster(t *testing.T) {
 		})
 		c.WaitServices(t, p, 3*time.Minute)
 		fencedBy(t, c, q, p, before, crash)
-		if n := c.Count(t, q, result(c, "promote", "drbd_r0", q)); n != promoted {
+		if n := c.CountResult(t, q, "promote", "drbd_r0"); n != promoted {
 			t.Errorf("%s was promoted %d times with stale data while the link was cut", c.Guest(q).Name(), n-promoted)
 		}
 		if role, err := c.Role(q, "r0"); err != nil || role != "Secondary/UpToDate" {
@@ -205,7 +199,13 @@ func TestDRBDCluster(t *testing.T) {
 		c.HealLink(t)
 		c.WaitSynced(t, 2*time.Minute)
 		c.Guest(p).WaitFor(t, time.Minute, "! { "+handler+"; }")
-	})
+	}
+	if env.NoFencePeer != "" {
+		// What this scenario proves is DRBD's own handler at work.
+		t.Logf("cut-replication-link not run: %s", env.NoFencePeer)
+	} else {
+		t.Run("cut-replication-link", cutLink)
+	}
 
 	t.Run("dual-primary", func(t *testing.T) {
 		c.PCS(t, p, []string{"resource", "disable", "svc"})
@@ -213,7 +213,7 @@ func TestDRBDCluster(t *testing.T) {
 			on, err := c.Where(p, "fs", "Started")
 			return err == nil && len(on) == 0, fmt.Sprint(on, err)
 		})
-		c.WriteResource(t, "r0", harness.DRBDRes(true).Text())
+		c.WriteResource(t, "r0", c.Res(true).Text())
 		for _, g := range c.Guests() {
 			g.MustExec(t, "drbdadm adjust r0")
 		}
@@ -255,11 +255,4 @@ func TestDRBDCluster(t *testing.T) {
 		})
 		c.Guest(s).MustExec(t, "dd if=/dev/urandom of=/dev/drbd0 bs=64k seek=300 count=16 oflag=direct status=none")
 	})
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(b []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(b), "\n"))
-	return len(b), nil
 }
