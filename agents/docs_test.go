@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/paceline-ha/paceline/tests/docblocks"
 )
 
 // The documentation (README.md and docs/*.md) shows pcs and crm commands
@@ -16,84 +18,14 @@ import (
 // them against the committed metadata, so that a parameter renamed in an
 // agent, or misspelt in the docs, fails here instead of in a cluster.
 
-// docCommand is one pcs or crm command that creates a primitive, with
-// its continuation lines joined.
-type docCommand struct {
-	file string
-	line int // where it starts
-	text string
-}
-
 // docCommandRE finds the commands that create a primitive or a fence
 // device; pcs may be given a CIB file with -f.
 var docCommandRE = regexp.MustCompile(`\bpcs\s+(?:-f\s+\S+\s+)?(?:resource|stonith)\s+create\s|\bcrm\s+configure\s+primitive\s`)
 
-// docCommands returns the commands of one Markdown text. A line ending in
-// a backslash continues on the next one; a command shown inline in prose
-// ends at the closing backtick.
-func docCommands(file, text string) []docCommand {
-	var out []docCommand
-	lines := strings.Split(text, "\n")
-	for i := 0; i < len(lines); i++ {
-		start := i
-		joined := strings.TrimRight(lines[i], " \t\r")
-		for strings.HasSuffix(joined, `\`) && i+1 < len(lines) {
-			i++
-			joined = strings.TrimSuffix(joined, `\`) + " " + strings.TrimSpace(lines[i])
-		}
-		locs := docCommandRE.FindAllStringIndex(joined, -1)
-		for k, loc := range locs {
-			cmd := joined[loc[0]:]
-			if k+1 < len(locs) {
-				cmd = joined[loc[0]:locs[k+1][0]]
-			}
-			if j := strings.IndexByte(cmd, '`'); j >= 0 {
-				cmd = cmd[:j]
-			}
-			out = append(out, docCommand{file: file, line: start + 1, text: strings.TrimSpace(cmd)})
-		}
-	}
-	return out
-}
-
-// shellWords splits a command as a shell would for the quoting used in
-// the docs: blanks separate words, single and double quotes group, a
-// word starting with # begins a comment.
-func shellWords(s string) ([]string, error) {
-	var words []string
-	var cur strings.Builder
-	inWord := false
-	var quote rune
-	for _, r := range s {
-		switch {
-		case quote != 0:
-			if r == quote {
-				quote = 0
-			} else {
-				cur.WriteRune(r)
-			}
-		case r == '\'' || r == '"':
-			quote, inWord = r, true
-		case r == ' ' || r == '\t':
-			if inWord {
-				words = append(words, cur.String())
-				cur.Reset()
-				inWord = false
-			}
-		case r == '#' && !inWord:
-			return words, nil
-		default:
-			cur.WriteRune(r)
-			inWord = true
-		}
-	}
-	if quote != 0 {
-		return nil, fmt.Errorf("unterminated quote")
-	}
-	if inWord {
-		words = append(words, cur.String())
-	}
-	return words, nil
+// docCommands returns the commands of one Markdown text that create a
+// primitive, in code blocks and inline in prose (tests/docblocks).
+func docCommands(file, text string) []docblocks.Command {
+	return docblocks.Find(file, text, docCommandRE)
 }
 
 // docAgentName returns the registry name of a paceline agent as a command
@@ -140,21 +72,26 @@ func docParams(e Entry) (names map[string]bool, required []string, err error) {
 // instance parameters.
 var docEndOfParams = map[string]bool{
 	"op": true, "meta": true, "promotable": true, "clone": true, "bundle": true, "utilization": true,
+	"group": true, // pcs 0.12 --future
 }
 
 // checkDocCommand checks one command. It returns the paceline agent the
 // command uses ("" for a stock agent) and what is wrong with it.
-func checkDocCommand(c docCommand) (agent string, problems []string) {
-	words, err := shellWords(c.text)
+func checkDocCommand(c docblocks.Command) (agent string, problems []string) {
+	words, err := docblocks.Words(c.Text)
 	if err != nil {
 		return "", []string{err.Error()}
 	}
-	// pcs [-f FILE] resource|stonith create ID AGENT ...; crm configure primitive ID AGENT ...
+	// pcs [-f FILE] resource|stonith create [--future] ID AGENT ...;
+	// crm configure primitive ID AGENT ...
 	i := 0
 	if words[0] == "pcs" && len(words) > 1 && words[1] == "-f" {
 		i = 2
 	}
 	i += 3 // the command words
+	for i < len(words) && strings.HasPrefix(words[i], "--") {
+		i++ // pcs options before the id
+	}
 	if len(words) < i+2 {
 		return "", []string{"no resource id and agent"}
 	}
@@ -231,7 +168,7 @@ func TestDocsCommands(t *testing.T) {
 				shown[agent]++
 			}
 			for _, p := range problems {
-				t.Errorf("%s:%d: %s\n\t%s", c.file, c.line, p, c.text)
+				t.Errorf("%s:%d: %s\n\t%s", c.File, c.Line, p, c.Text)
 			}
 		}
 	}
@@ -272,11 +209,11 @@ func TestDocsCheckerCatchesMistakes(t *testing.T) {
 		got := strings.Join(problems, "; ")
 		for _, w := range want[i] {
 			if !strings.Contains(got, w) {
-				t.Errorf("checkDocCommand(%q) = %q, want it to contain %q", c.text, got, w)
+				t.Errorf("checkDocCommand(%q) = %q, want it to contain %q", c.Text, got, w)
 			}
 		}
 		if want[i] == nil && len(problems) > 0 {
-			t.Errorf("checkDocCommand(%q) = %q, want no problem", c.text, got)
+			t.Errorf("checkDocCommand(%q) = %q, want no problem", c.Text, got)
 		}
 	}
 }
@@ -342,7 +279,7 @@ func TestManExamples(t *testing.T) {
 				_, problems := checkDocCommand(c)
 				n++
 				for _, p := range problems {
-					t.Errorf("%s example %q: %s\n\t%s", e.Name, ex.Title, p, c.text)
+					t.Errorf("%s example %q: %s\n\t%s", e.Name, ex.Title, p, c.Text)
 				}
 			}
 			if n == 0 && !strings.Contains(ex.PCS, "pcs resource op add") {

@@ -9,8 +9,9 @@ func Examples() []ocf.Example {
 		Text: `The group starts the filesystem before the address and stops them in
 		the reverse order, on one node at a time.`,
 		PCS: `pcs resource create fs ocf:paceline:Filesystem device=/dev/disk/by-label/data \
-    directory=/srv/data fstype=ext4 op monitor interval=20s timeout=40s --group svc
-pcs resource create vip ocf:paceline:IPaddr2 ip=192.0.2.100 cidr_netmask=24 --group svc`,
+    directory=/srv/data fstype=ext4 op monitor interval=20s timeout=40s
+pcs resource create vip ocf:paceline:IPaddr2 ip=192.0.2.100 cidr_netmask=24
+pcs resource group add svc fs vip`,
 		CRM: `crm configure primitive fs ocf:paceline:Filesystem \
     params device=/dev/disk/by-label/data directory=/srv/data fstype=ext4 \
     op monitor interval=20s timeout=40s
@@ -22,7 +23,7 @@ crm configure group svc fs vip`,
 		promotion (see ocf_paceline_drbd(7)).`,
 		PCS: `pcs resource create fs ocf:paceline:Filesystem device=/dev/drbd0 \
     directory=/srv/nfs fstype=ext4 op monitor interval=20s timeout=40s
-pcs constraint colocation add fs with Promoted drbd_r0-clone INFINITY
+pcs constraint colocation add fs with Promoted drbd_r0-clone score=INFINITY
 pcs constraint order promote drbd_r0-clone then start fs`,
 		CRM: `crm configure primitive fs ocf:paceline:Filesystem \
     params device=/dev/drbd0 directory=/srv/nfs fstype=ext4 \

@@ -16,7 +16,8 @@ func Examples() []ocf.Example {
 	}, {
 		Title: "An IPv6 address beside it, in the same group",
 		PCS: `pcs resource create vip6 ocf:paceline:IPaddr2 ip=fd00::100 cidr_netmask=64 \
-    nic=eth0 op monitor interval=10s timeout=20s --group web`,
+    nic=eth0 op monitor interval=10s timeout=20s
+pcs resource group add web vip vip6`,
 		CRM: `crm configure primitive vip6 ocf:paceline:IPaddr2 \
     params ip=fd00::100 cidr_netmask=64 nic=eth0 \
     op monitor interval=10s timeout=20s

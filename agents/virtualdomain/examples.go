@@ -23,7 +23,7 @@ func Examples() []ocf.Example {
 		the disk during a live migration (see ocf_paceline_drbd(7)).`,
 		PCS: `pcs resource create vm1 ocf:paceline:VirtualDomain config=/etc/cluster-vms/vm1.xml \
     migration_transport=ssh meta allow-migrate=true op monitor interval=10s timeout=30s
-pcs constraint colocation add vm1 with Promoted drbd_vm1-clone INFINITY
+pcs constraint colocation add vm1 with Promoted drbd_vm1-clone score=INFINITY
 pcs constraint order promote drbd_vm1-clone then start vm1`,
 		CRM: `crm configure primitive vm1 ocf:paceline:VirtualDomain \
     params config=/etc/cluster-vms/vm1.xml migration_transport=ssh \
