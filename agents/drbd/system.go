@@ -75,12 +75,12 @@ func hostSystem() *system {
 	}
 }
 
-// runCommand runs a helper with env as its whole environment (see
-// ocf.Spawn: its own process group, killed with its children when ctx
-// ends, and no extra process to start it).
+// runCommand runs a helper with env as its whole environment (ocf.Helper:
+// its own process group, killed with its children when ctx ends, and no
+// extra process to start it).
 func runCommand(ctx context.Context, env []string, name string, args ...string) runResult {
-	out, code, err := ocf.Spawn(ctx, env, name, args...)
-	return runResult{out: out, code: code, err: err}
+	out, err := ocf.Helper{Path: name, Args: args, Env: env}.Run(ctx)
+	return runResult{out: out.Stdout, code: out.Code, err: err}
 }
 
 // module is what the kernel says about DRBD.

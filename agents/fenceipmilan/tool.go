@@ -1,10 +1,8 @@
 package fenceipmilan
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os/exec"
 	"strconv"
 	"strings"
 	"time"
@@ -77,25 +75,22 @@ func (t *tool) run(ctx context.Context, sub ...string) (string, error) {
 	limit := 4*t.cfg.Timeout*time.Duration(1+t.cfg.Retries) + 2*time.Second
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, name, argv...)
 	// A minimal environment: the C locale keeps messages matchable.
-	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", "IPMI_PASSWORD=" + t.password}
+	env := []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", "IPMI_PASSWORD=" + t.password}
 	if len(t.cfg.Kg) > 0 {
-		cmd.Env = append(cmd.Env, "IPMI_KGKEY="+string(t.cfg.Kg))
+		env = append(env, "IPMI_KGKEY="+string(t.cfg.Kg))
 	}
-	cmd.WaitDelay = time.Second
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
 	t.log.Debugf("running %s %s", name, strings.Join(argv, " "))
 	start := time.Now()
-	err := cmd.Run()
+	res, err := ocf.Helper{Path: name, Args: argv, Env: env, SplitStderr: true}.Run(ctx)
+	out, errb := string(res.Stdout), string(res.Stderr)
 	took := time.Since(start)
 	what := "ipmitool " + strings.Join(sub, " ")
 	if ctx.Err() == context.DeadlineExceeded {
 		return "", classify(t.cfg, what, fmt.Errorf("no answer within %v", limit), 0, false, false)
 	}
 	if err != nil {
-		detail := lastLines(errb.String()+out.String(), 2)
+		detail := lastLines(errb+out, 2)
 		if detail == "" {
 			detail = err.Error()
 		}
@@ -105,7 +100,7 @@ func (t *tool) run(ctx context.Context, sub ...string) (string, error) {
 		auth := strings.Contains(detail, "Unable to establish") && took < t.cfg.Timeout
 		return "", classify(t.cfg, what, fmt.Errorf("%s", detail), 0, false, auth)
 	}
-	return out.String(), nil
+	return out, nil
 }
 
 // parsePowerStatus reads ipmitool's "Chassis Power is on|off".

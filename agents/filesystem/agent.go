@@ -83,7 +83,7 @@ func observe(r *ocf.Request, c *Config) (*state, error) {
 func identityReader(r *ocf.Request, c *Config, m *mountinfo.Mount) func(string) (Identity, bool) {
 	return func(dev string) (Identity, bool) {
 		if m != nil {
-			if rec, err := os.ReadFile(identityFile(r)); err == nil {
+			if rec, err := r.ReadState(identityFile(r)); err == nil {
 				if strings.TrimSpace(string(rec)) == identityRecord(c, m.Major, m.Minor) {
 					return Identity{UUID: c.Device.UUID, Label: c.Device.Label}, true
 				}
@@ -94,7 +94,7 @@ func identityReader(r *ocf.Request, c *Config, m *mountinfo.Mount) func(string) 
 }
 
 func identityFile(r *ocf.Request) string {
-	return r.StateDir + "/Filesystem-" + strings.ReplaceAll(r.Instance, "/", "_") + ".device"
+	return "Filesystem-" + strings.ReplaceAll(r.Instance, "/", "_") + ".device"
 }
 
 func identityRecord(c *Config, major, minor uint32) string {
@@ -111,10 +111,8 @@ func rememberIdentity(r *ocf.Request, c *Config, device string) {
 	if unix.Stat(device, &st) != nil {
 		return
 	}
-	if err := os.MkdirAll(r.StateDir, 0o755); err == nil {
-		rec := identityRecord(c, unix.Major(st.Rdev), unix.Minor(st.Rdev)) + "\n"
-		_ = os.WriteFile(identityFile(r), []byte(rec), 0o644)
-	}
+	rec := identityRecord(c, unix.Major(st.Rdev), unix.Minor(st.Rdev)) + "\n"
+	_ = r.WriteState(identityFile(r), []byte(rec))
 }
 
 func (s *state) foreign(c *Config) string {
@@ -174,11 +172,7 @@ func start(ctx context.Context, r *ocf.Request) error {
 		return ocf.NotInstalled("mount point %s exists and is not a directory", c.Directory)
 	}
 
-	wait := time.Until(r.Deadline) / 4
-	if wait > 5*time.Second {
-		wait = 5 * time.Second
-	}
-	device, probed, err := resolveDevice(c, wait)
+	device, probed, err := resolveDevice(c, ocf.Share(ctx, 4, 0, 5*time.Second))
 	if err != nil {
 		return err
 	}
@@ -280,8 +274,8 @@ func loadModule(ctx context.Context, r *ocf.Request, fstype string) {
 	if _, err := exec.LookPath("modprobe"); err != nil {
 		return
 	}
-	if out, err := ocf.Command(ctx, "modprobe", "-q", mod).CombinedOutput(); err != nil {
-		r.Log.Warnf("modprobe %s: %v %s", mod, err, strings.TrimSpace(string(out)))
+	if out, err := (ocf.Helper{Path: "modprobe", Args: []string{"-q", mod}}).Run(ctx); err != nil {
+		r.Log.Warnf("modprobe %s: %v %s", mod, err, strings.TrimSpace(string(out.Stdout)))
 	}
 }
 
@@ -294,19 +288,18 @@ func fsck(ctx context.Context, r *ocf.Request, c *Config, device string) error {
 	}
 	args = append(args, "-p", device)
 	r.Log.Infof("checking %s: fsck %s", device, strings.Join(args, " "))
-	cmd := ocf.Command(ctx, "fsck", args...)
-	out, err := cmd.CombinedOutput()
-	var ee *exec.ExitError
+	out, err := ocf.Helper{Path: "fsck", Args: args}.Run(ctx)
+	var ee *ocf.ExitError
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &ee) && ee.ExitCode() > 0 && ee.ExitCode() < 4:
-		r.Log.Infof("fsck corrected errors on %s (exit %d)", device, ee.ExitCode())
+	case errors.As(err, &ee) && ee.Code > 0 && ee.Code < 4:
+		r.Log.Infof("fsck corrected errors on %s (exit %d)", device, ee.Code)
 		return nil
 	case errors.Is(err, exec.ErrNotFound):
 		return ocf.NotInstalled("fsck is needed to check %s (run_fsck=%s) and is not installed", device, c.RunFsck)
 	}
-	return ocf.Generic("fsck of %s failed: %v: %s", device, err, lastLine(out))
+	return ocf.Generic("fsck of %s failed: %v: %s", device, err, lastLine(out.Stdout))
 }
 
 func lastLine(b []byte) string {
@@ -353,7 +346,7 @@ func monitor(ctx context.Context, r *ocf.Request) error {
 			return ocf.Generic("read test of %s failed: %v", dev, err)
 		}
 	case 20:
-		file := c.StatusFile(r.Instance, r.Meta.Clone, nodeName(r))
+		file := c.StatusFile(r.Instance, r.Meta.Clone, r.NodeName())
 		if err := runCheck(ctx, "-write", file, "-content", r.Instance); errors.Is(err, errHung) {
 			return ocf.Generic("%s is hung: the status file test did not finish within the monitor's budget", c.Directory)
 		} else if err != nil {
@@ -361,17 +354,6 @@ func monitor(ctx context.Context, r *ocf.Request) error {
 		}
 	}
 	return nil
-}
-
-func nodeName(r *ocf.Request) string {
-	if r.Meta.OnNode != "" {
-		return r.Meta.OnNode
-	}
-	var u unix.Utsname
-	if unix.Uname(&u) == nil {
-		return unix.ByteSliceToString(u.Nodename[:])
-	}
-	return "localhost"
 }
 
 func stop(ctx context.Context, r *ocf.Request) error {
@@ -397,7 +379,7 @@ func stop(ctx context.Context, r *ocf.Request) error {
 		r.Log.Warnf("%s; leaving it mounted", s.foreign(c))
 		return nil
 	}
-	file := c.StatusFile(r.Instance, r.Meta.Clone, nodeName(r))
+	file := c.StatusFile(r.Instance, r.Meta.Clone, r.NodeName())
 	if err := removeStatus(ctx, file, time.Second); err != nil {
 		r.Log.Warnf("removing the status file %s: %v", file, err)
 	}
@@ -479,12 +461,7 @@ var errStuck = errors.New("the unmount does not return: the filesystem is hung")
 // calls), which also releases the blocked call.
 func (u *unmounter) attempt(point string, flags int, wait time.Duration, end time.Time) error {
 	// Never wait past the end of the budget (twice wait in all, at most).
-	if left := time.Until(end) / 2; left < wait {
-		wait = left
-	}
-	if wait < 10*time.Millisecond {
-		wait = 10 * time.Millisecond
-	}
+	wait = ocf.ShareUntil(time.Now(), end, 2, 10*time.Millisecond, wait)
 	if u.stuck == nil {
 		u.stuck = make(chan error, 1)
 		go func(done chan error) { done <- tryUnmount(point, flags) }(u.stuck)
@@ -524,10 +501,7 @@ func (u *unmounter) unmount(ctx context.Context, m *mountinfo.Mount) error {
 		end = start.Add(6 * time.Second)
 	}
 	// How long an unmount call may take before it counts as hung.
-	hang := end.Sub(start) / 8
-	if hang > 2*time.Second {
-		hang = 2 * time.Second
-	}
+	hang := ocf.ShareUntil(start, end, 8, 0, 2*time.Second)
 	err := u.attempt(m.Point, flags, hang, end)
 	if err == nil {
 		u.r.Log.Infof("unmounted %s", m.Point)

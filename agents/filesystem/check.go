@@ -8,13 +8,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/paceline-ha/paceline/pkg/ocf"
 )
 
 // CheckCommand is the hidden command of the paceline binary that performs
@@ -30,55 +31,21 @@ const blockSize = 4096
 // errHung is what runCheck returns when the check did not finish in time.
 var errHung = errors.New("hung: no answer within the time budget")
 
-// runCheck runs the check in a child process and waits for it until ctx
-// ends. A child still blocked then is killed and left behind, not waited
-// for (a task stuck in uninterruptible I/O cannot be reaped).
+// runCheck runs the check in a child process (this binary) and waits for
+// it until ctx ends. A child still blocked then is killed and left behind
+// (ocf.Helper: a task stuck in uninterruptible I/O cannot be reaped).
 func runCheck(ctx context.Context, args ...string) error {
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	if err != nil {
-		return err
-	}
-	defer devnull.Close()
-	var stderr bytes.Buffer
-	// stdout stays /dev/null: a child that outlives the agent must not
-	// hold the executor's pipes open.
-	r, w, err := os.Pipe()
-	if err != nil {
-		return err
-	}
-	cmd := &exec.Cmd{Path: self, Args: append([]string{"paceline", CheckCommand}, args...),
-		Stdin: devnull, Stdout: devnull, Stderr: w}
-	if err := cmd.Start(); err != nil {
-		r.Close()
-		w.Close()
-		return err
-	}
-	w.Close()
-	done := make(chan error, 1)
-	go func() {
-		_, _ = io.Copy(&stderr, io.LimitReader(r, 4096))
-		done <- cmd.Wait()
-	}()
-	select {
-	case err := <-done:
-		r.Close()
-		if err != nil {
-			msg := strings.TrimSpace(stderr.String())
-			if msg == "" {
-				msg = err.Error()
-			}
+	out, err := ocf.Helper{Args: append([]string{CheckCommand}, args...), SplitStderr: true}.Run(ctx)
+	switch {
+	case ctx.Err() != nil:
+		return errHung
+	case err != nil:
+		if msg := strings.TrimSpace(string(out.Stderr)); msg != "" {
 			return errors.New(msg)
 		}
-		return nil
-	case <-ctx.Done():
-		_ = cmd.Process.Kill()
-		r.Close()
-		return errHung
+		return err
 	}
+	return nil
 }
 
 // CheckMain is the child side. It returns the exit code; the reason of a

@@ -116,13 +116,12 @@ func doMount(ctx context.Context, c *Config, device, probed string) error {
 			args = append(args, "-o", c.Options)
 		}
 		args = append(args, device, c.Directory)
-		cmd := ocf.Command(ctx, "mount", args...)
-		out, err := cmd.CombinedOutput()
+		out, err := ocf.Helper{Path: "mount", Args: args}.Run(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return fmt.Errorf("mount %s did not finish in time", strings.Join(args, " "))
 			}
-			return fmt.Errorf("mount %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+			return fmt.Errorf("mount %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out.Stdout)))
 		}
 		return nil
 	}

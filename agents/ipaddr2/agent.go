@@ -59,16 +59,7 @@ func (t *target) Close() { t.host.Close() }
 // netlinkTimeout bounds each netlink answer: the kernel answers at once,
 // but no action may outlive its budget even if it did not.
 func netlinkTimeout(ctx context.Context) time.Duration {
-	limit := 5 * time.Second
-	if d, ok := ctx.Deadline(); ok {
-		if left := time.Until(d); left < limit {
-			limit = left
-		}
-	}
-	if limit < 10*time.Millisecond {
-		limit = 10 * time.Millisecond
-	}
-	return limit
+	return ocf.Share(ctx, 1, 10*time.Millisecond, 5*time.Second)
 }
 
 // resolve opens the namespace, finds the interface and prefix, and reads

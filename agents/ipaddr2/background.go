@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -23,19 +22,13 @@ import (
 // ocf:heartbeat:IPaddr2 does with a background send_arp).
 const AnnounceCommand = "__ipaddr2-announce"
 
-func pidFile(stateDir, ip string) string {
-	return filepath.Join(stateDir, "IPaddr2-announce-"+ip+".pid")
-}
+func pidFile(ip string) string { return "IPaddr2-announce-" + ip + ".pid" }
 
 // startBackground re-executes this binary as the announcer, detached from
 // stdio but in the same process group, so that an execd kill of a timed
 // out start takes it along. Its pid goes to HA_RSCTMP so stop can end it.
 func startBackground(r *ocf.Request, t *target, count int) error {
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	args := []string{"paceline", AnnounceCommand,
+	args := []string{AnnounceCommand,
 		"-ifname", t.place.NIC,
 		"-ip", t.cfg.IP.String(),
 		"-count", strconv.Itoa(count),
@@ -47,29 +40,20 @@ func startBackground(r *ocf.Request, t *target, count int) error {
 	if t.cfg.ArpReply {
 		args = append(args, "-reply")
 	}
-	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	pid, err := ocf.Helper{Args: args}.Start()
 	if err != nil {
-		return err
-	}
-	defer devnull.Close()
-	cmd := &exec.Cmd{Path: self, Args: args, Stdin: devnull, Stdout: devnull, Stderr: devnull}
-	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start background announcer: %w", err)
 	}
-	pid := cmd.Process.Pid
-	_ = cmd.Process.Release()
-	if err := os.MkdirAll(r.StateDir, 0o755); err == nil {
-		_ = os.WriteFile(pidFile(r.StateDir, t.cfg.IP.String()), []byte(strconv.Itoa(pid)+"\n"), 0o644)
-	}
+	_ = r.WriteState(pidFile(t.cfg.IP.String()), []byte(strconv.Itoa(pid)+"\n"))
 	return nil
 }
 
 // stopBackground ends a background announcer of ip that is still running
 // (all of them for ip ""), checking that the pid still is one.
 func stopBackground(r *ocf.Request, ip string) {
-	pattern := pidFile(r.StateDir, ip)
+	pattern := r.StatePath(pidFile(ip))
 	if ip == "" {
-		pattern = pidFile(r.StateDir, "*")
+		pattern = r.StatePath(pidFile("*"))
 	}
 	files, _ := filepath.Glob(pattern)
 	for _, f := range files {

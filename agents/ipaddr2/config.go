@@ -134,10 +134,10 @@ func ParseConfig(r *ocf.Request) (*Config, error) {
 	} else {
 		c.ArpInterval = time.Duration(n) * time.Millisecond
 	}
-	if c.ArpCount, err = nonNegative(r, "arp_count"); err != nil {
+	if c.ArpCount, err = r.IntIn("arp_count", 0, ocf.MaxInt); err != nil {
 		return nil, err
 	}
-	if c.ArpCountRefresh, err = nonNegative(r, "arp_count_refresh"); err != nil {
+	if c.ArpCountRefresh, err = r.IntIn("arp_count_refresh", 0, ocf.MaxInt); err != nil {
 		return nil, err
 	}
 	c.ArpBackground = true
@@ -190,9 +190,9 @@ func ParseConfig(r *ocf.Request) (*Config, error) {
 	}
 	c.CheckLink = ocf.IsTrue(r.Param("check_link_status"))
 
-	n, err := r.Int("lvs_ipv6_addrlabel_value")
-	if err != nil || n < 0 || n > math.MaxUint32 {
-		return nil, ocf.NotConfigured("lvs_ipv6_addrlabel_value must be a non-negative integer")
+	n, err := r.IntIn("lvs_ipv6_addrlabel_value", 0, math.MaxUint32)
+	if err != nil {
+		return nil, err
 	}
 	c.AddrLabel, c.AddrLabelValue = c.V6 && r.Bool("lvs_ipv6_addrlabel"), uint32(n)
 	c.Unsupported = unsupported(r, c)
@@ -217,17 +217,6 @@ func unsupported(r *ocf.Request, c *Config) string {
 		return "lvs_support is not supported by ocf:paceline:IPaddr2"
 	}
 	return ""
-}
-
-func nonNegative(r *ocf.Request, name string) (int, error) {
-	n, err := r.Int(name)
-	if err != nil {
-		return 0, err
-	}
-	if n < 0 {
-		return 0, ocf.NotConfigured("%s must not be negative, got %d", name, n)
-	}
-	return n, nil
 }
 
 // parsePrefixLen accepts a prefix length, or for IPv4 a dotted-quad

@@ -285,9 +285,8 @@ func monitor(ctx context.Context, a *action) error {
 // runMonitorScripts runs monitor_scripts one after the other.
 func (a *action) runMonitorScripts(ctx context.Context) error {
 	for _, script := range a.cfg.MonitorScript {
-		cmd := ocf.Command(ctx, script)
-		out, err := cmd.CombinedOutput()
-		text := strings.TrimSpace(string(out))
+		out, err := ocf.Helper{Path: script}.Run(ctx)
+		text := strings.TrimSpace(string(out.Stdout))
 		if err != nil {
 			return ocf.Generic("monitor command %q for domain %s failed (%v) with output: %s", script, a.name, err, text)
 		}
@@ -433,10 +432,10 @@ func (a *action) prepareImage(ctx context.Context) error {
 		return ocf.Generic("cannot read backingfile %s: %v", a.cfg.BackingFile, err)
 	}
 	_ = os.Remove(image)
-	out, err := ocf.Command(ctx, "qemu-img", "create", "-q", "-f", "qcow2",
-		"-b", a.cfg.BackingFile, "-F", format, image).CombinedOutput()
+	out, err := ocf.Helper{Path: "qemu-img", Args: []string{"create", "-q", "-f", "qcow2",
+		"-b", a.cfg.BackingFile, "-F", format, image}}.Run(ctx)
 	if err != nil {
-		return ocf.Generic("qemu-img create of %s on %s failed: %v: %s", image, a.cfg.BackingFile, err, strings.TrimSpace(string(out)))
+		return ocf.Generic("qemu-img create of %s on %s failed: %v: %s", image, a.cfg.BackingFile, err, strings.TrimSpace(string(out.Stdout)))
 	}
 	return nil
 }

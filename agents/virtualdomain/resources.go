@@ -45,8 +45,8 @@ func (a *action) saveConfig(ctx context.Context, d Domain) {
 	a.doc = []byte(x)
 	a.r.Log.Infof("saved the configuration of domain %s to %s", a.name, a.cfg.File)
 	if a.cfg.SyncConfig {
-		if out, err := ocf.Command(ctx, "csync2", "-x", a.cfg.File).CombinedOutput(); err != nil {
-			a.r.Log.Warnf("syncing %s with csync2 failed: %v: %s", a.cfg.File, err, strings.TrimSpace(string(out)))
+		if out, err := (ocf.Helper{Path: "csync2", Args: []string{"-x", a.cfg.File}}).Run(ctx); err != nil {
+			a.r.Log.Warnf("syncing %s with csync2 failed: %v: %s", a.cfg.File, err, strings.TrimSpace(string(out.Stdout)))
 		}
 	}
 }
@@ -163,8 +163,8 @@ func (a *action) updateUtilization(ctx context.Context, d Domain) {
 		} else {
 			args = append(args, "-d", name)
 		}
-		if out, err := ocf.Command(ctx, "crm_resource", args...).CombinedOutput(); err != nil {
-			a.r.Log.Warnf("crm_resource could not update the utilization attribute %s: %v: %s", name, err, strings.TrimSpace(string(out)))
+		if out, err := (ocf.Helper{Path: "crm_resource", Args: args}).Run(ctx); err != nil {
+			a.r.Log.Warnf("crm_resource could not update the utilization attribute %s: %v: %s", name, err, strings.TrimSpace(string(out.Stdout)))
 			continue
 		}
 		cached[name] = want[name]

@@ -1,13 +1,13 @@
 package fence
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os/exec"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/paceline-ha/paceline/pkg/ocf"
 )
 
 // Login returns fencing.py's options for a networked device: address,
@@ -94,15 +94,14 @@ func (o *Options) Password(ctx context.Context) (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, passwordScriptTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", script)
-	var out bytes.Buffer
-	cmd.Stdout = &out // its stderr is not kept: it might hold the secret
-	cmd.WaitDelay = time.Second
-	if err := cmd.Run(); err != nil {
+	// Its standard error is kept apart and never shown: it might hold
+	// the secret.
+	out, err := ocf.Helper{Path: "/bin/sh", Args: []string{"-c", script}, SplitStderr: true}.Run(ctx)
+	if err != nil {
 		if ctx.Err() != nil {
 			return "", fmt.Errorf("password_script did not finish within %v", passwordScriptTimeout)
 		}
 		return "", fmt.Errorf("password_script failed (%v)", err)
 	}
-	return strings.TrimRight(out.String(), " \t\r\n"), nil
+	return strings.TrimRight(string(out.Stdout), " \t\r\n"), nil
 }

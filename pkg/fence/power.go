@@ -79,18 +79,13 @@ func newSequencer(dev Device, t Timing, log *ocf.Logger) *sequencer {
 	return &sequencer{dev: dev, t: t, log: log, sleep: sleepCtx, now: time.Now}
 }
 
+// sleepCtx is ocf.Sleep as the sequencer wants it: the context's error
+// when it ended first.
 func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
+	if !ocf.Sleep(ctx, d) {
 		return ctx.Err()
 	}
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-tm.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return nil
 }
 
 func (s *sequencer) delay(ctx context.Context) error {

@@ -1,15 +1,11 @@
 package ocf
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
-	"time"
 )
 
 // Lifetime of a node attribute, as crm_attribute's --lifetime takes it.
@@ -25,35 +21,17 @@ const (
 // output. The real one is ExecRunner; tests use a fake.
 type CommandRunner func(ctx context.Context, name string, args ...string) ([]byte, error)
 
-// Command is exec.CommandContext for helpers an agent runs (fsck, mount,
-// crm_attribute): the child gets its own process group, and when ctx ends
-// the whole group is killed, so that no grandchild (fsck.ext4 under fsck,
-// mount.nfs under mount) goes on working after the action gave up.
-func Command(ctx context.Context, name string, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = time.Second
-	return cmd
-}
-
-// ExecRunner runs the command as a child process, killed when ctx expires.
+// ExecRunner runs the command as a Helper and returns its standard
+// output; a failure carries its standard error.
 func ExecRunner(ctx context.Context, name string, args ...string) ([]byte, error) {
-	cmd := Command(ctx, name, args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	out, err := Helper{Path: name, Args: args, SplitStderr: true}.Run(ctx)
 	if err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if ctx.Err() != nil {
-			return out, fmt.Errorf("%s: %w", name, ctx.Err())
+		if msg := strings.TrimSpace(string(out.Stderr)); msg != "" && ctx.Err() == nil {
+			return out.Stdout, fmt.Errorf("%w: %s", err, msg)
 		}
-		if msg != "" {
-			return out, fmt.Errorf("%s: %w: %s", name, err, msg)
-		}
-		return out, fmt.Errorf("%s: %w", name, err)
+		return out.Stdout, err
 	}
-	return out, nil
+	return out.Stdout, nil
 }
 
 // Attributes sets, reads and deletes node attributes through Pacemaker's
@@ -100,8 +78,8 @@ func (a *Attributes) Get(ctx context.Context, name string, lt Lifetime) (string,
 	out, err := a.Run(ctx, a.Command, a.args(name, lt, "--query", "--quiet")...)
 	if err != nil {
 		// crm_attribute exits 105 (no such object) for a missing attribute.
-		var ee *exec.ExitError
-		if errors.As(err, &ee) && ee.ExitCode() == 105 {
+		var ee *ExitError
+		if errors.As(err, &ee) && ee.Code == 105 {
 			return "", ErrNoAttribute
 		}
 		return "", err

@@ -54,3 +54,23 @@ func (r *Request) Int(name string) (int, error) {
 	}
 	return n, nil
 }
+
+// IntIn returns an integer parameter that must lie within [lo, hi]; a
+// value that is not an integer, or outside, is a configuration error
+// (OCF_ERR_CONFIGURED) that names the parameter and the range.
+func (r *Request) IntIn(name string, lo, hi int) (int, error) {
+	n, err := r.Int(name)
+	if err != nil {
+		return 0, err
+	}
+	if n < lo || n > hi {
+		if hi == MaxInt {
+			return 0, NotConfigured("parameter %s=%d must be %d or more", name, n, lo)
+		}
+		return 0, NotConfigured("parameter %s=%d is outside %d..%d", name, n, lo, hi)
+	}
+	return n, nil
+}
+
+// MaxInt is the largest int, for IntIn without an upper bound.
+const MaxInt = int(^uint(0) >> 1)
