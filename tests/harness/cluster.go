@@ -77,6 +77,10 @@ type ClusterSpec struct {
 	// without taking it down (SweepClusters). 0 for plcluster's.
 	Owner      int    `json:"owner,omitempty"`
 	OwnerStart string `json:"owner_start,omitempty"`
+	// Cache is the test cache (CacheRoot) of the process that made the
+	// cluster: the nodes' PID 1 run with an environment of their own, and
+	// a node with a Root binds this directory in (the VMs' images).
+	Cache string `json:"cache,omitempty"`
 }
 
 // Addresses of the cluster network.
@@ -175,6 +179,7 @@ func UpCluster(spec ClusterSpec) (*Cluster, error) {
 	if c.Owner != 0 {
 		c.OwnerStart = processStart(c.Owner)
 	}
+	c.Cache = CacheRoot()
 	if err := c.up(); err != nil {
 		_ = c.Down()
 		return nil, err
