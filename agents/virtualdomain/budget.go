@@ -1,9 +1,14 @@
 package virtualdomain
 
-import "time"
+import (
+	"time"
 
-// Budget arithmetic: how an action's time is split. All of it is pure so
-// that tables can check it.
+	"github.com/paceline-ha/paceline/pkg/ocf"
+)
+
+// How stop and migrate_to split their time. The rules are VirtualDomain's;
+// the arithmetic (a part of the time left, within bounds) is
+// ocf.ShareUntil. Pure functions, so that tables can check them.
 
 const (
 	// destroyMin and destroyMax bound the time kept for a destroy at the
@@ -23,47 +28,25 @@ const (
 	shutdownResend = 5 * time.Second
 )
 
-// DestroyReserve is the part of a stop's remaining time kept for the
-// destroy: a fifth, between 3 and 15 seconds, never more than what is left.
-func DestroyReserve(left time.Duration) time.Duration {
-	return clamp(left/5, destroyMin, destroyMax, left)
-}
-
-// AbortReserve is the part of a migrate_to's remaining time kept for
-// aborting the migration: a tenth, between 5 and 10 seconds.
-func AbortReserve(left time.Duration) time.Duration {
-	return clamp(left/10, abortMin, abortMax, left)
-}
-
 // GracefulUntil is when a stop that began at now with the given deadline
-// stops waiting for a graceful shutdown and destroys the domain.
+// stops waiting for a graceful shutdown and destroys the domain: a fifth
+// of the time left, between 3 and 15 seconds, is kept for the destroy.
 func GracefulUntil(now, deadline time.Time) time.Time {
-	left := deadline.Sub(now)
-	if left <= 0 {
-		return now
-	}
-	return deadline.Add(-DestroyReserve(left))
+	return leaving(now, deadline, ocf.ShareUntil(now, deadline, 5, destroyMin, destroyMax))
 }
 
 // AbortAt is when a migration started at now with the given deadline is
-// aborted if it has not finished.
+// aborted if it has not finished: a tenth of the time left, between 5 and
+// 10 seconds, is kept for the abort.
 func AbortAt(now, deadline time.Time) time.Time {
-	left := deadline.Sub(now)
-	if left <= 0 {
-		return now
-	}
-	return deadline.Add(-AbortReserve(left))
+	return leaving(now, deadline, ocf.ShareUntil(now, deadline, 10, abortMin, abortMax))
 }
 
-func clamp(d, lo, hi, limit time.Duration) time.Duration {
-	if d < lo {
-		d = lo
+// leaving is the moment that leaves reserve before deadline; now when
+// less than that is left, so that the next step gets all there is.
+func leaving(now, deadline time.Time, reserve time.Duration) time.Time {
+	if t := deadline.Add(-reserve); t.After(now) {
+		return t
 	}
-	if d > hi {
-		d = hi
-	}
-	if d > limit {
-		d = limit
-	}
-	return d
+	return now
 }

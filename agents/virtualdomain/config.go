@@ -96,12 +96,10 @@ func ParseConfig(r *ocf.Request) (*Config, error) {
 	if c.Speed, err = decimal(r.Param("migration_speed"), "migration_speed"); err != nil {
 		return nil, err
 	}
-	if p := r.Param("migrateport"); p != "" {
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 1 || n > 65535 {
-			return nil, ocf.NotConfigured("migrateport must be a port number, not %q", p)
+	if r.Param("migrateport") != "" {
+		if c.MigratePort, err = r.IntIn("migrateport", 1, 65535); err != nil {
+			return nil, err
 		}
-		c.MigratePort = n
 	}
 	if c.MigrateOpts, err = ParseMigrateOptions(r.Param("migrate_options")); err != nil {
 		return nil, err

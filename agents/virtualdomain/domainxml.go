@@ -4,6 +4,8 @@ package virtualdomain
 
 import (
 	"context"
+	"maps"
+	"slices"
 
 	"libvirt.org/go/libvirtxml"
 
@@ -30,7 +32,7 @@ func PoolsAndNetworks(doc []byte) (pools, nets []string, err error) {
 			}
 		}
 	}
-	return keys(p), keys(n), nil
+	return slices.Sorted(maps.Keys(p)), slices.Sorted(maps.Keys(n)), nil
 }
 
 // startResources starts (or refreshes) the pools and networks the domain

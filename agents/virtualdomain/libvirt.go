@@ -20,12 +20,9 @@ import (
 // call on a hung daemon blocks in C and cannot be interrupted, but the
 // agent can still answer in time and exit, which ends the call with it.
 
-// DelegateTo is the program this build hands libvirt actions to: none,
-// this build talks to libvirt itself.
-const DelegateTo = ""
-
-// Companion is the cgo build of paceline that runs libvirt actions.
-const Companion = "paceline-libvirt"
+// This build (Companion) has libvirt's client: it runs every action
+// itself and hands none over.
+const delegateTo = ""
 
 // bounded runs f and returns its result, or an error naming what when ctx
 // ends first.
@@ -91,9 +88,9 @@ func startEvents() error {
 	return err
 }
 
-// Dial opens one libvirt connection; uri "" is libvirt's default. With
-// events, the default event loop runs (for migration statistics).
-func Dial(ctx context.Context, uri string, events bool) (Hypervisor, error) {
+// dialLibvirt opens one libvirt connection; uri "" is libvirt's default.
+// With events, the default event loop runs (for migration statistics).
+func dialLibvirt(ctx context.Context, uri string, events bool) (Hypervisor, error) {
 	if events {
 		if err := startEvents(); err != nil {
 			return nil, notInstalled(err)

@@ -4,23 +4,15 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"os"
-	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/paceline-ha/paceline/pkg/ocf"
 )
-
-func keys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
 
 // saveConfig writes the domain's inactive XML back to config when it
 // differs (save_config_on_stop), then syncs it with csync2 when asked.
@@ -92,18 +84,17 @@ func UtilChanges(want, cached map[string]string) []string {
 	return names
 }
 
-func (a *action) utilCache() string {
-	return filepath.Join(a.r.StateDir, "VirtualDomain-"+a.r.Instance+".utilization")
+// utilizationState is the state file in HA_RSCTMP with the values last
+// written.
+func (a *action) utilizationState() string {
+	return "VirtualDomain-" + a.r.Instance + ".utilization"
 }
 
-func (a *action) removeUtilizationCache() { _ = os.Remove(a.utilCache()) }
+func (a *action) removeUtilizationCache() { _ = a.r.RemoveState(a.utilizationState()) }
 
-func readUtilCache(path string) map[string]string {
+// parseUtilCache reads the state file's name=value lines.
+func parseUtilCache(data []byte) map[string]string {
 	out := map[string]string{}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return out
-	}
 	for _, line := range strings.Split(string(data), "\n") {
 		if k, v, ok := strings.Cut(line, "="); ok {
 			out[k] = v
@@ -112,20 +103,13 @@ func readUtilCache(path string) map[string]string {
 	return out
 }
 
-func writeUtilCache(path string, m map[string]string) error {
+// formatUtilCache writes the state file's lines, sorted by name.
+func formatUtilCache(m map[string]string) []byte {
 	var b strings.Builder
-	for _, k := range keys(boolKeys(m)) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		fmt.Fprintf(&b, "%s=%s\n", k, m[k])
 	}
-	return ocf.WriteFileAtomic(path, []byte(b.String()), 0o644)
-}
-
-func boolKeys(m map[string]string) map[string]bool {
-	out := make(map[string]bool, len(m))
-	for k := range m {
-		out[k] = true
-	}
-	return out
+	return []byte(b.String())
 }
 
 // updateUtilization keeps the resource's utilization attributes equal to
@@ -146,8 +130,8 @@ func (a *action) updateUtilization(ctx context.Context, d Domain) {
 		return
 	}
 	want := UtilValues(a.cfg.Util, info)
-	cache := a.utilCache()
-	cached := readUtilCache(cache)
+	data, _ := a.r.ReadState(a.utilizationState()) // none yet: all is new
+	cached := parseUtilCache(data)
 	changed := UtilChanges(want, cached)
 	if len(changed) == 0 {
 		return
@@ -170,9 +154,7 @@ func (a *action) updateUtilization(ctx context.Context, d Domain) {
 		cached[name] = want[name]
 		a.r.Log.Infof("utilization %s of %s set to %q", name, a.r.Instance, want[name])
 	}
-	if err := os.MkdirAll(a.r.StateDir, 0o755); err == nil {
-		_ = writeUtilCache(cache, cached)
-	}
+	_ = a.r.WriteState(a.utilizationState(), formatUtilCache(cached))
 }
 
 // cibReachable tells, without starting a program, whether Pacemaker's CIB

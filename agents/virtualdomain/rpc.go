@@ -91,10 +91,8 @@ func dialRPC(ctx context.Context, network, addr, name string) (*rpcConn, error) 
 	if err != nil {
 		return nil, err
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		_ = c.SetDeadline(dl)
-	}
 	r := &rpcConn{c: c}
+	r.setDeadline(ctx)
 	if err := r.authenticate(); err != nil {
 		c.Close()
 		return nil, err
@@ -150,7 +148,14 @@ type rpcConn struct {
 	serial uint32
 }
 
-// rpcError is an error reply from the daemon.
+// setDeadline bounds every call on the connection by ctx's deadline
+// (none when ctx has none).
+func (r *rpcConn) setDeadline(ctx context.Context) {
+	dl, _ := ctx.Deadline()
+	_ = r.c.SetDeadline(dl)
+}
+
+// rpcErr is an error reply from the daemon.
 type rpcErr struct {
 	code int32
 	msg  string

@@ -70,21 +70,6 @@ func TestSameUUID(t *testing.T) {
 	}
 }
 
-// definedDomain is an inactive domain libvirt knows, for definition():
-// its XML, and whether (and how) it was undefined.
-type definedDomain struct {
-	Domain      // the methods definition() must not call panic
-	xml         string
-	undefined   bool
-	undefineErr error
-}
-
-func (d *definedDomain) InactiveXML(context.Context) (string, error) { return d.xml, nil }
-func (d *definedDomain) Undefine(context.Context) error {
-	d.undefined = d.undefineErr == nil
-	return d.undefineErr
-}
-
 func TestDefinition(t *testing.T) {
 	const have = "11111111-2222-4333-8444-555555555555"
 	existing := "<domain type='qemu'><name>vm1</name><uuid>" + have + "</uuid></domain>"
@@ -106,14 +91,15 @@ func TestDefinition(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := &definedDomain{xml: existing, undefineErr: tt.undefineErr}
+			d := newFakeHV().add("vm1", have, ShutOff)
+			d.xml, d.undefineErr = existing, tt.undefineErr
 			a := &action{r: request(t, "start", nil), cfg: &Config{File: "/nonexistent/vm1.xml"}, name: "vm1", doc: []byte(tt.config)}
 			doc, err := a.definition(context.Background(), d)
 			if got := ocf.CodeOf(err); got != tt.code {
 				t.Fatalf("definition() error %v (%s), want %s", err, got, tt.code)
 			}
-			if d.undefined != tt.undefined {
-				t.Errorf("definition() undefined the old domain: %v, want %v", d.undefined, tt.undefined)
+			if undefined := d.state == Undefined; undefined != tt.undefined {
+				t.Errorf("definition() undefined the old domain: %v, want %v", undefined, tt.undefined)
 			}
 			if err != nil {
 				if !strings.Contains(err.Error(), "snapshots") {

@@ -13,11 +13,6 @@ import (
 	"github.com/paceline-ha/paceline/pkg/ocf"
 )
 
-func request(t *testing.T, action string, params map[string]string) *ocf.Request {
-	t.Helper()
-	return ocf.NewRequest(Agent(), "vm1", action, params, nil)
-}
-
 func TestStatusOf(t *testing.T) {
 	tests := []struct {
 		state State
@@ -299,11 +294,13 @@ func TestUtilization(t *testing.T) {
 			t.Errorf("UtilChanges(cached %v) = %v, want %v", tt.cached, got, tt.want)
 		}
 	}
-	path := filepath.Join(t.TempDir(), "cache")
-	if err := writeUtilCache(path, want); err != nil {
-		t.Fatal(err)
+	// The state file: one name=value line each, sorted, read back as it
+	// was written.
+	data := formatUtilCache(want)
+	if string(data) != "cpu=2\nhost_memory=96\nhv_memory=\n" {
+		t.Errorf("formatUtilCache = %q", data)
 	}
-	if got := readUtilCache(path); !reflect.DeepEqual(got, want) {
+	if got := parseUtilCache(data); !reflect.DeepEqual(got, want) {
 		t.Errorf("cache round trip = %v, want %v", got, want)
 	}
 }

@@ -2,6 +2,7 @@ package ocf
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -33,6 +34,10 @@ type Invocation struct {
 	Stdout io.Writer
 	Stderr io.Writer
 	Start  time.Time // when the process started (for the time budget)
+	// Handoff replaces the process with another program acting as the
+	// agent, for an action that returned Handoff: Delegate in a real
+	// process (Main), nil (no hand-over) where Exec runs in a test.
+	Handoff func(agent, program string)
 }
 
 // Main runs the agent for this process and exits with its code.
@@ -40,6 +45,7 @@ func Main(a *Agent) {
 	code := Exec(a, Invocation{
 		Args: os.Args, Env: os.Environ(),
 		Stdout: os.Stdout, Stderr: os.Stderr, Start: time.Now(),
+		Handoff: Delegate,
 	})
 	os.Exit(int(code))
 }
@@ -98,6 +104,11 @@ func Exec(a *Agent, inv Invocation) Status {
 	r.Deadline = inv.Start.Add(r.Timeout - Margin(r.Timeout))
 
 	err := runHandler(h, withLazyDeadline(r.Deadline), r)
+	var ho *handoff
+	if errors.As(err, &ho) && inv.Handoff != nil {
+		r.Log.Debugf("handing %s over to %s", action, ho.program)
+		inv.Handoff(a.Meta.Name, ho.program) // returns only when the program is missing
+	}
 	code := CodeOf(err)
 	if reason := ReasonOf(err); reason != "" {
 		if code == Success {

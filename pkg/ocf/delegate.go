@@ -1,6 +1,7 @@
 package ocf
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -32,4 +33,29 @@ func Delegate(agent, program string) {
 			_ = syscall.Exec(p, argv, os.Environ())
 		}
 	}
+}
+
+// Handoff is the error an action returns when it finds, while running,
+// that another program must run it: VirtualDomain's static build meeting
+// a libvirt daemon that only libvirt's client can talk to (modular
+// daemons, authentication). Exec then replaces this process with program
+// (Delegate), as main does for the actions the registry hands over
+// before they start; the action starts again there. When program is
+// missing, the action ends with missing instead.
+func Handoff(program string, missing error) error {
+	return &handoff{program: program, missing: missing}
+}
+
+type handoff struct {
+	program string
+	missing error
+}
+
+func (h *handoff) Error() string { return h.missing.Error() }
+func (h *handoff) Unwrap() error { return h.missing }
+
+// IsHandoff reports whether err hands the action over to program.
+func IsHandoff(err error, program string) bool {
+	var h *handoff
+	return errors.As(err, &h) && h.program == program
 }

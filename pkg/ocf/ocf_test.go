@@ -379,3 +379,26 @@ func TestLastExitReason(t *testing.T) {
 	got := LastExitReason(stderr, "ocf-exit-reason:")
 	assert.Equal(t, strings.Repeat("y", 128), got)
 }
+
+// TestHandoff: an action that returns Handoff is handed over to the
+// program (Invocation.Handoff, Delegate in a real process); when that
+// returns (the program is missing), the action ends with the error given.
+func TestHandoff(t *testing.T) {
+	a := testAgent(map[string]Handler{
+		"monitor": func(ctx context.Context, r *Request) error {
+			return Handoff("paceline-libvirt", NotInstalled("needs paceline-libvirt"))
+		},
+	})
+	var handed []string
+	var out, errb bytes.Buffer
+	code := Exec(a, Invocation{Args: []string{"Test", "monitor"}, Env: []string{"OCF_RESOURCE_INSTANCE=t"},
+		Stdout: &out, Stderr: &errb, Handoff: func(agent, program string) { handed = append(handed, agent, program) }})
+	assert.Equal(t, []string{"Test", "paceline-libvirt"}, handed, "handed over once, as the agent")
+	assert.Equal(t, ErrInstalled, code)
+	assert.Contains(t, errb.String(), "ocf-exit-reason:needs paceline-libvirt")
+	assert.True(t, IsHandoff(Handoff("x", Generic("y")), "x"))
+	assert.False(t, IsHandoff(Generic("y"), "x"))
+	// Without a hand-over function (a test's Exec) nothing is handed over.
+	code, _, _ = execAgent(t, a, []string{"OCF_RESOURCE_INSTANCE=t"}, "monitor")
+	assert.Equal(t, ErrInstalled, code)
+}
