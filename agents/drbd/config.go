@@ -1,32 +1,45 @@
 package drbd
 
 import (
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/paceline-ha/paceline/pkg/drbd"
+	drbdstate "github.com/paceline-ha/paceline/pkg/drbd"
 	"github.com/paceline-ha/paceline/pkg/ocf"
 )
 
 // config is the resource's parameters, checked.
 type config struct {
-	res, conf          string
-	adjust             drbd.Adjust
-	adjustErr          error // logged; the default is used
-	stopOutdates       bool
-	ignoreNoNotify     bool
-	wfc                time.Duration // 0: do not wait
-	removeIfPeerPrim   string        // "true", "false" or "unexpected"
-	unfence            bool
-	unfenceArgs        string
-	verGE, verLT       drbd.Version // zero: no check
-	connectAfterPromot bool
+	resource              string // drbd_resource
+	drbdconf              string
+	adjust                drbdstate.Adjust // adjust_master_score
+	adjustErr             error            // logged; the default is used
+	stopOutdatesSecondary bool
+	ignoreMissingNotify   bool          // ignore_missing_notifications
+	connectTimeout        time.Duration // wfc_timeout; 0: start does not wait for the peers
+	ifPeerPrimary         peerPrimaryPolicy
+	unfenceIfAllUpToDate  bool
+	unfenceExtraArgs      string
+	// requireGE and requireLT are require_drbd_module_version_ge and _lt;
+	// zero: no check.
+	requireGE, requireLT    drbdstate.Version
+	connectOnlyAfterPromote bool
 }
 
-// nameOK is upstream's whitelist for resource names and the config path:
-// letters, digits and - % + . / : = @ _.
-func nameOK(s string) bool {
+// peerPrimaryPolicy is remove_master_score_if_peer_primary: what a
+// Secondary connected to a Primary peer with UpToDate data does with its
+// own promotion score.
+type peerPrimaryPolicy int
+
+const (
+	keepScoreIfPeerPrimary         peerPrimaryPolicy = iota // false
+	removeScoreIfPeerPrimary                                // true
+	removeScoreIfUnexpectedPrimary                          // unexpected: when Pacemaker knows of no promoted instance
+)
+
+// validName is upstream's whitelist for resource names and the config
+// path: letters, digits and - % + . / : = @ _.
+func validName(s string) bool {
 	if s == "" {
 		return false
 	}
@@ -45,52 +58,52 @@ func nameOK(s string) bool {
 // (6), as upstream's.
 func configOf(r *ocf.Request) (config, error) {
 	c := config{
-		res:  r.Param("drbd_resource"),
-		conf: r.Param("drbdconf"),
+		resource: r.Param("drbd_resource"),
+		drbdconf: r.Param("drbdconf"),
 	}
-	if c.res == "" {
+	if c.resource == "" {
 		return c, ocf.NotConfigured("drbd_resource is not set")
 	}
-	if !nameOK(c.res) {
-		return c, ocf.NotConfigured("drbd_resource=%q has characters other than letters, digits and -%%+./:=@_", c.res)
+	if !validName(c.resource) {
+		return c, ocf.NotConfigured("drbd_resource=%q has characters other than letters, digits and -%%+./:=@_", c.resource)
 	}
-	if c.conf == "" {
-		c.conf = "/etc/drbd.conf" // as upstream: empty is the default
+	if c.drbdconf == "" {
+		c.drbdconf = "/etc/drbd.conf" // as upstream: empty is the default
 	}
-	if !nameOK(c.conf) {
-		return c, ocf.NotConfigured("drbdconf=%q has characters other than letters, digits and -%%+./:=@_", c.conf)
+	if !validName(c.drbdconf) {
+		return c, ocf.NotConfigured("drbdconf=%q has characters other than letters, digits and -%%+./:=@_", c.drbdconf)
 	}
-	c.adjust, c.adjustErr = drbd.ParseAdjust(r.Param("adjust_master_score"))
-	c.stopOutdates = r.Bool("stop_outdates_secondary")
-	c.ignoreNoNotify = r.Bool("ignore_missing_notifications")
-	if w := strings.TrimSpace(r.Param("wfc_timeout")); w != "" {
-		if n, err := strconv.Atoi(w); err == nil && n > 0 {
-			c.wfc = time.Duration(n) * time.Second
-		}
+	c.adjust, c.adjustErr = drbdstate.ParseAdjust(r.Param("adjust_master_score"))
+	c.stopOutdatesSecondary = r.Bool("stop_outdates_secondary")
+	c.ignoreMissingNotify = r.Bool("ignore_missing_notifications")
+	// As upstream, a wfc_timeout that is empty, not a number or not
+	// positive is no error: start does not wait.
+	if n, err := r.IntIn("wfc_timeout", 1, ocf.MaxInt); err == nil {
+		c.connectTimeout = time.Duration(n) * time.Second
 	}
 	switch v := strings.ToLower(strings.TrimSpace(r.Param("remove_master_score_if_peer_primary"))); {
 	case v == "unexpected":
-		c.removeIfPeerPrim = v
+		c.ifPeerPrimary = removeScoreIfUnexpectedPrimary
 	case ocf.IsTrue(v):
-		c.removeIfPeerPrim = "true"
+		c.ifPeerPrimary = removeScoreIfPeerPrimary
 	case v == "" || ocf.IsBool(v):
-		c.removeIfPeerPrim = "false"
+		c.ifPeerPrimary = keepScoreIfPeerPrimary
 	default: // as upstream: anything else is false
 		r.Log.Warnf("remove_master_score_if_peer_primary=%q is not true, false or unexpected: taken as false", v)
-		c.removeIfPeerPrim = "false"
+		c.ifPeerPrimary = keepScoreIfPeerPrimary
 	}
-	c.unfence = r.Bool("unfence_if_all_uptodate")
-	c.unfenceArgs = r.Param("unfence_extra_args")
-	c.connectAfterPromot = r.Bool("connect_only_after_promote")
+	c.unfenceIfAllUpToDate = r.Bool("unfence_if_all_uptodate")
+	c.unfenceExtraArgs = r.Param("unfence_extra_args")
+	c.connectOnlyAfterPromote = r.Bool("connect_only_after_promote")
 	for _, p := range []struct {
 		name string
-		dst  *drbd.Version
-	}{{"require_drbd_module_version_ge", &c.verGE}, {"require_drbd_module_version_lt", &c.verLT}} {
+		dst  *drbdstate.Version
+	}{{"require_drbd_module_version_ge", &c.requireGE}, {"require_drbd_module_version_lt", &c.requireLT}} {
 		v := strings.TrimSpace(r.Param(p.name))
 		if v == "" {
 			continue
 		}
-		ver, err := drbd.ParseVersion(v)
+		ver, err := drbdstate.ParseVersion(v)
 		if err != nil {
 			return c, ocf.NotConfigured("%s: %v", p.name, err)
 		}
@@ -101,12 +114,12 @@ func configOf(r *ocf.Request) (config, error) {
 
 // checkVersion applies the module version requirements: "not installed"
 // (5) when they are not met.
-func (c config) checkVersion(v drbd.Version) error {
-	if !c.verGE.IsZero() && v.Less(c.verGE) {
-		return ocf.NotInstalled("DRBD module %s is older than require_drbd_module_version_ge=%s", v, c.verGE)
+func (c config) checkVersion(v drbdstate.Version) error {
+	if !c.requireGE.IsZero() && v.Less(c.requireGE) {
+		return ocf.NotInstalled("DRBD module %s is older than require_drbd_module_version_ge=%s", v, c.requireGE)
 	}
-	if !c.verLT.IsZero() && !v.Less(c.verLT) {
-		return ocf.NotInstalled("DRBD module %s is not older than require_drbd_module_version_lt=%s", v, c.verLT)
+	if !c.requireLT.IsZero() && !v.Less(c.requireLT) {
+		return ocf.NotInstalled("DRBD module %s is not older than require_drbd_module_version_lt=%s", v, c.requireLT)
 	}
 	return nil
 }
@@ -116,7 +129,7 @@ func (c config) checkVersion(v drbd.Version) error {
 // per node, at most two promoted instances, and at most two instances when
 // the module is 8.4 (which has one peer) or two may be promoted. A
 // resource that is not a clone at all is refused too.
-func checkClone(m ocf.Meta, v drbd.Version) error {
+func checkClone(m ocf.Meta, v drbdstate.Version) error {
 	cloneNodeMax := m.CloneNodeMax
 	if cloneNodeMax == 0 {
 		cloneNodeMax = 1
@@ -149,7 +162,7 @@ func checkClone(m ocf.Meta, v drbd.Version) error {
 // checkNotify refuses a clone without notifications (every action but
 // stop, monitor and validate-all), unless ignore_missing_notifications.
 func (c config) checkNotify(r *ocf.Request) error {
-	if c.ignoreNoNotify || r.Meta.NotifyEnabled {
+	if c.ignoreMissingNotify || r.Meta.NotifyEnabled {
 		return nil
 	}
 	if _, ok := r.Meta.Raw["notify_start_uname"]; ok {

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	drbdstate "github.com/paceline-ha/paceline/pkg/drbd"
 	"github.com/paceline-ha/paceline/pkg/ocf"
 )
 
@@ -377,7 +378,7 @@ func TestPromote(t *testing.T) {
 		code, stderr := call(t, f, "promote", nil, with(goodMeta, "timeout", "3000"))
 		assert.Equal(t, ocf.ErrGeneric, code)
 		assert.Contains(t, stderr, "Multiple primaries not allowed")
-		assert.LessOrEqual(t, f.count("drbdadm -c /etc/drbd.conf primary"), promoteAttempts)
+		assert.LessOrEqual(t, f.count("drbdadm -c /etc/drbd.conf primary"), drbdstate.PromoteAttempts)
 	})
 	t.Run("not running", func(t *testing.T) {
 		f := newFake(t)

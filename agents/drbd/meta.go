@@ -3,7 +3,7 @@ package drbd
 import (
 	"time"
 
-	"github.com/paceline-ha/paceline/pkg/drbd"
+	drbdstate "github.com/paceline-ha/paceline/pkg/drbd"
 	"github.com/paceline-ha/paceline/pkg/ocf"
 )
 
@@ -63,7 +63,7 @@ func Metadata() ocf.Metadata {
 				`Without this, every action except stop, monitor and validate-all fails
 				with "not configured" (6) when the clone does not have notify=true. The
 				agent needs the notifications to connect peers started later.`),
-			ocf.Param("adjust_master_score", s, drbd.DefaultAdjustString, "Promotion scores",
+			ocf.Param("adjust_master_score", s, drbdstate.DefaultAdjustString, "Promotion scores",
 				`Four non-decreasing numbers separated by spaces: the score for only
 				Consistent data; only a peer UpToDate; UpToDate here, Secondary, with
 				some peer's disk unknown; UpToDate here and Primary or every peer's disk

@@ -3,13 +3,11 @@ package drbd
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/paceline-ha/paceline/pkg/drbd"
-	"github.com/paceline-ha/paceline/pkg/ocf"
+	drbdstate "github.com/paceline-ha/paceline/pkg/drbd"
 )
 
 // scoreRefresh is how long a published score is trusted: a monitor that
@@ -19,11 +17,12 @@ import (
 // (attribute manager restarted, node rejoined) comes back.
 const scoreRefresh = time.Minute
 
-// scoreCache is the file that remembers the last published decision, in
-// HA_RSCTMP (cleared at boot, like the transient attribute itself).
-func (o *op) scoreCache() string {
+// scoreCacheName is the state file that remembers the last published
+// decision, in HA_RSCTMP (cleared at boot, like the transient attribute
+// itself).
+func (o *op) scoreCacheName() string {
 	name := strings.NewReplacer("/", "_", ":", "_").Replace(o.r.BaseInstance())
-	return filepath.Join(o.r.StateDir, "paceline-drbd-"+name+".score")
+	return "paceline-drbd-" + name + ".score"
 }
 
 // publish applies the promotion decision for st (nil: not running). With
@@ -34,59 +33,57 @@ func (o *op) scoreCache() string {
 // The cache holds what the decision was made from (the decision by the
 // state alone, and whether remove_master_score_if_peer_primary=unexpected
 // had to ask Pacemaker), so that a steady monitor asks nobody anything.
-func (o *op) publish(ctx context.Context, st *drbd.Resource, force bool) {
-	d := drbd.Promotion(st, o.cfg.adjust, drbd.ScoreOptions{})
+func (o *op) publish(ctx context.Context, st *drbdstate.Resource, force bool) {
+	d := drbdstate.Promotion(st, o.cfg.adjust, drbdstate.ScoreOptions{})
 	key := decisionKey(d)
 	peerPrimary := promotedMax(o.r.Meta) == 1 && st.Configured() && !st.IsPrimary() && st.PeerPrimary() != ""
 	ask := false
-	switch o.cfg.removeIfPeerPrim {
-	case "true":
-		d = drbd.Promotion(st, o.cfg.adjust, drbd.ScoreOptions{RemoveIfPeerPrimary: promotedMax(o.r.Meta) == 1})
-	case "unexpected":
-		ask = peerPrimary && d.Action == drbd.Set
+	switch o.cfg.ifPeerPrimary {
+	case removeScoreIfPeerPrimary:
+		d = drbdstate.Promotion(st, o.cfg.adjust, drbdstate.ScoreOptions{RemoveIfPeerPrimary: promotedMax(o.r.Meta) == 1})
+	case removeScoreIfUnexpectedPrimary:
+		ask = peerPrimary && d.Action == drbdstate.Set
 	}
 	if ask {
 		key += " (peer Primary, asked Pacemaker)"
 	}
-	if d.Action == drbd.Keep {
-		o.r.Log.Debugf("promotion score of %s: %s", o.cfg.res, d)
+	if d.Action == drbdstate.Keep {
+		o.r.Log.Debugf("promotion score of %s: %s", o.cfg.resource, d)
 		return
 	}
-	cache := o.scoreCache()
-	if !force && cacheFresh(cache, key) {
+	cache := o.scoreCacheName()
+	if !force && o.cacheFresh(cache, key) {
 		return
 	}
 	if ask && !o.pacemakerKnowsPromoted(ctx) {
-		d = drbd.Promotion(st, o.cfg.adjust, drbd.ScoreOptions{RemoveIfPeerPrimary: true})
+		d = drbdstate.Promotion(st, o.cfg.adjust, drbdstate.ScoreOptions{RemoveIfPeerPrimary: true})
 	}
 	// Forget the last write first: should anything below fail, the next
 	// monitor writes again.
-	_ = os.Remove(cache)
+	_ = o.r.RemoveState(cache)
 	attrs := o.attributes(o.r)
 	var err error
-	if d.Action == drbd.Set {
+	if d.Action == drbdstate.Set {
 		err = attrs.SetPromotionScore(ctx, o.r.BaseInstance(), d.Score)
 	} else {
 		err = attrs.DeletePromotionScore(ctx, o.r.BaseInstance())
 	}
 	if err != nil {
-		o.r.Log.Errorf("promotion score of %s (%s): %v", o.cfg.res, d, err)
+		o.r.Log.Errorf("promotion score of %s (%s): %v", o.cfg.resource, d, err)
 		return
 	}
-	o.r.Log.Debugf("promotion score of %s: %s", o.cfg.res, d)
-	if err := os.MkdirAll(o.r.StateDir, 0o755); err == nil {
-		_ = ocf.WriteFileAtomic(cache, []byte(key+"\n"), 0o644)
-	}
-	if o.cfg.unfence && st.IsPrimary() && st.AllLocalUpToDate() && st.AllPeersAllUpToDate() {
-		if res := o.adm(ctx, "unfence-peer", o.cfg.res); res.err != nil {
-			o.r.Log.Warnf("unfence-peer %s: %s", o.cfg.res, res.msg())
+	o.r.Log.Debugf("promotion score of %s: %s", o.cfg.resource, d)
+	_ = o.r.WriteState(cache, []byte(key+"\n"))
+	if o.cfg.unfenceIfAllUpToDate && st.IsPrimary() && st.AllLocalUpToDate() && st.AllPeersAllUpToDate() {
+		if res := o.drbdadm(ctx, "unfence-peer", o.cfg.resource); res.err != nil {
+			o.r.Log.Warnf("unfence-peer %s: %s", o.cfg.resource, res.msg())
 		}
 	}
 }
 
 // decisionKey is how a decision is remembered in the cache.
-func decisionKey(d drbd.Decision) string {
-	if d.Action == drbd.Set {
+func decisionKey(d drbdstate.Decision) string {
+	if d.Action == drbdstate.Set {
 		return "set " + strconv.Itoa(d.Score)
 	}
 	return d.Action.String()
@@ -94,24 +91,24 @@ func decisionKey(d drbd.Decision) string {
 
 // cacheFresh reports whether the cache holds key and was written less than
 // scoreRefresh ago.
-func cacheFresh(cache, key string) bool {
-	fi, err := os.Stat(cache)
+func (o *op) cacheFresh(cache, key string) bool {
+	fi, err := os.Stat(o.r.StatePath(cache))
 	if err != nil {
 		return false
 	}
 	if age := time.Since(fi.ModTime()); age < 0 || age >= scoreRefresh {
 		return false
 	}
-	data, err := os.ReadFile(cache)
+	data, err := o.r.ReadState(cache)
 	return err == nil && strings.TrimSpace(string(data)) == key
 }
 
 // removeScore deletes this node's promotion score (and forgets the
 // cache), whatever the state says.
 func (o *op) removeScore(ctx context.Context) {
-	_ = os.Remove(o.scoreCache())
+	_ = o.r.RemoveState(o.scoreCacheName())
 	if err := o.attributes(o.r).DeletePromotionScore(ctx, o.r.BaseInstance()); err != nil {
-		o.r.Log.Errorf("removing the promotion score of %s: %v", o.cfg.res, err)
+		o.r.Log.Errorf("removing the promotion score of %s: %v", o.cfg.resource, err)
 	}
 }
 

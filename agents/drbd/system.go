@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/paceline-ha/paceline/pkg/drbd"
+	drbdstate "github.com/paceline-ha/paceline/pkg/drbd"
 	"github.com/paceline-ha/paceline/pkg/ocf"
 )
 
@@ -86,12 +86,12 @@ func runCommand(ctx context.Context, env []string, name string, args ...string) 
 // module is what the kernel says about DRBD.
 type module struct {
 	loaded  bool
-	version drbd.Version
+	version drbdstate.Version
 }
 
-// module reads /proc/drbd: it exists when the module is loaded, and its
-// first line names the version.
-func (s *system) module() (module, error) {
+// readModule reads /proc/drbd: it exists when the module is loaded, and
+// its first line names the version.
+func (s *system) readModule() (module, error) {
 	data, err := os.ReadFile(s.procDRBD)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -99,7 +99,7 @@ func (s *system) module() (module, error) {
 		}
 		return module{}, ocf.Generic("read %s: %v", s.procDRBD, err)
 	}
-	v, err := drbd.ParseProcDRBD(data)
+	v, err := drbdstate.ParseProcDRBD(data)
 	if err != nil {
 		return module{loaded: true}, ocf.Generic("%v", err)
 	}
@@ -131,17 +131,4 @@ func (s *system) moduleAvailable() bool {
 		}
 	}
 	return false
-}
-
-// nodeName is the node this runs on: the name Pacemaker gave, else the
-// kernel's host name.
-func nodeName(r *ocf.Request) string {
-	if r.Meta.OnNode != "" {
-		return r.Meta.OnNode
-	}
-	var u unix.Utsname
-	if err := unix.Uname(&u); err != nil {
-		return ""
-	}
-	return unix.ByteSliceToString(u.Nodename[:])
 }

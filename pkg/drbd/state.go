@@ -1,8 +1,10 @@
 // Package drbd is the DRBD state model of ocf:paceline:drbd: parsers for
 // what drbdsetup prints (events2 --now, status --verbose --statistics,
 // for the DRBD 8.4 and DRBD 9 kernel modules alike), a typed state per
-// volume and peer, and the promotion decision as a pure function of that
-// state. Nothing here runs a program or reads a file.
+// volume and peer, the promotion decision as a pure function of that
+// state, and the rules of the agent's retrying actions (promote, demote,
+// stop: loop.go) as pure functions of the state and of what the action
+// did so far. Nothing here runs a program, reads a file or waits.
 package drbd
 
 import "strings"
@@ -110,6 +112,20 @@ func (r *Resource) PeerPrimary() string {
 		}
 	}
 	return ""
+}
+
+// AllPeersConnected reports whether the resource has peers and every one
+// is connected.
+func (r *Resource) AllPeersConnected() bool {
+	if r == nil || len(r.Peers) == 0 {
+		return false
+	}
+	for _, p := range r.Peers {
+		if p.Connection != Connected {
+			return false
+		}
+	}
+	return true
 }
 
 // AllLocalUpToDate reports whether every local volume is UpToDate. A
