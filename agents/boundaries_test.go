@@ -13,7 +13,8 @@ import (
 
 const module = "github.com/paceline-ha/paceline"
 
-// TestBoundaries enforces the layering of DESIGN.md: pkg never imports
+// TestBoundaries enforces the layering ARCHITECTURE.md describes (section
+// "Layers"), which says why each rule is there: pkg never imports
 // agents, agents never import each other, libvirt stays inside
 // agents/virtualdomain, the environment is read and the process ended only
 // in pkg/ocf and pkg/fence, and no package does work in init().
@@ -54,6 +55,9 @@ func TestBoundaries(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if t.Failed() {
+		t.Log("the rules and their reasons: ARCHITECTURE.md, section Layers")
 	}
 }
 
