@@ -7,11 +7,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paceline-ha/paceline/tests/guestimage"
 	"github.com/paceline-ha/paceline/tests/harness"
+	"github.com/paceline-ha/paceline/tests/nscluster"
+	"github.com/paceline-ha/paceline/tests/pcmk"
+	"github.com/paceline-ha/paceline/tests/proc"
 )
 
 // clusterSpec is the cluster of both sides, the one of the cluster tier.
-func clusterSpec() harness.ClusterSpec { return harness.FailoverSpec(true) }
+func clusterSpec() nscluster.Spec { return nscluster.FailoverSpec(true) }
 
 // clusterPrograms are what the cluster scenario needs on this machine.
 var clusterPrograms = []string{"corosync", "pacemakerd", "pcs", "crm_mon", "crm_resource", "cibadmin",
@@ -37,7 +41,7 @@ type clusterFigures struct {
 	took   time.Duration    // the whole scenario
 }
 
-// cluster measures the failover of a real 3-node cluster (tests/harness)
+// cluster measures the failover of a real 3-node cluster (tests/nscluster)
 // running group fs + vm + vip and a fence device per node: first with the
 // stock agents, then with paceline's, a fresh cluster for each.
 func (b *bench) cluster() error {
@@ -65,10 +69,10 @@ func (b *bench) cluster() error {
 // runs the trials.
 func (b *bench) clusterSide(t *benchTB, k int, f *clusterFigures) error {
 	name := b.impls[k].name
-	img := harness.BuildGuestImage(t)
+	img := guestimage.Tiny(t)
 	start := time.Now()
-	c := harness.StartCluster(t, clusterSpec())
-	if err := c.Configure(harness.Services{Stock: k == 0, Group: true, GroupVM: true, Guest: img}, b.log); err != nil {
+	c := nscluster.Start(t, clusterSpec())
+	if err := c.Configure(nscluster.Services{Stock: k == 0, Group: true, GroupVM: true, Guest: img}, b.log); err != nil {
 		return fmt.Errorf("%s: %v", name, err)
 	}
 	f.setup[k] = time.Since(start)
@@ -94,14 +98,14 @@ func (b *bench) clusterSide(t *benchTB, k int, f *clusterFigures) error {
 // nodes' logs, when it was fenced and when the group ran again
 // elsewhere, as TestFailover (tests/cluster) does; then it waits until
 // the fenced node is back and the cluster idle.
-func (b *bench) failover(c *harness.Cluster) (failoverTrial, error) {
+func (b *bench) failover(c *nscluster.Cluster) (failoverTrial, error) {
 	var tr failoverTrial
-	v, err := locateOne(c, "vip")
+	v, err := c.LocateOne("vip")
 	if err != nil {
 		return tr, err
 	}
 	for _, r := range []string{"fs", "vm"} {
-		if n, err := locateOne(c, r); err != nil || n != v {
+		if n, err := c.LocateOne(r); err != nil || n != v {
 			return tr, fmt.Errorf("%s on node%d (%v), vip on node%d: the group is split", r, n, err, v)
 		}
 	}
@@ -114,7 +118,7 @@ func (b *bench) failover(c *harness.Cluster) (failoverTrial, error) {
 	if err := c.Kill(v); err != nil {
 		return tr, err
 	}
-	n, err := waitLocated(c, "vip", v, 90*time.Second)
+	n, err := c.WaitLocated("vip", v, 90*time.Second)
 	if err != nil {
 		return tr, err
 	}
@@ -125,7 +129,7 @@ func (b *bench) failover(c *harness.Cluster) (failoverTrial, error) {
 			survivors = append(survivors, i)
 		}
 	}
-	victim := harness.NodeName(v)
+	victim := nscluster.NodeName(v)
 	for _, m := range []struct {
 		d     *time.Duration
 		nodes []int
@@ -135,11 +139,11 @@ func (b *bench) failover(c *harness.Cluster) (failoverTrial, error) {
 		// Logged by the DC only, whichever survivor that is.
 		{&tr.requested, survivors, regexp.MustCompile(`Requesting fencing \(reboot\) of node ` + victim)},
 		{&tr.fenced, []int{obs}, regexp.MustCompile(`Operation 'reboot' targeting ` + victim + ` .*: OK`)},
-		{&tr.fs, []int{n}, harness.ResultRE("start", "fs", n, "ok")},
-		{&tr.vm, []int{n}, harness.ResultRE("start", "vm", n, "ok")},
-		{&tr.vip, []int{n}, harness.ResultRE("start", "vip", n, "ok")},
+		{&tr.fs, []int{n}, nscluster.ResultRE("start", "fs", n, "ok")},
+		{&tr.vm, []int{n}, nscluster.ResultRE("start", "vm", n, "ok")},
+		{&tr.vip, []int{n}, nscluster.ResultRE("start", "vip", n, "ok")},
 	} {
-		e, err := waitEvent(c, m.nodes, m.re, t0, 30*time.Second)
+		e, err := c.WaitEvent(m.nodes, m.re, t0, 30*time.Second)
 		if err != nil {
 			return tr, err
 		}
@@ -161,8 +165,11 @@ func (b *bench) failover(c *harness.Cluster) (failoverTrial, error) {
 	}
 	// The guest boots again on the new node (TCG: several seconds of
 	// CPU, kept out of the next trial), the fenced node comes back.
-	if err := waitFor(90*time.Second, "the VM booted again", func() bool {
-		return strings.Count(readFile(serial), "BOOTED-OK") > boots
+	if err := proc.Until(90*time.Second, 200*time.Millisecond, func() error {
+		if n := strings.Count(readFile(serial), "BOOTED-OK"); n <= boots {
+			return fmt.Errorf("the VM booted %d times, %d before the crash", n, boots)
+		}
+		return nil
 	}); err != nil {
 		return tr, err
 	}
@@ -173,72 +180,12 @@ func (b *bench) failover(c *harness.Cluster) (failoverTrial, error) {
 		return tr, err
 	}
 	for _, r := range []string{"fs", "vm", "vip"} {
-		if m, err := locateOne(c, r); err != nil || m != n {
+		if m, err := c.LocateOne(r); err != nil || m != n {
 			return tr, fmt.Errorf("after the failover %s runs on node%d (%v), vip on node%d", r, m, err, n)
 		}
 	}
-	harness.PrintTimeline(b.log, t0, c.Timeline(t0))
+	pcmk.PrintTimeline(b.log, t0, c.Timeline(t0))
 	return tr, nil
-}
-
-// locateOne returns the one node rsc runs on.
-func locateOne(c *harness.Cluster, rsc string) (int, error) {
-	nodes, err := c.Locate(rsc)
-	if err != nil {
-		return 0, err
-	}
-	if len(nodes) != 1 {
-		return 0, fmt.Errorf("%s runs on %v, want one node", rsc, nodes)
-	}
-	return nodes[0], nil
-}
-
-// waitLocated waits until rsc runs on exactly one node other than not.
-func waitLocated(c *harness.Cluster, rsc string, not int, timeout time.Duration) (int, error) {
-	end := time.Now().Add(timeout)
-	for {
-		nodes, err := c.Locate(rsc)
-		if err == nil && len(nodes) == 1 && nodes[0] != not {
-			return nodes[0], nil
-		}
-		if time.Now().After(end) {
-			return 0, fmt.Errorf("%s not running on another node than node%d after %v (on %v, %v)", rsc, not, timeout, nodes, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// waitEvent waits for a line matching re, at or after since, in the log
-// of one of nodes, and returns the earliest.
-func waitEvent(c *harness.Cluster, nodes []int, re *regexp.Regexp, since time.Time, timeout time.Duration) (harness.LogEvent, error) {
-	end := time.Now().Add(timeout)
-	for {
-		var first harness.LogEvent
-		found := false
-		for _, i := range nodes {
-			if e, ok := c.FirstEvent(i, re, since); ok && (!found || e.Time.Before(first.Time)) {
-				first, found = e, true
-			}
-		}
-		if found {
-			return first, nil
-		}
-		if time.Now().After(end) {
-			return harness.LogEvent{}, fmt.Errorf("no %q in the log of node(s) %v after %v", re, nodes, timeout)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-func waitFor(timeout time.Duration, what string, ok func() bool) error {
-	end := time.Now().Add(timeout)
-	for !ok() {
-		if time.Now().After(end) {
-			return fmt.Errorf("%s: not after %v", what, timeout)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	return nil
 }
 
 func readFile(p string) string {
@@ -263,7 +210,7 @@ func (b *bench) clusterReport(w *strings.Builder) {
 	fmt.Fprintf(w, "\n## Cluster failover (3 nodes, kill -9 of the node running the group)\n\n")
 	fmt.Fprintf(w, "A real cluster of three nodes on this machine, Corosync %s and Pacemaker %s\n",
 		pkgVersion("corosync"), pkgVersion("pacemaker"))
-	fmt.Fprintf(w, "(tests/harness: each node in namespaces of its own with corosync, pacemaker and libvirtd; a\n")
+	fmt.Fprintf(w, "(tests/nscluster: each node in namespaces of its own with corosync, pacemaker and libvirtd; a\n")
 	fmt.Fprintf(w, "simulated IPMI BMC per node whose power-off kills the node and whose power-on boots it again %v\n", spec.BootDelay)
 	fmt.Fprintf(w, "later; totem token %d ms), configured with pcs the same way for both sides: a fence device per\n", spec.TokenMS)
 	fmt.Fprintf(w, "node (`fence_ipmilan` / `fence_paceline_ipmilan`, lanplus, cipher 3, default power_wait), and\n")

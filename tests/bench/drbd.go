@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/paceline-ha/paceline/tests/drbdlab"
 	"github.com/paceline-ha/paceline/tests/harness"
 )
 
@@ -43,7 +44,7 @@ type drbdCall struct {
 
 // drbd measures the recurring monitor of ocf:linbit:drbd and
 // ocf:paceline:drbd inside two qemu TCG guests running DRBD 8.4
-// (tests/harness/drbdguest.go): the same guest, the same resource, the
+// (tests/drbdlab): the same guest, the same resource, the
 // same Pacemaker-shaped environment and the same CIB file written by the
 // real crm_attribute.
 func (b *bench) drbd() error { return b.withTB("drbd", b.drbdWith) }
@@ -53,8 +54,8 @@ func (b *bench) drbdWith(t *benchTB) error {
 	fmt.Fprintf(b.log, "  %s\n", section)
 	start := time.Now()
 	ours := filepath.Join(b.tmp, "bin", "drbd") // the link to b.o.bin, seen at the same path in the guests
-	p := harness.StartDRBDPair(t, harness.DRBDPairSpec{})
-	p.WriteResource(t, "r0", harness.DRBDResource{Name: "r0"}.Text())
+	p := drbdlab.StartPair(t, drbdlab.PairSpec{})
+	p.WriteResource(t, "r0", drbdlab.Resource{Name: "r0"}.Text())
 	p.UpConnected(t, "r0")
 	a := p.A
 	a.MustExec(t, "drbdadm primary r0")
@@ -142,8 +143,8 @@ func (b *bench) drbdWith(t *benchTB) error {
 			// Peak RSS of one more call, under GNU time (not a child of
 			// the measuring Go process, whose high-water mark it would
 			// inherit).
-			out, rc := g.Run(t, 60*time.Second, "cd / && env -i "+shellJoin(envs[k])+" /usr/bin/time -f %M -o /run/plbench-rss "+
-				shellJoin([]string{agents[k], "monitor"})+" >/dev/null 2>&1; echo rc=$?; cat /run/plbench-rss")
+			out, rc := g.Run(t, 60*time.Second, "cd / && env -i "+harness.ShellQuote(envs[k]...)+" /usr/bin/time -f %M -o /run/plbench-rss "+
+				harness.ShellQuote(agents[k], "monitor")+" >/dev/null 2>&1; echo rc=$?; cat /run/plbench-rss")
 			if rc != 0 || !strings.Contains(out, fmt.Sprintf("rc=%d\n", sc.want)) {
 				return fmt.Errorf("drbd %s: %s monitor under time: %q", sc.name, agents[k], out)
 			}
@@ -196,12 +197,12 @@ func drbdEnv(node, provider string, interval time.Duration, role string) []strin
 // drbdMeasure runs argv n times in g, one after the other, through this
 // very binary (-guest-measure, seen in the guest at the same path) with
 // exactly env, and returns the calls.
-func (b *bench) drbdMeasure(t *benchTB, g *harness.DRBDGuest, env, argv []string, n int) ([]drbdCall, error) {
+func (b *bench) drbdMeasure(t *benchTB, g *drbdlab.Guest, env, argv []string, n int) ([]drbdCall, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	script := "cd / && env -i " + shellJoin(env) + " " + shellJoin([]string{self, "-guest-measure", strconv.Itoa(n), "--"}) + " " + shellJoin(argv)
+	script := "cd / && env -i " + harness.ShellQuote(env...) + " " + harness.ShellQuote(self, "-guest-measure", strconv.Itoa(n), "--") + " " + harness.ShellQuote(argv...)
 	out, rc := g.Run(t, time.Duration(n)*15*time.Second+30*time.Second, script)
 	if rc != 0 {
 		return nil, fmt.Errorf("drbd: %s: -guest-measure on %s: exit %d: %s", strings.Join(argv, " "), g.Name(), rc, out)
@@ -229,14 +230,6 @@ func (b *bench) drbdMeasure(t *benchTB, g *harness.DRBDGuest, env, argv []string
 		return nil, fmt.Errorf("drbd: %s: -guest-measure on %s: %d calls of %d: %s", strings.Join(argv, " "), g.Name(), len(calls), n, out)
 	}
 	return calls, nil
-}
-
-func shellJoin(s []string) string {
-	q := make([]string, len(s))
-	for i, v := range s {
-		q[i] = "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
-	}
-	return strings.Join(q, " ")
 }
 
 func medianInt(v []int) int {

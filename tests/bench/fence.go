@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/paceline-ha/paceline/tests/harness"
+	"github.com/paceline-ha/paceline/tests/ipmi"
 )
 
 const stockFence = "/usr/sbin/fence_ipmilan"
@@ -73,7 +74,7 @@ func (b *bench) fence() error { return b.withTB("fence", b.fenceWith) }
 func (b *bench) fenceWith(t *benchTB) (err error) {
 	const section = "fence_ipmilan"
 	fmt.Fprintf(b.log, "  %s\n", section)
-	bmc := harness.StartBMC(t, harness.BMCSpec{})
+	bmc := ipmi.StartBMC(t, ipmi.BMCSpec{})
 	params := bmc.FenceParams() // lanplus, cipher 3: the cipher given, as it must be
 	ours := filepath.Join(filepath.Dir(b.o.bin), "paceline-fence")
 	agents := [2]string{stockFence, filepath.Join(b.tmp, "bin", "fence_paceline_ipmilan")}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/paceline-ha/paceline/pkg/ocf"
 	"github.com/paceline-ha/paceline/tests/harness"
+	"github.com/paceline-ha/paceline/tests/nscluster"
 )
 
 const stockDir = "/usr/lib/ocf/resource.d/heartbeat"
@@ -44,7 +45,7 @@ type options struct {
 func main() {
 	// The cluster scenario's nodes (their PID 1) and BMC power hooks are
 	// this program, re-executed: they run here and exit.
-	harness.ClusterHelperMain()
+	nscluster.HelperMain()
 	var o options
 	flag.StringVar(&o.bin, "bin", "build/paceline", "the paceline binary")
 	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "where to write the table")

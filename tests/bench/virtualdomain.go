@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/paceline-ha/paceline/pkg/ocf"
+	"github.com/paceline-ha/paceline/tests/guestimage"
 	"github.com/paceline-ha/paceline/tests/harness"
+	"github.com/paceline-ha/paceline/tests/libvirthost"
 )
 
 // vdDowntime is the measured downtime of the migrations, per agent.
@@ -37,16 +39,16 @@ type benchTB = harness.ScriptTB
 
 func (b *bench) virtualdomainWith(t *benchTB) error {
 	b.typ, b.inst = "VirtualDomain", "vm"
-	hosts := harness.StartLibvirtHosts(t, 2)
+	hosts := libvirthost.Start(t, 2)
 	n1, n2 := hosts[0], hosts[1]
-	img := harness.BuildGuestImage(t)
+	img := guestimage.Tiny(t)
 	name := fmt.Sprintf("plbench%d", os.Getpid())
 	cfgDir := filepath.Join(b.tmp, "vd")
 	if err := os.MkdirAll(cfgDir, 0o755); err != nil {
 		return err
 	}
 	cfg := filepath.Join(cfgDir, name+".xml")
-	if err := os.WriteFile(cfg, []byte(img.DomainXML(harness.GuestSpec{Name: name})), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(img.DomainXML(guestimage.Domain{Name: name})), 0o644); err != nil {
 		return err
 	}
 	params := map[string]string{"config": cfg, "hypervisor": n1.URI}
@@ -100,7 +102,7 @@ var downtimeRE = regexp.MustCompile(`(?m)^Total downtime:\s+(\d+)\s+ms`)
 // migrate measures migrate_to from n1 to n2, run inside n1 as Pacemaker
 // there would: wall and CPU of the action, and the guest's downtime as the
 // target's libvirt reports it (domjobinfo --completed).
-func (b *bench) migrate(t *benchTB, n1, n2 *harness.LibvirtHost, name, cfg string) error {
+func (b *bench) migrate(t *benchTB, n1, n2 *libvirthost.Host, name, cfg string) error {
 	const maxDowntime = 100 // ms
 	fmt.Fprintf(b.log, "  %s: migrate_to\n", b.typ)
 	params := map[string]string{"config": cfg, "hypervisor": "qemu:///system", "migration_transport": "tcp",

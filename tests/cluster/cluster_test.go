@@ -9,11 +9,11 @@ import (
 	"os"
 	"testing"
 
-	"github.com/paceline-ha/paceline/tests/harness"
+	"github.com/paceline-ha/paceline/tests/nscluster"
 	"github.com/paceline-ha/paceline/tests/scenario"
 )
 
-func TestMain(m *testing.M) { os.Exit(harness.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(nscluster.Main(m)) }
 
 var here = scenario.Env{Pacemaker: "2."}
 

@@ -1,7 +1,7 @@
 //go:build system
 
 // Package drbd_test runs ocf:paceline:drbd against real DRBD 8.4 in two
-// qemu guests (tests/harness/drbdguest.go): the whole lifecycle, scores in
+// qemu guests (tests/drbdlab): the whole lifecycle, scores in
 // a real CIB file, a cut link, a crashed Primary, and dual-primary.
 package drbd_test
 
@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/paceline-ha/paceline/pkg/ocf"
+	"github.com/paceline-ha/paceline/tests/drbdlab"
 	"github.com/paceline-ha/paceline/tests/harness"
 )
 
@@ -25,7 +26,7 @@ func TestMain(m *testing.M) { os.Exit(harness.Main(m)) }
 
 // cluster is the two guests with the agent and a CIB file in each.
 type cluster struct {
-	*harness.DRBDPair
+	*drbdlab.Pair
 	bin string // the paceline binary, seen at the same path in the guests
 }
 
@@ -51,7 +52,7 @@ var runLine = regexp.MustCompile(`exit code (\d+) \(.*?\) after (\S+?)(, killed 
 // "--probe" options and "name=value" parameters (after the action). A
 // meta attribute or parameter in extra replaces the default one
 // (paceline run takes each once), and so does a timeout (40 s).
-func (c *cluster) ra(t *testing.T, g *harness.DRBDGuest, action string, extra ...string) result {
+func (c *cluster) ra(t *testing.T, g *drbdlab.Guest, action string, extra ...string) result {
 	t.Helper()
 	timeout := 40 * time.Second
 	meta := newPairs(append([]string{"on_node=" + g.Name()}, cloneMeta...)...)
@@ -139,7 +140,7 @@ func inTime(t *testing.T, r result, limit time.Duration, why string) {
 	assert.Less(t, r.took, limit, why)
 }
 
-func (c *cluster) expect(t *testing.T, g *harness.DRBDGuest, action string, code ocf.Status, reason string, extra ...string) result {
+func (c *cluster) expect(t *testing.T, g *drbdlab.Guest, action string, code ocf.Status, reason string, extra ...string) result {
 	t.Helper()
 	r := c.ra(t, g, action, extra...)
 	require.Equal(t, code, r.code, "%s %s: %s", g.Name(), action, r.out)
@@ -151,7 +152,7 @@ func (c *cluster) expect(t *testing.T, g *harness.DRBDGuest, action string, code
 
 // score reads this node's promotion score back from the guest's CIB file;
 // "" when there is none.
-func score(t *testing.T, g *harness.DRBDGuest) string {
+func score(t *testing.T, g *drbdlab.Guest) string {
 	t.Helper()
 	out, rc := g.Run(t, 30*time.Second, "CIB_file=/run/cib.xml crm_attribute --node "+g.Name()+
 		" --name master-p_drbd --lifetime reboot --query --quiet 2>/dev/null")
@@ -161,7 +162,7 @@ func score(t *testing.T, g *harness.DRBDGuest) string {
 	return strings.TrimSpace(out)
 }
 
-func drbdState(t *testing.T, g *harness.DRBDGuest) string {
+func drbdState(t *testing.T, g *drbdlab.Guest) string {
 	t.Helper()
 	out, _ := g.Run(t, 30*time.Second, `if [ "$(drbdsetup events2 --now r0)" = "exists -" ]; then echo Unconfigured; else echo $(drbdadm role r0) $(drbdadm cstate r0) $(drbdadm dstate r0); fi`)
 	return strings.TrimSpace(out)
@@ -169,10 +170,10 @@ func drbdState(t *testing.T, g *harness.DRBDGuest) string {
 
 func TestDRBD(t *testing.T) {
 	bin := harness.Install(t)
-	p := harness.StartDRBDPair(t, harness.DRBDPairSpec{})
-	c := &cluster{DRBDPair: p, bin: bin}
+	p := drbdlab.StartPair(t, drbdlab.PairSpec{})
+	c := &cluster{Pair: p, bin: bin}
 	a, b := p.A, p.B
-	res := harness.DRBDResource{Name: "r0"}
+	res := drbdlab.Resource{Name: "r0"}
 	p.WriteResource(t, "r0", res.Text())
 	// Metadata and a skipped initial sync, then down: the agent's start
 	// brings it up.
@@ -195,7 +196,7 @@ func TestDRBD(t *testing.T) {
 	})
 
 	t.Run("start, promote, monitor", func(t *testing.T) {
-		err := p.Parallel(func(g *harness.DRBDGuest) error {
+		err := p.Parallel(func(g *drbdlab.Guest) error {
 			r := c.ra(t, g, "start")
 			if r.code != ocf.Success {
 				return fmt.Errorf("%s start: %s", g.Name(), r.out)

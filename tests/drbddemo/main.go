@@ -25,7 +25,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/paceline-ha/paceline/tests/drbdlab"
 	"github.com/paceline-ha/paceline/tests/harness"
+	"github.com/paceline-ha/paceline/tests/pcmk"
 )
 
 var t0 = time.Now()
@@ -72,7 +74,7 @@ func main() {
 		// die with this process (parent-death signal), the namespace
 		// and the files go now.
 		fmt.Fprintln(os.Stderr, "demo-drbd: interrupted; removing the guests")
-		_ = exec.Command("ip", "netns", "del", harness.DRBDClusterNS()).Run()
+		_ = exec.Command("ip", "netns", "del", drbdlab.NS()).Run()
 		code = 130
 	}
 	_ = os.RemoveAll(dir)
@@ -82,13 +84,13 @@ func main() {
 func demo(t *harness.ScriptTB) error {
 	step("booting two qemu guests (TCG) with Corosync and Pacemaker, a BMC each")
 	say("DRBD link 192.0.2.11 <-> 192.0.2.12 (eth0); cluster network %s.0/24 (eth1): guests .11 .12, BMCs .201 .202, floating IP %s",
-		harness.DRBDLAN, harness.DRBDVIP)
-	c := harness.StartDRBDCluster(t, harness.DRBDClusterSpec{Log: say})
+		drbdlab.LAN, drbdlab.VIP)
+	c := drbdlab.StartCluster(t, drbdlab.ClusterSpec{Log: say})
 
 	step("DRBD resource r0 on /dev/vda of each guest, fencing resource-only with Pacemaker's handlers")
-	say("%s", indent(harness.DRBDRes(false).Text()))
+	say("%s", indent(drbdlab.ServicesResource(false).Text()))
 	step("configuring the cluster with pcs")
-	for _, argv := range append(c.Fencing(), harness.ServicesPCS()...) {
+	for _, argv := range append(c.Fencing(), drbdlab.ServicesPCS()...) {
 		line := strings.Join(argv, " ")
 		for _, f := range argv {
 			if strings.HasPrefix(f, "password=") {
@@ -108,13 +110,13 @@ func demo(t *harness.ScriptTB) error {
 		c.Guest(p).Name(), cr.At.Format("15:04:05.000"), c.Guest(s).Name(), cr.Recovered.Seconds())
 
 	if at, err := c.VIPAnswerer(); err == nil {
-		say("%s answers ARP from %s", harness.DRBDVIP, c.Guest(at).Name())
+		say("%s answers ARP from %s", drbdlab.VIP, c.Guest(at).Name())
 	} else {
 		t.Errorf("%v", err)
 	}
 
 	step("timeline, from %s's pacemaker log and the BMCs", c.Guest(s).Name())
-	harness.PrintTimeline(os.Stdout, cr.At, c.Timeline(cr.At))
+	pcmk.PrintTimeline(os.Stdout, cr.At, c.Timeline(cr.At))
 
 	step("the data on %s", c.Guest(s).Name())
 	got := c.Checksum(t, s, cr.File)

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/paceline-ha/paceline/tests/harness"
+	"github.com/paceline-ha/paceline/tests/drbdlab"
 )
 
 // captureCommands are run in each guest in each captured state; the
@@ -84,7 +84,7 @@ func parseCapture(out string) (map[string][]byte, error) {
 
 type capturer struct {
 	t   *testing.T
-	p   *harness.DRBDPair
+	p   *drbdlab.Pair
 	dir string
 }
 
@@ -95,7 +95,7 @@ func (c *capturer) state(state string) {
 	c.run(state, captureCommands, c.p.Guests()...)
 }
 
-func (c *capturer) run(state string, cmds []struct{ name, cmd string }, guests ...*harness.DRBDGuest) {
+func (c *capturer) run(state string, cmds []struct{ name, cmd string }, guests ...*drbdlab.Guest) {
 	c.t.Helper()
 	script := captureScript(cmds)
 	outs := make([]string, len(guests))
@@ -136,7 +136,7 @@ func (c *capturer) run(state string, cmds []struct{ name, cmd string }, guests .
 }
 
 // one captures one command on one guest.
-func (c *capturer) one(state string, g *harness.DRBDGuest, name, cmd string) string {
+func (c *capturer) one(state string, g *drbdlab.Guest, name, cmd string) string {
 	c.t.Helper()
 	c.run(state, []struct{ name, cmd string }{{name, cmd}}, g)
 	rc, _ := os.ReadFile(filepath.Join(c.dir, state, g.Name(), name+".rc"))
@@ -163,12 +163,12 @@ func TestCapture(t *testing.T) {
 			}
 		}
 	}
-	p := harness.StartDRBDPair(t, harness.DRBDPairSpec{})
+	p := drbdlab.StartPair(t, drbdlab.PairSpec{})
 	a, b := p.A, p.B
 	c := &capturer{t: t, p: p, dir: dir}
 
 	// (1) module loaded, resource configured but not up.
-	p.WriteResource(t, "r0", harness.DRBDResource{}.Text())
+	p.WriteResource(t, "r0", drbdlab.Resource{}.Text())
 	c.state("01-module-loaded-resource-down")
 
 	// (2) both Secondary, Connected, UpToDate/UpToDate.
@@ -195,7 +195,7 @@ func TestCapture(t *testing.T) {
 
 	// (6) resync in progress: a slow resync rate, data written on a
 	// while disconnected, then the link back.
-	p.WriteResource(t, "r0", harness.DRBDResource{ResyncRate: "1M"}.Text())
+	p.WriteResource(t, "r0", drbdlab.Resource{ResyncRate: "1M"}.Text())
 	for _, g := range p.Guests() {
 		g.MustExec(t, "drbdadm adjust r0")
 	}
@@ -204,7 +204,7 @@ func TestCapture(t *testing.T) {
 	a.WaitFor(t, 20*time.Second, `[ "$(drbdadm cstate r0)" = SyncSource ]`)
 	c.state("06-resync-source-target")
 	c.one("promote-sync-target", b, "drbdadm-primary-r0", "drbdadm primary r0")
-	p.WriteResource(t, "r0", harness.DRBDResource{}.Text())
+	p.WriteResource(t, "r0", drbdlab.Resource{}.Text())
 	for _, g := range p.Guests() {
 		g.MustExec(t, "drbdadm adjust r0")
 	}
@@ -225,7 +225,7 @@ func TestCapture(t *testing.T) {
 	b.WaitFor(t, 30*time.Second, `[ "$(drbdadm cstate r0)/$(drbdadm dstate r0)" = Connected/UpToDate/UpToDate ]`)
 
 	// (9) dual primary.
-	p.WriteResource(t, "r0", harness.DRBDResource{TwoPrimaries: true}.Text())
+	p.WriteResource(t, "r0", drbdlab.Resource{TwoPrimaries: true}.Text())
 	for _, g := range p.Guests() {
 		g.MustExec(t, "drbdadm adjust r0")
 	}

@@ -1,7 +1,7 @@
 //go:build system
 
 // Package drbdguest_test checks the harness of two qemu TCG guests with
-// real DRBD 8.4 between them (tests/harness/drbdguest.go): its control
+// real DRBD 8.4 between them (tests/drbdlab): its control
 // channel, a failover with data, a rejoin with resync and a link cut.
 // capture_test.go uses the same harness to record real DRBD output for
 // the parsers of pkg/drbd.
@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paceline-ha/paceline/tests/drbdlab"
 	"github.com/paceline-ha/paceline/tests/harness"
 )
 
@@ -26,7 +27,7 @@ func TestSmoke(t *testing.T) {
 	step := func(what string) {
 		t.Logf("--- %s done at %v", what, time.Since(start).Round(10*time.Millisecond))
 	}
-	p := harness.StartDRBDPair(t, harness.DRBDPairSpec{})
+	p := drbdlab.StartPair(t, drbdlab.PairSpec{})
 	a, b := p.A, p.B
 	step("boot")
 
@@ -110,7 +111,7 @@ md5sum /mnt/r0/blob`)
 }
 
 // state is "role cstate dstate" of r0.
-func state(t *testing.T, g *harness.DRBDGuest) string {
+func state(t *testing.T, g *drbdlab.Guest) string {
 	t.Helper()
 	out, _ := g.Run(t, 30*time.Second, "echo $(drbdadm role r0) $(drbdadm cstate r0) $(drbdadm dstate r0) 2>&1")
 	return strings.TrimSpace(out)
@@ -119,7 +120,7 @@ func state(t *testing.T, g *harness.DRBDGuest) string {
 // checkChannel checks exit codes, exact output, large output, timeouts
 // (the guest survives and kills the command's children) and concurrent
 // commands.
-func checkChannel(t *testing.T, g *harness.DRBDGuest) {
+func checkChannel(t *testing.T, g *drbdlab.Guest) {
 	ctx := context.Background()
 	out, rc, err := g.Exec(ctx, "printf 'a b\\n\\n'; echo err >&2; exit 3")
 	if err != nil || rc != 3 || out != "a b\n\nerr\n" {
@@ -145,7 +146,7 @@ func checkChannel(t *testing.T, g *harness.DRBDGuest) {
 	begin = time.Now()
 	out, rc, err = g.Exec(tctx, "echo started; sleep 300 & sleep 301; echo never")
 	cancel()
-	if !errors.Is(err, harness.ErrGuestTimeout) || out != "started\n" {
+	if !errors.Is(err, drbdlab.ErrTimeout) || out != "started\n" {
 		t.Fatalf("hanging command: %q rc %d err %v", out, rc, err)
 	}
 	if d := time.Since(begin); d >= 150*time.Second {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/paceline-ha/paceline/tests/harness"
+	"github.com/paceline-ha/paceline/tests/ipmi"
 )
 
 const (
@@ -30,8 +31,8 @@ const (
 // TestMain removes the installed binaries after the tests.
 func TestMain(m *testing.M) { os.Exit(harness.Main(m)) }
 
-func users() []harness.BMCUser {
-	return []harness.BMCUser{
+func users() []ipmi.User {
+	return []ipmi.User{
 		{Name: "fenceadm", Password: admPass, Priv: "admin"},
 		{Name: opName, Password: opPass, Priv: "operator"},
 		{Name: usrName, Password: usrPass, Priv: "user"},
@@ -116,14 +117,14 @@ func expect(t *testing.T, r result, code int, out string) {
 }
 
 // setup starts a BMC with three accounts and returns the installed agent.
-func setup(t *testing.T) (string, *harness.BMC) {
+func setup(t *testing.T) (string, *ipmi.BMC) {
 	harness.RequireRoot(t, "ipmi_sim", "ipmitool")
 	dir := harness.Install(t)
-	bmc := harness.StartBMC(t, harness.BMCSpec{Users: users()})
+	bmc := ipmi.StartBMC(t, ipmi.BMCSpec{Users: users()})
 	return filepath.Join(dir, "fence_paceline_ipmilan"), bmc
 }
 
-func powerEvents(b *harness.BMC) string {
+func powerEvents(b *ipmi.BMC) string {
 	var s []string
 	for _, e := range b.PowerEvents() {
 		if e.On {
@@ -293,7 +294,7 @@ func TestNoChildProcessAndKgFallback(t *testing.T) {
 	dir := harness.Install(t)
 	agent := filepath.Join(dir, "fence_paceline_ipmilan")
 	const kg = "Kg-key-4711"
-	bmc := harness.StartBMC(t, harness.BMCSpec{Users: users()[:1], Kg: kg})
+	bmc := ipmi.StartBMC(t, ipmi.BMCSpec{Users: users()[:1], Kg: kg})
 	secrets = append(secrets, kg)
 
 	traced := func(params map[string]string) (result, string) {
@@ -335,7 +336,7 @@ func TestNoChildProcessAndKgFallback(t *testing.T) {
 	expect(t, r, 1, "authentication failed")
 
 	// Without a key (another BMC): the agent itself, no process.
-	plain := harness.StartBMC(t, harness.BMCSpec{Users: users()[:1]})
+	plain := ipmi.StartBMC(t, ipmi.BMCSpec{Users: users()[:1]})
 	r, trace = traced(with(plain.FenceParams(), "action", "status"))
 	expect(t, r, 0, "Status: ON")
 	if n := strings.Count(trace, "execve("); n != 1 {
@@ -346,12 +347,12 @@ func TestNoChildProcessAndKgFallback(t *testing.T) {
 // TestUnderFencer registers the agent with a real pacemaker-fenced and
 // fences a node through it.
 func TestUnderFencer(t *testing.T) {
-	harness.RequireRoot(t, "ipmi_sim", "ipmitool", "stonith_admin", harness.FencerDaemon, "nsenter", "unshare")
+	harness.RequireRoot(t, "ipmi_sim", "ipmitool", "stonith_admin", ipmi.FencerDaemon, "nsenter", "unshare")
 	dir := harness.Install(t)
-	f := harness.StartFencer(t, harness.FencerSpec{Agents: map[string]string{
+	f := ipmi.StartFencer(t, ipmi.FencerSpec{Agents: map[string]string{
 		"fence_paceline_ipmilan": filepath.Join(dir, "fence_paceline_ipmilan"),
 	}})
-	bmc := harness.StartBMC(t, harness.BMCSpec{Users: users(), Wrap: f.Wrap()})
+	bmc := ipmi.StartBMC(t, ipmi.BMCSpec{Users: users(), Wrap: f.Wrap()})
 	admin := func(args ...string) (string, int) { return f.StonithAdmin(t, 60*time.Second, args...) }
 	devArgs := func(name string, params map[string]string) []string {
 		args := []string{"-R", name, "-a", "fence_paceline_ipmilan"}

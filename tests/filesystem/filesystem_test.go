@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/paceline-ha/paceline/pkg/ocf"
+	"github.com/paceline-ha/paceline/tests/gluster"
 	h "github.com/paceline-ha/paceline/tests/harness"
 )
 
@@ -409,7 +410,7 @@ func TestOCFTester(t *testing.T) {
 // through mount(8) and its glusterfs helper.
 func TestGlusterFS(t *testing.T) {
 	dir := mountDir(t) // before the volume: its cleanup must run after
-	g := h.StartGluster(t)
+	g := gluster.Start(t)
 	a := newAgent(t, map[string]string{"device": g.Spec, "directory": dir, "fstype": "glusterfs"})
 	h.Expect(t, a.Call(t, "validate-all"), ocf.Success, "")
 	h.Expect(t, a.Call(t, "monitor"), ocf.NotRunning, "")

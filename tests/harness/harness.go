@@ -1,7 +1,17 @@
-// Package harness builds and drives the real components the system tests
-// run against: the paceline binary installed under a throw-away OCF root,
-// network namespaces joined by veth pairs, and packet capture inside them.
-// Everything a test creates is removed by t.Cleanup.
+// Package harness is the core every system tier and the programs of
+// tests/ share: the prerequisites of a tier (Require, RequireRoot, CI),
+// the paceline binaries built or copied once per run (Install), running
+// an agent the way pacemaker-execd does (Agent), commands in the C locale
+// (Run, Output), the cache of what is slow to make (CacheRoot), the
+// Debian 13 userspace of the Pacemaker 3 tiers (TrixieRoot, RootCommand),
+// loop-device filesystems, and the testing.TB of programs (ScriptTB).
+//
+// The components a tier runs against have packages of their own: proc
+// (processes and polling), netns (veth pairs, capture), guestimage
+// (kernel and initramfs), libvirthost, ipmi (BMCs, fenced), gluster,
+// pcmk (what both clusters share about Corosync and Pacemaker),
+// nscluster (the namespace cluster) and drbdlab (the DRBD guests and
+// their cluster). Everything a test creates is removed by t.Cleanup.
 package harness
 
 import (
@@ -55,9 +65,10 @@ var (
 )
 
 // Main runs a test package's tests and then removes what Install built:
-// call it from TestMain in every package that uses Install.
+// call it from TestMain in every package that uses Install (a package
+// that brings up a namespace cluster calls nscluster.Main, which ends
+// here).
 func Main(m *testing.M) int {
-	ClusterHelperMain()
 	code := m.Run()
 	if buildDir != "" {
 		_ = os.RemoveAll(buildDir)

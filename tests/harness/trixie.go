@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -83,4 +84,71 @@ func InRoot(t testing.TB, root string, timeout time.Duration, name string, args 
 		err = fmt.Errorf("timed out after %v: %v", timeout, err)
 	}
 	return string(out), err
+}
+
+// RequireIn requires the programs in the userspace root ("" for this
+// machine's, on PATH).
+func RequireIn(t testing.TB, root string, progs ...string) {
+	t.Helper()
+	if root == "" {
+		RequireRoot(t, progs...)
+		return
+	}
+	RequireRoot(t)
+	missing := rootPrograms(root, progs...)
+	Require(t, len(missing) == 0, "the userspace %s lacks %v", root, missing)
+}
+
+// rootPrograms returns the programs of progs that root's usual
+// directories lack.
+func rootPrograms(root string, progs ...string) []string {
+	var missing []string
+	for _, p := range progs {
+		found := false
+		for _, d := range []string{"usr/sbin", "usr/bin", "sbin", "bin"} {
+			if st, err := os.Stat(filepath.Join(root, d, p)); err == nil && st.Mode()&0o111 != 0 {
+				found = true
+				break
+			}
+		}
+		if !found {
+			missing = append(missing, p)
+		}
+	}
+	return missing
+}
+
+// CheckInstalled checks that paceline is installed where Pacemaker looks
+// (make install) and, when bin is set, that the installed binaries are
+// bin and its paceline-fence and paceline-libvirt.
+func CheckInstalled(bin string) error { return CheckInstalledAt("", bin) }
+
+// CheckInstalledAt is CheckInstalled in the userspace root ("" for this
+// machine's), where make install DESTDIR=root puts paceline.
+func CheckInstalledAt(root, bin string) error {
+	at := func(p string) string { return filepath.Join("/", root, p) }
+	for _, p := range []string{"/usr/lib/ocf/resource.d/paceline/IPaddr2", "/usr/lib/ocf/resource.d/paceline/Filesystem",
+		"/usr/lib/ocf/resource.d/paceline/VirtualDomain", "/usr/sbin/fence_paceline_ipmilan"} {
+		// Stat through the links, which point at /usr/sbin/paceline
+		// as the root sees it.
+		if _, err := os.Lstat(at(p)); err != nil {
+			return fmt.Errorf("paceline is not installed in %s (%v): run make install DESTDIR=%s", at("/"), err, root)
+		}
+	}
+	if bin == "" {
+		return nil
+	}
+	dir := filepath.Dir(bin)
+	for _, p := range [][2]string{
+		{bin, "/usr/sbin/paceline"},
+		{filepath.Join(dir, "paceline-fence"), "/usr/libexec/paceline/paceline-fence"},
+		{filepath.Join(dir, "paceline-libvirt"), "/usr/libexec/paceline/paceline-libvirt"},
+	} {
+		a, err1 := os.ReadFile(p[0])
+		b, err2 := os.ReadFile(at(p[1]))
+		if err1 != nil || err2 != nil || !bytes.Equal(a, b) {
+			return fmt.Errorf("%s is not %s: run make install DESTDIR=%s", at(p[1]), p[0], root)
+		}
+	}
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/paceline-ha/paceline/pkg/ocf"
 	h "github.com/paceline-ha/paceline/tests/harness"
+	"github.com/paceline-ha/paceline/tests/netns"
 )
 
 // addrLabels returns the address label policy of namespace ns as
@@ -47,7 +48,7 @@ func TestIPv6AddrLabel(t *testing.T) {
 		{"turned off", map[string]string{"ip": "fd00:db8:1::67", "nodad": "true", "lvs_ipv6_addrlabel": "false"}, "", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := h.NewPair(t)
+			p := netns.NewPair(t)
 			a := newAgent(t, p.A, tc.params)
 			before := addrLabels(t, p.A)
 			h.Expect(t, a.Call(t, "start"), ocf.Success, "")

@@ -19,6 +19,7 @@ import (
 
 	"github.com/paceline-ha/paceline/pkg/ocf"
 	h "github.com/paceline-ha/paceline/tests/harness"
+	"github.com/paceline-ha/paceline/tests/netns"
 )
 
 // TestMain removes the installed binaries after the tests.
@@ -120,8 +121,8 @@ func TestIPv4Lifecycle(t *testing.T) {
 		{"explicit nic, prefix and label", map[string]string{"ip": "192.0.2.56", "nic": "v0", "cidr_netmask": "25", "iflabel": "web"}, 25, "v0:web"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := h.NewPair(t)
-			capture := h.StartCapture(t, p.B, "v1")
+			p := netns.NewPair(t)
+			capture := netns.StartCapture(t, p.B, "v1")
 			a := newAgent(t, p.A, tc.params)
 			ip := tc.params["ip"]
 			// A neighbour that remembers another MAC for the address.
@@ -188,8 +189,8 @@ func TestIPv6Lifecycle(t *testing.T) {
 		{"nodad, explicit nic and prefix", map[string]string{"ip": "fd00:db8:1::56", "nic": "v0", "cidr_netmask": "64", "nodad": "true"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := h.NewPair(t)
-			capture := h.StartCapture(t, p.B, "v1")
+			p := netns.NewPair(t)
+			capture := netns.StartCapture(t, p.B, "v1")
 			a := newAgent(t, p.A, tc.params)
 			ip := tc.params["ip"]
 			// Linux applies an unsolicited NA only to an existing entry, and
@@ -221,7 +222,7 @@ func TestIPv6Lifecycle(t *testing.T) {
 }
 
 func TestIPv6DADFailure(t *testing.T) {
-	p := h.NewPair(t)
+	p := netns.NewPair(t)
 	const ip = "fd00:db8:1::77"
 	h.Run(t, "ip", "-n", p.B, "addr", "add", ip+"/64", "dev", "v1", "nodad")
 	a := newAgent(t, p.A, map[string]string{"ip": ip})
@@ -237,7 +238,7 @@ func TestIPv6DADFailure(t *testing.T) {
 }
 
 func TestRunArping(t *testing.T) {
-	p := h.NewPair(t)
+	p := netns.NewPair(t)
 	const taken = "192.0.2.77"
 	h.Run(t, "ip", "-n", p.B, "addr", "add", taken+"/24", "dev", "v1")
 
@@ -265,8 +266,8 @@ func TestRunArping(t *testing.T) {
 }
 
 func TestArpForeground(t *testing.T) {
-	p := h.NewPair(t)
-	capture := h.StartCapture(t, p.B, "v1")
+	p := netns.NewPair(t)
+	capture := netns.StartCapture(t, p.B, "v1")
 	a := newAgent(t, p.A, map[string]string{"ip": "192.0.2.60", "arp_bg": "false", "arp_count": "3", "arp_interval": "100"})
 	res := a.Call(t, "start")
 	h.Expect(t, res, ocf.Success, "")
@@ -286,7 +287,7 @@ func TestArpForeground(t *testing.T) {
 }
 
 func TestStopEndsBackgroundAnnouncer(t *testing.T) {
-	p := h.NewPair(t)
+	p := netns.NewPair(t)
 	// 1000 announcements 100 ms apart: the announcer would run 100 s on
 	// its own, well past the wait for its end below.
 	a := newAgent(t, p.A, map[string]string{"ip": "192.0.2.61", "arp_count": "1000", "arp_interval": "100"})
@@ -333,7 +334,7 @@ func alive(pid int) bool {
 }
 
 func TestMissingInterface(t *testing.T) {
-	p := h.NewPair(t)
+	p := netns.NewPair(t)
 	a := newAgent(t, p.A, map[string]string{"ip": "192.0.2.62", "nic": "nosuch0"})
 	h.Expect(t, a.Call(t, "validate-all"), ocf.ErrConfigured, "nosuch0")
 	h.Expect(t, a.Call(t, "start"), ocf.ErrConfigured, "nosuch0")
@@ -345,7 +346,7 @@ func TestMissingInterface(t *testing.T) {
 }
 
 func TestNoRoute(t *testing.T) {
-	p := h.NewPair(t)
+	p := netns.NewPair(t)
 	a := newAgent(t, p.A, map[string]string{"ip": "198.51.100.9"})
 	h.Expect(t, a.Call(t, "start"), ocf.ErrGeneric, "no route matches 198.51.100.9")
 	h.Expect(t, a.Call(t, "monitor", h.Interval(10*time.Second)), ocf.ErrGeneric, "no route")
@@ -359,8 +360,8 @@ func TestNoRoute(t *testing.T) {
 }
 
 func TestNetworkNamespaceParameter(t *testing.T) {
-	p := h.NewPair(t)
-	capture := h.StartCapture(t, p.B, "v1")
+	p := netns.NewPair(t)
+	capture := netns.StartCapture(t, p.B, "v1")
 	// The agent runs in the test's namespace and works inside p.A.
 	a := newAgent(t, "", map[string]string{"ip": "192.0.2.63", "network_namespace": p.A})
 	h.Expect(t, a.Call(t, "start"), ocf.Success, "")
@@ -378,7 +379,7 @@ func TestNetworkNamespaceParameter(t *testing.T) {
 }
 
 func TestAddressElsewhere(t *testing.T) {
-	p := h.NewPair(t)
+	p := netns.NewPair(t)
 	h.Run(t, "ip", "-n", p.A, "addr", "add", "192.0.2.64/16", "dev", "v0")
 	a := newAgent(t, p.A, map[string]string{"ip": "192.0.2.64", "cidr_netmask": "24"})
 	h.Expect(t, a.Call(t, "monitor", h.Interval(10*time.Second)), ocf.NotRunning, "found 192.0.2.64/16 on v0")
@@ -391,7 +392,7 @@ func TestAddressElsewhere(t *testing.T) {
 }
 
 func TestLinkDown(t *testing.T) {
-	p := h.NewPair(t)
+	p := netns.NewPair(t)
 	a := newAgent(t, p.A, map[string]string{"ip": "192.0.2.65"})
 	h.Expect(t, a.Call(t, "start"), ocf.Success, "")
 	h.Run(t, "ip", "-n", p.B, "link", "set", "v1", "down") // v0 loses its carrier
@@ -405,10 +406,10 @@ func TestLinkDown(t *testing.T) {
 }
 
 func TestArpRefreshOnMonitor(t *testing.T) {
-	p := h.NewPair(t)
+	p := netns.NewPair(t)
 	a := newAgent(t, p.A, map[string]string{"ip": "192.0.2.66", "arp_count": "0", "arp_count_refresh": "2", "arp_interval": "50"})
 	h.Expect(t, a.Call(t, "start"), ocf.Success, "")
-	capture := h.StartCapture(t, p.B, "v1")
+	capture := netns.StartCapture(t, p.B, "v1")
 	// Sent by the monitor itself, before it returned.
 	h.Expect(t, a.Call(t, "monitor", h.Interval(10*time.Second)), ocf.Success, "")
 	if n := len(capture.WaitFor(2, captureWait, gratuitousARP("192.0.2.66", p.MAC0))); n != 2 {
@@ -418,7 +419,7 @@ func TestArpRefreshOnMonitor(t *testing.T) {
 }
 
 func TestNotRoot(t *testing.T) {
-	p := h.NewPair(t)
+	p := netns.NewPair(t)
 	a := newAgent(t, p.A, map[string]string{"ip": "192.0.2.67"})
 	res := a.Call(t, "start", func(c *ocf.Call) {
 		c.Wrap = append(c.Wrap, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--")
@@ -430,7 +431,7 @@ func TestNotRoot(t *testing.T) {
 // and meta-data start no process.
 func TestMonitorForksNothing(t *testing.T) {
 	h.RequireRoot(t, "strace")
-	p := h.NewPair(t)
+	p := netns.NewPair(t)
 	a := newAgent(t, p.A, map[string]string{"ip": "192.0.2.68"})
 	h.Expect(t, a.Call(t, "start"), ocf.Success, "")
 	defer a.Call(t, "stop")
@@ -451,7 +452,7 @@ func TestOCFTester(t *testing.T) {
 	h.RequireRoot(t, "ocf-tester", "xmllint")
 	for _, ip := range []string{"192.0.2.69", "fd00:db8:1::69"} {
 		t.Run(ip, func(t *testing.T) {
-			p := h.NewPair(t)
+			p := netns.NewPair(t)
 			dir := h.Install(t)
 			out, err := h.Output("ip", "netns", "exec", p.A, "env", "HA_RSCTMP="+t.TempDir(),
 				"ocf-tester", "-n", "vip", "-o", "ip="+ip, filepath.Join(dir, "IPaddr2"))
@@ -465,7 +466,7 @@ func TestOCFTester(t *testing.T) {
 // TestLoopbackAddress: a 127.x address takes its interface and prefix from
 // the local routing table, as findif does, and is not announced.
 func TestLoopbackAddress(t *testing.T) {
-	p := h.NewPair(t)
+	p := netns.NewPair(t)
 	a := newAgent(t, p.A, map[string]string{"ip": "127.0.0.2"})
 	h.Expect(t, a.Call(t, "start"), ocf.Success, "")
 	got := findAddr(t, p.A, "lo", "127.0.0.2")
@@ -482,7 +483,7 @@ func TestLoopbackAddress(t *testing.T) {
 // TestAddressFlags: preferred_lft, noprefixroute and flush_routes reach
 // the kernel as ip addr add would pass them.
 func TestAddressFlags(t *testing.T) {
-	p := h.NewPair(t)
+	p := netns.NewPair(t)
 	v6 := newAgent(t, p.A, map[string]string{"ip": "fd00:db8:1::58", "preferred_lft": "0", "nodad": "true"})
 	h.Expect(t, v6.Call(t, "start"), ocf.Success, "")
 	out := h.Run(t, "ip", "-n", p.A, "-6", "addr", "show", "dev", "v0", "to", "fd00:db8:1::58/128")

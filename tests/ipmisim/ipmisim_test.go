@@ -1,6 +1,6 @@
 //go:build system
 
-// Smoke tests of the IPMI harness (tests/harness: StartBMC, StartFencer)
+// Smoke tests of the IPMI harness (tests/ipmi: StartBMC, StartFencer)
 // with the stock tools only: ipmitool, fence-agents' fence_ipmilan and a
 // stand-alone pacemaker-fenced. They prove that the simulated BMCs and
 // the fencer behave as the fence agent tests expect them to.
@@ -20,6 +20,7 @@ import (
 	"time"
 
 	h "github.com/paceline-ha/paceline/tests/harness"
+	"github.com/paceline-ha/paceline/tests/ipmi"
 )
 
 const stockAgent = "/usr/sbin/fence_ipmilan"
@@ -78,7 +79,7 @@ func with(p map[string]string, kv ...string) map[string]string {
 }
 
 // ipmitool runs b.Ipmitool and fails the test when it fails.
-func ipmitool(t *testing.T, b *h.BMC, args ...string) string {
+func ipmitool(t *testing.T, b *ipmi.BMC, args ...string) string {
 	t.Helper()
 	out, err := b.Ipmitool(args...)
 	if err != nil {
@@ -88,7 +89,7 @@ func ipmitool(t *testing.T, b *h.BMC, args ...string) string {
 }
 
 // expectPower fails the test unless the BMC's power is on.
-func expectPower(t *testing.T, b *h.BMC, on bool) {
+func expectPower(t *testing.T, b *ipmi.BMC, on bool) {
 	t.Helper()
 	if b.Power() != on {
 		t.Fatalf("power on = %v, want %v; events %q", b.Power(), on, b.Events())
@@ -96,7 +97,7 @@ func expectPower(t *testing.T, b *h.BMC, on bool) {
 }
 
 // newEvents returns the events after the first n.
-func newEvents(b *h.BMC, n int) []string {
+func newEvents(b *ipmi.BMC, n int) []string {
 	ev := b.Events()
 	if n > len(ev) {
 		return nil
@@ -126,11 +127,11 @@ const powerOnWait = 30 * time.Second
 func TestBMC(t *testing.T) {
 	t.Parallel()
 	requireStockAgent(t)
-	viewer := h.BMCUser{Name: "viewer", Password: "viewpw", Priv: "user"}
-	oper := h.BMCUser{Name: "oper", Password: "operpw", Priv: "operator"}
+	viewer := ipmi.User{Name: "viewer", Password: "viewpw", Priv: "user"}
+	oper := ipmi.User{Name: "oper", Password: "operpw", Priv: "operator"}
 	start := time.Now()
-	b := h.StartBMC(t, h.BMCSpec{Users: []h.BMCUser{
-		{Name: h.DefaultBMCUser, Password: h.DefaultBMCPassword, Priv: "admin"}, viewer, oper,
+	b := ipmi.StartBMC(t, ipmi.BMCSpec{Users: []ipmi.User{
+		{Name: ipmi.DefaultUser, Password: ipmi.DefaultPassword, Priv: "admin"}, viewer, oper,
 	}})
 	t.Logf("BMC ready on %s:%d in %v", b.Addr, b.Port, time.Since(start).Round(time.Millisecond))
 	params := b.FenceParams()
@@ -210,7 +211,7 @@ func TestBMC(t *testing.T) {
 	})
 
 	t.Run("wrong password", func(t *testing.T) {
-		bad := h.BMCUser{Name: h.DefaultBMCUser, Password: "wrong"}
+		bad := ipmi.User{Name: ipmi.DefaultUser, Password: "wrong"}
 		if out, err := b.IpmitoolAs(bad, "", "-N", "1", "-R", "1", "chassis", "power", "status"); err == nil {
 			t.Fatalf("a wrong password got in:\n%s", out)
 		}
@@ -254,7 +255,7 @@ func TestBMC(t *testing.T) {
 	})
 
 	t.Run("kg", func(t *testing.T) {
-		k := h.StartBMC(t, h.BMCSpec{Name: "kgbmc", Kg: "kgsecret"})
+		k := ipmi.StartBMC(t, ipmi.BMCSpec{Name: "kgbmc", Kg: "kgsecret"})
 		if out := ipmitool(t, k, "chassis", "power", "status"); !strings.Contains(out, "Chassis Power is on") {
 			t.Fatalf("status with the key: %q", out)
 		}
@@ -276,7 +277,7 @@ func TestBMC(t *testing.T) {
 
 	t.Run("power hook", func(t *testing.T) {
 		seen := filepath.Join(t.TempDir(), "hook")
-		hb := h.StartBMC(t, h.BMCSpec{Name: "hooked", PowerHook: []string{"sh", "-c", `echo "$1" >>"$0"`, seen}})
+		hb := ipmi.StartBMC(t, ipmi.BMCSpec{Name: "hooked", PowerHook: []string{"sh", "-c", `echo "$1" >>"$0"`, seen}})
 		ipmitool(t, hb, "chassis", "power", "off")
 		ipmitool(t, hb, "chassis", "power", "on")
 		hb.SetPower(t, false) // behind the BMC's back: no hook
@@ -329,14 +330,14 @@ func TestFencer(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	f := h.StartFencer(t, h.FencerSpec{
+	f := ipmi.StartFencer(t, ipmi.FencerSpec{
 		Agents: map[string]string{"fence_plrecord": agent},
 		Env:    []string{"PYTHONWARNINGS=ignore"},
 	})
 	t.Logf("fencer ready in %v", time.Since(start).Round(time.Millisecond))
 	start = time.Now()
-	a := h.StartBMC(t, h.BMCSpec{Name: "nodeA", Wrap: f.Wrap()})
-	b := h.StartBMC(t, h.BMCSpec{Name: "nodeB", Wrap: f.Wrap()})
+	a := ipmi.StartBMC(t, ipmi.BMCSpec{Name: "nodeA", Wrap: f.Wrap()})
+	b := ipmi.StartBMC(t, ipmi.BMCSpec{Name: "nodeB", Wrap: f.Wrap()})
 	t.Logf("2 BMCs inside ready in %v", time.Since(start).Round(time.Millisecond))
 
 	sa := func(timeout time.Duration, args ...string) string {
@@ -349,7 +350,7 @@ func TestFencer(t *testing.T) {
 		}
 		return out
 	}
-	register := func(dev, agent, node string, bmc *h.BMC) {
+	register := func(dev, agent, node string, bmc *ipmi.BMC) {
 		t.Helper()
 		args := []string{"-R", dev, "-a", agent}
 		p := with(bmc.FenceParams(), "pcmk_host_list", node)
@@ -406,7 +407,7 @@ func TestFencer(t *testing.T) {
 
 	// The BMCs are inside the fencer's network namespace only: their
 	// ports are free here.
-	for _, bmc := range []*h.BMC{a, b} {
+	for _, bmc := range []*ipmi.BMC{a, b} {
 		c, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", bmc.Port))
 		if err != nil {
 			t.Fatalf("BMC %s: port %d is taken outside the fencer's namespace: %v", bmc.Name, bmc.Port, err)

@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paceline-ha/paceline/tests/guestimage"
 	"github.com/paceline-ha/paceline/tests/harness"
+	"github.com/paceline-ha/paceline/tests/libvirthost"
 )
 
 // bootTimeout bounds a TCG boot to the first counter line (about 5 s
@@ -28,8 +30,8 @@ const counterWait = 60 * time.Second
 func TestTwoHosts(t *testing.T) {
 	harness.RequireRoot(t, "libvirtd", "virsh", "qemu-system-x86_64", "busybox", "ip", "nsenter", "unshare")
 	start := time.Now()
-	img := harness.BuildGuestImage(t)
-	hosts := harness.StartLibvirtHosts(t, 2)
+	img := guestimage.Tiny(t)
+	hosts := libvirthost.Start(t, 2)
 	n1, n2 := hosts[0], hosts[1]
 	t.Logf("image and hosts %s, %s ready after %v", n1.Name, n2.Name, time.Since(start).Round(time.Millisecond))
 
@@ -43,8 +45,8 @@ func TestTwoHosts(t *testing.T) {
 
 	// Both guests boot at once: vm1 (migrated, then shut down by ACPI)
 	// and vm2, which ignores ACPI.
-	define(t, n1, img, harness.GuestSpec{Name: "vm1"})
-	define(t, n1, img, harness.GuestSpec{Name: "vm2", IgnoreACPI: true})
+	define(t, n1, img, guestimage.Domain{Name: "vm1"})
+	define(t, n1, img, guestimage.Domain{Name: "vm2", IgnoreACPI: true})
 	n1.Virsh(t, "start", "vm1")
 	n1.Virsh(t, "start", "vm2")
 	n1.WaitSerial(t, n1.SerialLog("vm1"), "COUNTER 2 ", bootTimeout)
@@ -52,7 +54,7 @@ func TestTwoHosts(t *testing.T) {
 	t.Logf("guests counting after %v", time.Since(start).Round(time.Millisecond))
 
 	t.Run("migrate", func(t *testing.T) {
-		before := harness.LastCounter(readFile(t, n1.SerialLog("vm1")))
+		before := guestimage.LastCounter(readFile(t, n1.SerialLog("vm1")))
 		begin := time.Now()
 		out, err := n1.Command(ctx(t, 2*time.Minute), "virsh", "migrate", "--live", "--persistent",
 			"--undefinesource", "vm1", n2.TCPURI).CombinedOutput()
@@ -68,7 +70,7 @@ func TestTwoHosts(t *testing.T) {
 		}
 		// The same guest counts on in n2's serial file, where the source
 		// stopped: no reboot, no restart of the counter.
-		last := harness.LastCounter(readFile(t, n1.SerialLog("vm1")))
+		last := guestimage.LastCounter(readFile(t, n1.SerialLog("vm1")))
 		waitCounter(t, n2, n2.SerialLog("vm1"), last+2, counterWait)
 		serial := readFile(t, n2.SerialLog("vm1"))
 		if first := firstCounter(serial); first < before || first > last+2 || strings.Contains(serial, "BOOTED-OK") {
@@ -107,7 +109,7 @@ func TestTwoHosts(t *testing.T) {
 			t.Fatalf("virsh list answered with libvirtd %d stopped:\n%s", pid, out)
 		}
 		// The guest runs on without its daemon.
-		seen := harness.LastCounter(readFile(t, n1.SerialLog("vm2")))
+		seen := guestimage.LastCounter(readFile(t, n1.SerialLog("vm2")))
 		waitCounter(t, n1, n1.SerialLog("vm2"), seen+2, counterWait)
 		n1.Restart(t)
 		if n1.DaemonPID() == pid {
@@ -120,7 +122,7 @@ func TestTwoHosts(t *testing.T) {
 
 	t.Run("shutdown-ignored-destroy", func(t *testing.T) {
 		n1.Virsh(t, "shutdown", "vm2") // the request is delivered; nobody acts on it
-		seen := harness.LastCounter(readFile(t, n1.SerialLog("vm2")))
+		seen := guestimage.LastCounter(readFile(t, n1.SerialLog("vm2")))
 		waitCounter(t, n1, n1.SerialLog("vm2"), seen+3, counterWait)
 		if st := domstate(t, n1, "vm2"); st != "running" {
 			t.Fatalf("vm2 after an ignored shutdown: %q, want running", st)
@@ -134,7 +136,7 @@ func TestTwoHosts(t *testing.T) {
 }
 
 // define writes the domain XML of spec into h's dir and defines it on h.
-func define(t *testing.T, h *harness.LibvirtHost, img harness.GuestImage, spec harness.GuestSpec) {
+func define(t *testing.T, h *libvirthost.Host, img guestimage.Image, spec guestimage.Domain) {
 	t.Helper()
 	p := filepath.Join(h.Dir, spec.Name+".xml")
 	if err := os.WriteFile(p, []byte(img.DomainXML(spec)), 0o644); err != nil {
@@ -145,7 +147,7 @@ func define(t *testing.T, h *harness.LibvirtHost, img harness.GuestImage, spec h
 
 // domstate is virsh domstate in the C locale: virsh translates the state
 // ("running", "shut off").
-func domstate(t *testing.T, h *harness.LibvirtHost, dom string) string {
+func domstate(t *testing.T, h *libvirthost.Host, dom string) string {
 	t.Helper()
 	cmd := h.VirshCommand(ctx(t, 2*time.Minute), "domstate", dom)
 	cmd.Env = append(os.Environ(), "LC_ALL=C") // the last one counts
@@ -158,7 +160,7 @@ func domstate(t *testing.T, h *harness.LibvirtHost, dom string) string {
 	return strings.TrimSpace(string(out))
 }
 
-func waitState(t *testing.T, h *harness.LibvirtHost, dom, want string, timeout time.Duration) {
+func waitState(t *testing.T, h *libvirthost.Host, dom, want string, timeout time.Duration) {
 	t.Helper()
 	end := time.Now().Add(timeout)
 	for {
@@ -175,12 +177,12 @@ func waitState(t *testing.T, h *harness.LibvirtHost, dom, want string, timeout t
 
 // waitCounter waits until the serial file at path shows COUNTER min or
 // higher.
-func waitCounter(t *testing.T, h *harness.LibvirtHost, path string, min int, timeout time.Duration) {
+func waitCounter(t *testing.T, h *libvirthost.Host, path string, min int, timeout time.Duration) {
 	t.Helper()
 	end := time.Now().Add(timeout)
 	for {
 		data, _ := os.ReadFile(path)
-		if harness.LastCounter(string(data)) >= min {
+		if guestimage.LastCounter(string(data)) >= min {
 			return
 		}
 		if time.Now().After(end) {
@@ -193,7 +195,7 @@ func waitCounter(t *testing.T, h *harness.LibvirtHost, path string, min int, tim
 // firstCounter returns n of the first "COUNTER n" line, or 0.
 func firstCounter(serial string) int {
 	for _, line := range strings.Split(serial, "\n") {
-		if n := harness.LastCounter(line); n > 0 {
+		if n := guestimage.LastCounter(line); n > 0 {
 			return n
 		}
 	}

@@ -24,7 +24,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paceline-ha/paceline/tests/guestimage"
 	h "github.com/paceline-ha/paceline/tests/harness"
+	"github.com/paceline-ha/paceline/tests/libvirthost"
 )
 
 // TestMain is the harness's, as in every tier (this one builds nothing:
@@ -63,7 +65,7 @@ func TestOCFT(t *testing.T) {
 			t.Fatalf("read ocft config: %v", err)
 		}
 		if c.env == libvirtEnv && lv == nil {
-			lv = &libvirtSetup{host: h.StartLibvirtHosts(t, 1)[0], img: h.BuildGuestImage(t)}
+			lv = &libvirtSetup{host: libvirthost.Start(t, 1)[0], img: guestimage.Tiny(t)}
 			// The host's /run is its own: give it the dir the runs
 			// bind their HA_RSCTMP on.
 			if err := os.MkdirAll(filepath.Join(lv.host.Dir, "run", "resource-agents"), 0o755); err != nil {

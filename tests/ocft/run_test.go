@@ -19,7 +19,8 @@ import (
 	"testing"
 	"time"
 
-	h "github.com/paceline-ha/paceline/tests/harness"
+	"github.com/paceline-ha/paceline/tests/guestimage"
+	"github.com/paceline-ha/paceline/tests/libvirthost"
 )
 
 // run is one config run by ocft against one side.
@@ -241,8 +242,8 @@ func alive(pid int) bool {
 // libvirtSetup is what the VirtualDomain runs share: one libvirt host,
 // each side with a guest of its own.
 type libvirtSetup struct {
-	host *h.LibvirtHost
-	img  h.GuestImage
+	host *libvirthost.Host
+	img  guestimage.Image
 }
 
 var uuidLine = regexp.MustCompile(`(?m)^\s*<uuid>[^<]*</uuid>\n`)
@@ -256,7 +257,7 @@ var uuidLine = regexp.MustCompile(`(?m)^\s*<uuid>[^<]*</uuid>\n`)
 func (l *libvirtSetup) domainXML(t *testing.T, sd side, s scratch) string {
 	t.Helper()
 	name := fmt.Sprintf("plocft%d-%s", os.Getpid(), sd.name)
-	xml := l.img.DomainXML(h.GuestSpec{Name: name, NoUUID: true})
+	xml := l.img.DomainXML(guestimage.Domain{Name: name, NoUUID: true})
 	if strings.Contains(xml, "<uuid>") {
 		t.Fatalf("DomainXML(NoUUID) has a <uuid>:\n%s", xml)
 	}

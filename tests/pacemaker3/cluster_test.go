@@ -14,10 +14,11 @@ import (
 	"testing"
 
 	"github.com/paceline-ha/paceline/tests/harness"
+	"github.com/paceline-ha/paceline/tests/nscluster"
 	"github.com/paceline-ha/paceline/tests/scenario"
 )
 
-func TestMain(m *testing.M) { os.Exit(harness.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(nscluster.Main(m)) }
 
 func trixie(t *testing.T) scenario.Env {
 	return scenario.Env{Root: harness.TrixieRoot(t), Pacemaker: "3."}

@@ -1,4 +1,4 @@
-// Command plcluster drives the test cluster of tests/harness from the
+// Command plcluster drives the namespace cluster of tests/nscluster from the
 // shell: make demo brings one up with it and leaves it running, and
 // make demo-shell and make demo-down use it afterwards.
 //
@@ -27,11 +27,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paceline-ha/paceline/tests/guestimage"
 	"github.com/paceline-ha/paceline/tests/harness"
+	"github.com/paceline-ha/paceline/tests/nscluster"
+	"github.com/paceline-ha/paceline/tests/pcmk"
 )
 
 func main() {
-	harness.ClusterHelperMain()
+	nscluster.HelperMain()
 	dir := flag.String("dir", envOr("PLCLUSTER_DIR", "/var/lib/paceline-demo"), "the cluster's state directory")
 	flag.Usage = func() {
 		fmt.Fprintln(os.Stderr, "usage: plcluster [-dir DIR] up|wait|status|exec|shell|kill|stop|boot|cut|heal|down ...")
@@ -62,7 +65,7 @@ func envOr(k, def string) string {
 func run(dir, cmd string, args []string) error {
 	if cmd == "up" {
 		fs := flag.NewFlagSet("up", flag.ExitOnError)
-		spec := harness.ClusterSpec{Dir: dir}
+		spec := nscluster.Spec{Dir: dir}
 		fs.IntVar(&spec.Nodes, "nodes", 3, "number of nodes (2 or 3)")
 		fs.StringVar(&spec.Tag, "tag", "pld", "prefix of the names made on this machine")
 		fs.BoolVar(&spec.Libvirt, "libvirt", false, "a libvirtd on every node")
@@ -71,10 +74,10 @@ func run(dir, cmd string, args []string) error {
 		fs.IntVar(&spec.TokenMS, "token", 0, "corosync token timeout in ms (0: corosync's default)")
 		fs.DurationVar(&spec.BootDelay, "boot-delay", 0, "time from a BMC power-on to the node's start")
 		_ = fs.Parse(args)
-		_, err := harness.UpCluster(spec)
+		_, err := nscluster.Up(spec)
 		return err
 	}
-	c, err := harness.OpenCluster(dir)
+	c, err := nscluster.Open(dir)
 	if errors.Is(err, os.ErrNotExist) && cmd == "down" {
 		fmt.Printf("no cluster in %s: nothing to take down\n", dir)
 		return nil
@@ -147,15 +150,15 @@ func run(dir, cmd string, args []string) error {
 		fs := flag.NewFlagSet("configure", flag.ExitOnError)
 		stock := fs.Bool("stock", false, "the stock agents instead of paceline's")
 		_ = fs.Parse(args)
-		var img harness.GuestImage
+		var img guestimage.Image
 		err := harness.WithScriptTB("guest image", os.Stderr, os.TempDir(), func(t *harness.ScriptTB) error {
-			img = harness.BuildGuestImage(t)
+			img = guestimage.Tiny(t)
 			return nil
 		})
 		if err != nil {
 			return err
 		}
-		return c.Configure(harness.Services{Stock: *stock, Group: true, LiveVM: true, Guest: img}, os.Stdout)
+		return c.Configure(nscluster.Services{Stock: *stock, Group: true, LiveVM: true, Guest: img}, os.Stdout)
 	case "locate":
 		if len(args) != 1 {
 			return errors.New("locate: which resource?")
@@ -183,7 +186,7 @@ func run(dir, cmd string, args []string) error {
 			return errors.New("counter: which VM?")
 		}
 		data, _ := os.ReadFile(c.VMSerial(args[0]))
-		fmt.Printf("%d %d\n", harness.LastCounter(string(data)), strings.Count(string(data), "BOOTED-OK"))
+		fmt.Printf("%d %d\n", guestimage.LastCounter(string(data)), strings.Count(string(data), "BOOTED-OK"))
 		return nil
 	case "timeline":
 		if len(args) != 1 {
@@ -194,7 +197,7 @@ func run(dir, cmd string, args []string) error {
 			return fmt.Errorf("timeline: %v", err)
 		}
 		t0 := time.Unix(0, int64(sec*1e9))
-		harness.PrintTimeline(os.Stdout, t0, c.Timeline(t0))
+		pcmk.PrintTimeline(os.Stdout, t0, c.Timeline(t0))
 		return nil
 	case "down":
 		return c.Remove()

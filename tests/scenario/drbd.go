@@ -1,33 +1,31 @@
 package scenario
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/paceline-ha/paceline/tests/harness"
+	"github.com/paceline-ha/paceline/tests/drbdlab"
+	"github.com/paceline-ha/paceline/tests/pcmk"
+	"github.com/paceline-ha/paceline/tests/proc"
 )
 
 // waitUntil polls cond every second until it holds or timeout passes.
 func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, state := cond()
-		if ok {
-			return
+	proc.Eventually(t, timeout, time.Second, what, func() error {
+		if ok, state := cond(); !ok {
+			return errors.New("last: " + state)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v; last: %s", what, timeout, state)
-		}
-		time.Sleep(time.Second)
-	}
+		return nil
+	})
 }
 
 // checkData verifies the checksum of a file on guest i.
-func checkData(t *testing.T, c *harness.DRBDCluster, i int, name, sum string) {
+func checkData(t *testing.T, c *drbdlab.Cluster, i int, name, sum string) {
 	t.Helper()
 	if got := c.Checksum(t, i, name); got != sum {
 		t.Errorf("%s: /srv/data/%s: %s, want checksum %s", c.Guest(i).Name(), name, got, sum)
@@ -38,7 +36,7 @@ func checkData(t *testing.T, c *harness.DRBDCluster, i int, name, sum string) {
 // pacemaker.log reports as done ("Peer X was terminated ... OK"). The
 // fencing history is no help here: Pacemaker keeps one entry per target
 // and action, and a rejoining node's older copy can mask a new one.
-func fenceRecord(t *testing.T, c *harness.DRBDCluster, via, victim int) int {
+func fenceRecord(t *testing.T, c *drbdlab.Cluster, via, victim int) int {
 	t.Helper()
 	return c.Count(t, via, "Peer "+c.Guest(victim).Name()+" was terminated")
 }
@@ -46,7 +44,7 @@ func fenceRecord(t *testing.T, c *harness.DRBDCluster, via, victim int) int {
 // fencedBy waits until guest via's log reports a fencing of guest victim
 // more than before, and checks that the BMC cut the power after since
 // and that the fencing history has it.
-func fencedBy(t *testing.T, c *harness.DRBDCluster, via, victim, before int, since time.Time) {
+func fencedBy(t *testing.T, c *drbdlab.Cluster, via, victim, before int, since time.Time) {
 	t.Helper()
 	name := c.Guest(victim).Name()
 	// The BMC's power off comes first; the fencer confirms the reboot
@@ -70,7 +68,7 @@ func fencedBy(t *testing.T, c *harness.DRBDCluster, via, victim, before int, sin
 
 // waitPowerOff waits until guest victim's BMC has cut its power after
 // since: the fencing of a crash reached the BMC.
-func waitPowerOff(t *testing.T, c *harness.DRBDCluster, victim int, since time.Time) {
+func waitPowerOff(t *testing.T, c *drbdlab.Cluster, victim int, since time.Time) {
 	t.Helper()
 	waitUntil(t, 2*time.Minute, "the BMC of "+c.Guest(victim).Name()+" powering it off", func() (bool, string) {
 		ev := c.BMCs[victim].PowerEvents()
@@ -84,7 +82,7 @@ func waitPowerOff(t *testing.T, c *harness.DRBDCluster, victim int, since time.T
 }
 
 // noFencing checks that nobody was fenced.
-func noFencing(t *testing.T, c *harness.DRBDCluster, i int) {
+func noFencing(t *testing.T, c *drbdlab.Cluster, i int) {
 	t.Helper()
 	out, _ := c.Guest(i).Run(t, 60*time.Second, "stonith_admin --history '*'")
 	if strings.Contains(out, "successful") || strings.Contains(out, "failed") {
@@ -105,7 +103,7 @@ const handler = "cibadmin --query --scope constraints | grep -q drbd-fence-by-ha
 // cluster serves the four scenarios in turn: a planned switchover, a
 // crash of the primary, a cut replication link, and dual-primary.
 func DRBD(t *testing.T, env Env) {
-	c := harness.StartDRBDCluster(t, harness.DRBDClusterSpec{Root: env.Root, NoFencePeer: env.NoFencePeer != ""})
+	c := drbdlab.StartCluster(t, drbdlab.ClusterSpec{Root: env.Root, NoFencePeer: env.NoFencePeer != ""})
 	ver, _ := c.Guest(0).Run(t, time.Minute, "pacemakerd --version | head -1; drbdadm --version | grep DRBDADM_VERSION=")
 	t.Logf("the guests run %s", strings.Join(strings.Fields(ver), " "))
 	if !strings.HasPrefix(ver, "Pacemaker "+env.Pacemaker) {
@@ -149,10 +147,10 @@ func DRBD(t *testing.T, env Env) {
 		checkData(t, c, s, cr.File, cr.Sum)
 		checkData(t, c, s, "before-move", sums["before-move"])
 		if at, err := c.VIPAnswerer(); err != nil || at != s {
-			t.Errorf("%s answers from guest %d (%v), want %s", harness.DRBDVIP, at, err, c.Guest(s).Name())
+			t.Errorf("%s answers from guest %d (%v), want %s", drbdlab.VIP, at, err, c.Guest(s).Name())
 		}
 		fencedBy(t, c, s, p, before, cr.At)
-		harness.PrintTimeline(logWriter{t}, cr.At, c.Timeline(cr.At))
+		pcmk.PrintTimeline(logWriter{t}, cr.At, c.Timeline(cr.At))
 		// The crashed node is powered on again by its BMC, rejoins, and
 		// DRBD resyncs it; then the survivor's handler constraint (it
 		// was promoted without its peer) goes.

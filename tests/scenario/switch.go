@@ -11,7 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/paceline-ha/paceline/tests/harness"
+	"github.com/paceline-ha/paceline/tests/nscluster"
+	"github.com/paceline-ha/paceline/tests/pcmk"
 )
 
 // LiveSwitch is the switch from the stock agents to paceline's on a
@@ -36,14 +37,14 @@ func LiveSwitch(t *testing.T, env Env) {
 	env.requireInstalled(t)
 	start := time.Now()
 	c := env.start(t, false)
-	must(t, c.Configure(harness.Services{Stock: true, Group: true}, logWriter{t}))
+	must(t, c.Configure(nscluster.Services{Stock: true, Group: true}, logWriter{t}))
 	t.Logf("cluster up and configured with the stock agents in %.1f s", time.Since(start).Seconds())
 	v := locate(t, c, "vip")
 	if n := locate(t, c, "fs"); n != v {
-		t.Fatalf("fs on %s, vip on %s: the group is split", harness.NodeName(n), harness.NodeName(v))
+		t.Fatalf("fs on %s, vip on %s: the group is split", nscluster.NodeName(n), nscluster.NodeName(v))
 	}
 	if a, err := c.VIPAnswerer(); err != nil || a != v {
-		t.Fatalf("before the switch the floating IP answers from node%d (%v), want %s", a, err, harness.NodeName(v))
+		t.Fatalf("before the switch the floating IP answers from node%d (%v), want %s", a, err, nscluster.NodeName(v))
 	}
 	checkAgents(t, c, v, "heartbeat", true)
 	file := filepath.Join(c.SharedDir(), "before-switch")
@@ -67,7 +68,7 @@ func LiveSwitch(t *testing.T, env Env) {
 	// The procedure, typed on another node than the one running svc.
 	u := v%c.Nodes + 1
 	user := func(args ...string) string {
-		t.Logf("  %s# %s", harness.NodeName(u), shellQuote(args))
+		t.Logf("  %s# %s", nscluster.NodeName(u), shellQuote(args))
 		return exec(t, c, u, args[0], args[1:]...)
 	}
 	t0 := time.Now()
@@ -93,25 +94,25 @@ func LiveSwitch(t *testing.T, env Env) {
 	}
 	for _, r := range []string{"fs", "vip"} {
 		if n := locate(t, c, r); n != v {
-			t.Errorf("after the switch %s runs on %s, before on %s", r, harness.NodeName(n), harness.NodeName(v))
+			t.Errorf("after the switch %s runs on %s, before on %s", r, nscluster.NodeName(n), nscluster.NodeName(v))
 		}
 	}
 	select {
 	case <-held:
-		t.Errorf("the process working in %s on %s was ended by the switch", c.SharedDir(), harness.NodeName(v))
+		t.Errorf("the process working in %s on %s was ended by the switch", c.SharedDir(), nscluster.NodeName(v))
 	default:
 		if !holds(c, v) {
-			t.Errorf("no process works in %s on %s after the switch", c.SharedDir(), harness.NodeName(v))
+			t.Errorf("no process works in %s on %s after the switch", c.SharedDir(), nscluster.NodeName(v))
 		}
 	}
 	if got := exec(t, c, v, "cat", file); got != "written under the stock agent\n" {
 		t.Errorf("the file written before the switch reads %q", got)
 	}
 	if a, err := c.VIPAnswerer(); err != nil || a != v {
-		t.Errorf("after the switch the floating IP answers from node%d (%v), want %s", a, err, harness.NodeName(v))
+		t.Errorf("after the switch the floating IP answers from node%d (%v), want %s", a, err, nscluster.NodeName(v))
 	}
-	if ev := addrs.events(harness.ClusterFloatIP, t0); len(ev) > 0 {
-		t.Errorf("%s changed during the switch:\n%s", harness.ClusterFloatIP, strings.Join(ev, "\n"))
+	if ev := addrs.events(nscluster.FloatIP, t0); len(ev) > 0 {
+		t.Errorf("%s changed during the switch:\n%s", nscluster.FloatIP, strings.Join(ev, "\n"))
 	}
 
 	// The CIB: the new agent, every instance attribute and operation as
@@ -127,22 +128,22 @@ func LiveSwitch(t *testing.T, env Env) {
 		}
 		h := history(t, c, u, v, r)
 		if h.Provider != "paceline" {
-			t.Errorf("the history of %s on %s is of provider %q, want paceline", r, harness.NodeName(v), h.Provider)
+			t.Errorf("the history of %s on %s is of provider %q, want paceline", r, nscluster.NodeName(v), h.Provider)
 		}
 		monitored := false
 		for _, op := range h.Ops {
 			if op.Operation == "monitor" && op.Interval != "0" {
 				monitored = true
 				if op.RC != "0" {
-					t.Errorf("recurring monitor of %s on %s: rc %s, want 0", r, harness.NodeName(v), op.RC)
+					t.Errorf("recurring monitor of %s on %s: rc %s, want 0", r, nscluster.NodeName(v), op.RC)
 				}
 			}
 		}
 		if !monitored {
-			t.Errorf("no recurring monitor of %s on %s in its history: %+v", r, harness.NodeName(v), h.Ops)
+			t.Errorf("no recurring monitor of %s on %s in its history: %+v", r, nscluster.NodeName(v), h.Ops)
 		}
-		if e, ok := c.FirstEvent(v, harness.ResultRE("monitor", r, v, "ok"), tRefresh); !ok {
-			t.Errorf("no recurring monitor of %s on %s returned ok after the refresh", r, harness.NodeName(v))
+		if e, ok := c.FirstEvent(v, nscluster.ResultRE("monitor", r, v, "ok"), tRefresh); !ok {
+			t.Errorf("no recurring monitor of %s on %s returned ok after the refresh", r, nscluster.NodeName(v))
 		} else {
 			t.Logf("first monitor of the paceline %s: %.2f s after the switch began", r, e.Time.Sub(t0).Seconds())
 		}
@@ -153,7 +154,7 @@ func LiveSwitch(t *testing.T, env Env) {
 
 	// Control: without the procedure, the change of agent restarts the
 	// resource, and every observation above sees it.
-	exec(t, c, u, "pcs", "resource", "create", "vip2", "ocf:heartbeat:IPaddr2", "ip="+harness.ClusterNet+".101",
+	exec(t, c, u, "pcs", "resource", "create", "vip2", "ocf:heartbeat:IPaddr2", "ip="+nscluster.Net+".101",
 		"cidr_netmask=24", "op", "monitor", "interval=10s")
 	must(t, c.WaitIdle(time.Minute))
 	w := locate(t, c, "vip2")
@@ -163,13 +164,13 @@ func LiveSwitch(t *testing.T, env Env) {
 	ops := operations(c, t1, "vip2")
 	stopped, started := false, false
 	for _, op := range ops {
-		stopped = stopped || harness.ResultRE("stop", "vip2", w, "ok").MatchString(op)
-		started = started || harness.ResultRE("start", "vip2", w, "ok").MatchString(op)
+		stopped = stopped || nscluster.ResultRE("stop", "vip2", w, "ok").MatchString(op)
+		started = started || nscluster.ResultRE("start", "vip2", w, "ok").MatchString(op)
 	}
 	if !stopped || !started {
-		t.Errorf("control: changing the agent of a managed resource did not restart it on %s:\n%s", harness.NodeName(w), strings.Join(ops, "\n"))
+		t.Errorf("control: changing the agent of a managed resource did not restart it on %s:\n%s", nscluster.NodeName(w), strings.Join(ops, "\n"))
 	}
-	why := regexp.MustCompile(`Forcing restart of vip2 on ` + harness.NodeName(w) + ` because provider changed`)
+	why := regexp.MustCompile(`Forcing restart of vip2 on ` + nscluster.NodeName(w) + ` because provider changed`)
 	said := false
 	for i := 1; i <= c.Nodes; i++ {
 		_, ok := c.FirstEvent(i, why, t1)
@@ -178,15 +179,15 @@ func LiveSwitch(t *testing.T, env Env) {
 	if !said {
 		t.Errorf("control: the scheduler did not say why vip2 restarts")
 	}
-	if ev := addrs.events(harness.ClusterNet+".101", t1); len(ev) < 2 {
+	if ev := addrs.events(nscluster.Net+".101", t1); len(ev) < 2 {
 		t.Errorf("control: the address of vip2 was not removed and added again: %q", ev)
 	}
-	t.Logf("control: the bare change of agent restarted vip2 on %s (%d operations)", harness.NodeName(w), len(ops))
+	t.Logf("control: the bare change of agent restarted vip2 on %s (%d operations)", nscluster.NodeName(w), len(ops))
 }
 
 // checkAgents checks, from crm_mon on node i, that fs and vip run on one
 // node, Started by the agents of provider, managed or not, not failed.
-func checkAgents(t *testing.T, c *harness.Cluster, i int, provider string, managed bool) {
+func checkAgents(t *testing.T, c *nscluster.Cluster, i int, provider string, managed bool) {
 	t.Helper()
 	var mon struct {
 		Groups []struct {
@@ -244,7 +245,7 @@ type cibPrimitive struct {
 	Type     string `xml:"type,attr"`
 }
 
-func primitive(t *testing.T, c *harness.Cluster, i int, rsc string) cibPrimitive {
+func primitive(t *testing.T, c *nscluster.Cluster, i int, rsc string) cibPrimitive {
 	t.Helper()
 	out := exec(t, c, i, "cibadmin", "--query", "--xpath", "//primitive[@id='"+rsc+"']")
 	var p cibPrimitive
@@ -256,7 +257,7 @@ func primitive(t *testing.T, c *harness.Cluster, i int, rsc string) cibPrimitive
 
 // primitiveBody is rsc's instance attributes and operations as the CIB
 // has them (its meta attributes change with unmanage and manage).
-func primitiveBody(t *testing.T, c *harness.Cluster, i int, rsc string) string {
+func primitiveBody(t *testing.T, c *nscluster.Cluster, i int, rsc string) string {
 	t.Helper()
 	var b strings.Builder
 	for _, part := range []string{"instance_attributes", "operations"} {
@@ -278,13 +279,13 @@ type rscHistory struct {
 	} `xml:"lrm_rsc_op"`
 }
 
-func history(t *testing.T, c *harness.Cluster, i, node int, rsc string) rscHistory {
+func history(t *testing.T, c *nscluster.Cluster, i, node int, rsc string) rscHistory {
 	t.Helper()
 	out := exec(t, c, i, "cibadmin", "--query", "--xpath",
-		"//node_state[@uname='"+harness.NodeName(node)+"']//lrm_resource[@id='"+rsc+"']")
+		"//node_state[@uname='"+nscluster.NodeName(node)+"']//lrm_resource[@id='"+rsc+"']")
 	var h rscHistory
 	if err := xml.Unmarshal([]byte(out), &h); err != nil {
-		t.Fatalf("history of %s on %s: %v\n%s", rsc, harness.NodeName(node), err, out)
+		t.Fatalf("history of %s on %s: %v\n%s", rsc, nscluster.NodeName(node), err, out)
 	}
 	return h
 }
@@ -292,7 +293,7 @@ func history(t *testing.T, c *harness.Cluster, i, node int, rsc string) rscHisto
 // operations returns the log lines, on every node, of a start, stop,
 // migration, promotion or demotion of one of rscs requested or finished
 // at or after since.
-func operations(c *harness.Cluster, since time.Time, rscs ...string) []string {
+func operations(c *nscluster.Cluster, since time.Time, rscs ...string) []string {
 	q := make([]string, len(rscs))
 	for k, r := range rscs {
 		q[k] = regexp.QuoteMeta(r)
@@ -311,7 +312,7 @@ func operations(c *harness.Cluster, since time.Time, rscs ...string) []string {
 }
 
 // holds reports whether a process of node i works in the shared mount.
-func holds(c *harness.Cluster, i int) bool {
+func holds(c *nscluster.Cluster, i int) bool {
 	out, _ := c.Exec(i, 10*time.Second, "sh", "-c", "ls -l /proc/[0-9]*/cwd 2>/dev/null")
 	return strings.Contains(out, c.SharedDir())
 }
@@ -320,7 +321,7 @@ func holds(c *harness.Cluster, i int) bool {
 // from its start to the end of the test.
 type addressWatch struct {
 	mu    sync.Mutex
-	lines []harness.LogEvent
+	lines []pcmk.LogEvent
 }
 
 // nodeLines is ip monitor's output of one node, line by line, with the
@@ -339,7 +340,7 @@ func (n *nodeLines) Write(p []byte) (int, error) {
 			return len(p), nil
 		}
 		n.w.mu.Lock()
-		n.w.lines = append(n.w.lines, harness.LogEvent{Time: time.Now(), Line: harness.NodeName(n.node) + ": " + n.partial[:k]})
+		n.w.lines = append(n.w.lines, pcmk.LogEvent{Time: time.Now(), Line: nscluster.NodeName(n.node) + ": " + n.partial[:k]})
 		n.w.mu.Unlock()
 		n.partial = n.partial[k+1:]
 	}
@@ -347,7 +348,7 @@ func (n *nodeLines) Write(p []byte) (int, error) {
 
 // watchAddresses starts ip monitor on every node and returns once each
 // has seen a change (an address of its own added to and removed from lo).
-func watchAddresses(t *testing.T, c *harness.Cluster) *addressWatch {
+func watchAddresses(t *testing.T, c *nscluster.Cluster) *addressWatch {
 	t.Helper()
 	w := &addressWatch{}
 	// The monitors end with their nodes; cancelling ends nsenter.
@@ -365,7 +366,7 @@ func watchAddresses(t *testing.T, c *harness.Cluster) *addressWatch {
 		end := time.Now().Add(time.Minute)
 		for len(w.events(mark, time.Time{})) == 0 {
 			if time.Now().After(end) {
-				t.Fatalf("ip monitor on %s saw no change of address", harness.NodeName(i))
+				t.Fatalf("ip monitor on %s saw no change of address", nscluster.NodeName(i))
 			}
 			exec(t, c, i, "ip", "addr", "replace", mark+"/8", "dev", "lo")
 			exec(t, c, i, "ip", "addr", "del", mark+"/8", "dev", "lo")

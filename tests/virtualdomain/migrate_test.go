@@ -11,13 +11,15 @@ import (
 	"time"
 
 	"github.com/paceline-ha/paceline/pkg/ocf"
+	"github.com/paceline-ha/paceline/tests/guestimage"
 	h "github.com/paceline-ha/paceline/tests/harness"
+	"github.com/paceline-ha/paceline/tests/libvirthost"
 )
 
 // onHost returns a copy of the agent that runs inside host's namespaces,
 // where qemu:///system is host's libvirtd and the other hosts' names
 // resolve: what Pacemaker on that node would run.
-func onHost(a *h.Agent, host *h.LibvirtHost) *h.Agent {
+func onHost(a *h.Agent, host *libvirthost.Host) *h.Agent {
 	b := *a
 	b.Params = map[string]string{}
 	for k, v := range a.Params {
@@ -30,13 +32,13 @@ func onHost(a *h.Agent, host *h.LibvirtHost) *h.Agent {
 
 // counterAdvances waits until the guest's serial file on host shows a
 // counter above after.
-func counterAdvances(t *testing.T, host *h.LibvirtHost, name string, after int, within time.Duration) int {
+func counterAdvances(t *testing.T, host *libvirthost.Host, name string, after int, within time.Duration) int {
 	t.Helper()
 	serial := host.SerialLog(name)
 	deadline := time.Now().Add(within)
 	for {
 		data, _ := os.ReadFile(serial)
-		if n := h.LastCounter(string(data)); n > after {
+		if n := guestimage.LastCounter(string(data)); n > after {
 			return n
 		}
 		if time.Now().After(deadline) {
@@ -54,9 +56,9 @@ func tail(s string) string {
 	return strings.Join(lines, "\n")
 }
 
-func lastCounter(host *h.LibvirtHost, name string) int {
+func lastCounter(host *libvirthost.Host, name string) int {
 	data, _ := os.ReadFile(host.SerialLog(name))
-	return h.LastCounter(string(data))
+	return guestimage.LastCounter(string(data))
 }
 
 // TestLiveMigration moves a running guest between two libvirt hosts with
@@ -64,9 +66,9 @@ func lastCounter(host *h.LibvirtHost, name string) int {
 // does, and checks that the guest kept running through it: its counter
 // goes on on the target from where it was, without a reboot.
 func TestLiveMigration(t *testing.T) {
-	hosts := h.StartLibvirtHosts(t, 2)
+	hosts := libvirthost.Start(t, 2)
 	n1, n2 := hosts[0], hosts[1]
-	base, name := guest(t, n1, h.GuestSpec{})
+	base, name := guest(t, n1, guestimage.Domain{})
 	a1, a2 := onHost(base, n1), onHost(base, n2)
 	a1.Params["migration_transport"] = "tcp"
 	a2.Params["migration_transport"] = "tcp"
@@ -160,7 +162,7 @@ func TestLiveMigration(t *testing.T) {
 	// deletes that file, and the agent writes it back, so that the node
 	// keeps its configuration for a later start.
 	own := "/etc/libvirt/qemu/" + name + ".xml"
-	ownOn := func(host *h.LibvirtHost) string { return filepath.Join(host.Dir, "etc", "qemu", name+".xml") }
+	ownOn := func(host *libvirthost.Host) string { return filepath.Join(host.Dir, "etc", "qemu", name+".xml") }
 	before2, err := os.ReadFile(ownOn(n2))
 	if err != nil {
 		t.Fatalf("libvirt's copy of the definition on %s: %v", n2.Name, err)

@@ -11,10 +11,12 @@ import (
 	"time"
 
 	"github.com/paceline-ha/paceline/pkg/ocf"
+	"github.com/paceline-ha/paceline/tests/guestimage"
 	h "github.com/paceline-ha/paceline/tests/harness"
+	"github.com/paceline-ha/paceline/tests/libvirthost"
 )
 
-func domuuid(t *testing.T, host *h.LibvirtHost, name string) string {
+func domuuid(t *testing.T, host *libvirthost.Host, name string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -32,8 +34,8 @@ func domuuid(t *testing.T, host *h.LibvirtHost, name string) string {
 // an administrator defined under another uuid is replaced by the
 // config's, as the stock agent replaces any definition.
 func TestStartWhateverUUID(t *testing.T) {
-	host := h.StartLibvirtHosts(t, 1)[0]
-	a, name := guest(t, host, h.GuestSpec{NoUUID: true})
+	host := libvirthost.Start(t, 1)[0]
+	a, name := guest(t, host, guestimage.Domain{NoUUID: true})
 
 	h.Expect(t, a.Call(t, "start", h.Timeout(90*time.Second)), ocf.Success, "")
 	first := domuuid(t, host, name)
@@ -53,15 +55,15 @@ func TestStartWhateverUUID(t *testing.T) {
 
 	// Defined earlier under another uuid (inactive): the config's uuid
 	// wins, and the config file is still there.
-	img := h.BuildGuestImage(t)
+	img := guestimage.Tiny(t)
 	const theirs = "0a1b2c3d-0000-4000-8000-0000000000aa"
 	const ours = "0a1b2c3d-0000-4000-8000-0000000000bb"
 	admin := filepath.Join(t.TempDir(), "admin.xml")
-	if err := os.WriteFile(admin, []byte(img.DomainXML(h.GuestSpec{Name: name, UUID: theirs})), 0o644); err != nil {
+	if err := os.WriteFile(admin, []byte(img.DomainXML(guestimage.Domain{Name: name, UUID: theirs})), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cfg := a.Params["config"]
-	if err := os.WriteFile(cfg, []byte(img.DomainXML(h.GuestSpec{Name: name, UUID: ours})), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(img.DomainXML(guestimage.Domain{Name: name, UUID: ours})), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -18,7 +18,9 @@ import (
 	"time"
 
 	"github.com/paceline-ha/paceline/pkg/ocf"
+	"github.com/paceline-ha/paceline/tests/guestimage"
 	h "github.com/paceline-ha/paceline/tests/harness"
+	"github.com/paceline-ha/paceline/tests/libvirthost"
 )
 
 // TestMain removes the installed binaries after the tests.
@@ -28,10 +30,10 @@ var seq int
 
 // guest writes the domain XML of a new guest and returns the agent that
 // manages it on host, talking to host's libvirtd from the root namespace.
-func guest(t *testing.T, host *h.LibvirtHost, spec h.GuestSpec) (*h.Agent, string) {
+func guest(t *testing.T, host *libvirthost.Host, spec guestimage.Domain) (*h.Agent, string) {
 	t.Helper()
 	h.RequireRoot(t, "libvirtd", "virsh", "qemu-system-x86_64", "nsenter")
-	img := h.BuildGuestImage(t)
+	img := guestimage.Tiny(t)
 	seq++
 	if spec.Name == "" {
 		spec.Name = fmt.Sprintf("plvd%d-%d", os.Getpid()%10000, seq)
@@ -60,13 +62,13 @@ func guest(t *testing.T, host *h.LibvirtHost, spec h.GuestSpec) (*h.Agent, strin
 
 // virsh is host.VirshCommand in the C locale: virsh translates what it
 // prints ("running", "shut off", "Persistent:"), and the tests read it.
-func virsh(ctx context.Context, host *h.LibvirtHost, args ...string) *exec.Cmd {
+func virsh(ctx context.Context, host *libvirthost.Host, args ...string) *exec.Cmd {
 	cmd := host.VirshCommand(ctx, args...)
 	cmd.Env = append(os.Environ(), "LC_ALL=C") // the last one counts
 	return cmd
 }
 
-func domstate(host *h.LibvirtHost, name string) string {
+func domstate(host *libvirthost.Host, name string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	out, err := virsh(ctx, host, "domstate", name).CombinedOutput()
@@ -76,7 +78,7 @@ func domstate(host *h.LibvirtHost, name string) string {
 	return strings.TrimSpace(string(out))
 }
 
-func persistent(host *h.LibvirtHost, name string) string {
+func persistent(host *libvirthost.Host, name string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	out, _ := virsh(ctx, host, "dominfo", name).CombinedOutput()
@@ -99,8 +101,8 @@ func agentLog(t *testing.T, a *h.Agent) string {
 // TestLifecycle: probe, start, monitor, graceful stop of a guest that
 // handles ACPI, and the idempotent cases.
 func TestLifecycle(t *testing.T) {
-	host := h.StartLibvirtHosts(t, 1)[0]
-	a, name := guest(t, host, h.GuestSpec{})
+	host := libvirthost.Start(t, 1)[0]
+	a, name := guest(t, host, guestimage.Domain{})
 
 	h.Expect(t, a.Call(t, "validate-all"), ocf.Success, "")
 	h.Expect(t, a.Call(t, "monitor"), ocf.NotRunning, "") // probe: not defined
@@ -147,8 +149,8 @@ func TestLifecycle(t *testing.T) {
 // TestStopEscalates: a guest that ignores ACPI is destroyed before the
 // stop's timeout; force_stop destroys at once.
 func TestStopEscalates(t *testing.T) {
-	host := h.StartLibvirtHosts(t, 1)[0]
-	a, name := guest(t, host, h.GuestSpec{IgnoreACPI: true})
+	host := libvirthost.Start(t, 1)[0]
+	a, name := guest(t, host, guestimage.Domain{IgnoreACPI: true})
 	h.Expect(t, a.Call(t, "start", h.Timeout(90*time.Second)), ocf.Success, "")
 	host.WaitSerial(t, host.SerialLog(name), "COUNTER", 60*time.Second)
 
@@ -194,8 +196,8 @@ func TestStopEscalates(t *testing.T) {
 // a guest that handles ACPI ends up destroyed, with libvirt's reason
 // logged.
 func TestShutdownMode(t *testing.T) {
-	host := h.StartLibvirtHosts(t, 1)[0]
-	a, name := guest(t, host, h.GuestSpec{})
+	host := libvirthost.Start(t, 1)[0]
+	a, name := guest(t, host, guestimage.Domain{})
 	h.Expect(t, a.Call(t, "start", h.Timeout(90*time.Second)), ocf.Success, "")
 	host.WaitSerial(t, host.SerialLog(name), "COUNTER", 60*time.Second)
 	res := a.Call(t, "stop", h.Param("shutdown_mode", "agent"), h.Timeout(15*time.Second))
@@ -214,8 +216,8 @@ func TestShutdownMode(t *testing.T) {
 // in real life) every action fails fast with a reason, never a false
 // "not running"; once it is back, monitor sees the domain again.
 func TestLibvirtdDown(t *testing.T) {
-	host := h.StartLibvirtHosts(t, 1)[0]
-	a, name := guest(t, host, h.GuestSpec{})
+	host := libvirthost.Start(t, 1)[0]
+	a, name := guest(t, host, guestimage.Domain{})
 	h.Expect(t, a.Call(t, "start", h.Timeout(90*time.Second)), ocf.Success, "")
 	host.Stop(t)
 	for _, c := range []struct {
@@ -248,8 +250,8 @@ func TestLibvirtdDown(t *testing.T) {
 // TestLibvirtdFrozen: a hung daemon (SIGSTOP) makes monitor, probe and
 // stop fail with a reason before their timeout, never be killed.
 func TestLibvirtdFrozen(t *testing.T) {
-	host := h.StartLibvirtHosts(t, 1)[0]
-	a, _ := guest(t, host, h.GuestSpec{})
+	host := libvirthost.Start(t, 1)[0]
+	a, _ := guest(t, host, guestimage.Domain{})
 	h.Expect(t, a.Call(t, "start", h.Timeout(90*time.Second)), ocf.Success, "")
 	host.Freeze(t)
 	thawed := false
@@ -284,8 +286,8 @@ func TestLibvirtdFrozen(t *testing.T) {
 // stop, on the definition the first start left.
 func TestOCFTester(t *testing.T) {
 	h.RequireRoot(t, "ocf-tester", "xmllint")
-	host := h.StartLibvirtHosts(t, 1)[0]
-	a, _ := guest(t, host, h.GuestSpec{NoUUID: true})
+	host := libvirthost.Start(t, 1)[0]
+	a, _ := guest(t, host, guestimage.Domain{NoUUID: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	out, err := h.OutputContext(ctx, "env", "HA_RSCTMP="+a.StateDir, "ocf-tester", "-n", a.Instance,

@@ -1,4 +1,4 @@
-package harness
+package nscluster
 
 import (
 	"bufio"
@@ -7,12 +7,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/paceline-ha/paceline/tests/harness"
 )
 
-// Nodes that run another userspace (ClusterSpec.Root, for instance the
+// Nodes that run another userspace (Spec.Root, for instance the
 // Debian 13 root of tests/trixie-root.sh, with Pacemaker 3): each node
 // gets the root as an overlay of its own (the root stays as built, the
 // node's writes go to <node dir>/upper), then pivots into it as a
@@ -51,38 +52,6 @@ func idOf(file, name string) (int, error) {
 	return 0, fmt.Errorf("%s: no %s (package pacemaker)", file, name)
 }
 
-// rootPrograms returns the programs of progs that root's usual
-// directories lack.
-func rootPrograms(root string, progs ...string) []string {
-	var missing []string
-	for _, p := range progs {
-		found := false
-		for _, d := range []string{"usr/sbin", "usr/bin", "sbin", "bin"} {
-			if st, err := os.Stat(filepath.Join(root, d, p)); err == nil && st.Mode()&0o111 != 0 {
-				found = true
-				break
-			}
-		}
-		if !found {
-			missing = append(missing, p)
-		}
-	}
-	return missing
-}
-
-// requireIn requires the programs in the userspace root ("" for this
-// machine's, on PATH).
-func requireIn(t testing.TB, root string, progs ...string) {
-	t.Helper()
-	if root == "" {
-		RequireRoot(t, progs...)
-		return
-	}
-	RequireRoot(t)
-	missing := rootPrograms(root, progs...)
-	Require(t, len(missing) == 0, "the userspace %s lacks %v", root, missing)
-}
-
 // enterRoot makes c.Root the root of node i's mount namespace (which
 // must be private already): an overlay with the node's own upper layer,
 // this machine's shared paths bound into it, then pivot_root.
@@ -93,11 +62,7 @@ func (c *Cluster) enterRoot(i int) error {
 	if err := unix.Mount("overlay", top, "overlay", 0, opts); err != nil {
 		return fmt.Errorf("overlay of %s: %v", c.Root, err)
 	}
-	cache := c.Cache
-	if cache == "" { // a cluster.json written before the field
-		cache = CacheRoot()
-	}
-	for _, p := range []string{"/dev", "/tmp", c.Dir, cache} {
+	for _, p := range []string{"/dev", "/tmp", c.Dir, harness.CacheRoot()} {
 		target := filepath.Join(top, p)
 		if err := os.MkdirAll(target, 0o755); err != nil {
 			return err

@@ -1,4 +1,8 @@
-package harness
+// Package gluster serves a one-brick GlusterFS volume on loopback for
+// the Filesystem tier: glusterd with private state when none runs, a
+// volume on a temporary directory, and a cleanup that leaves this
+// machine's gluster directories as they were.
+package gluster
 
 import (
 	"bytes"
@@ -10,8 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,10 +22,12 @@ import (
 	"time"
 
 	"github.com/paceline-ha/paceline/pkg/mountinfo"
+	"github.com/paceline-ha/paceline/tests/harness"
+	"github.com/paceline-ha/paceline/tests/proc"
 )
 
-// Gluster is a running single-brick GlusterFS volume served on loopback.
-type Gluster struct {
+// Volume is a running single-brick GlusterFS volume served on loopback.
+type Volume struct {
 	Volume      string // volume name, unique within the test run
 	Spec        string // what mount -t glusterfs takes as device: "127.0.0.1:/<Volume>"
 	Brick       string // the brick directory on this host
@@ -65,17 +69,16 @@ var (
 // glusterd is the management daemon serving the volumes: one started
 // here with private state (cmd set), or one found running (cmd nil).
 type glusterd struct {
-	cmd     *exec.Cmd
-	done    chan struct{} // closed when cmd has exited
-	dir     string        // private state: lib, run, log (ours only)
-	logDir  string        // where it logs (bricks/ under it)
-	cli     []string      // arguments the gluster CLI needs to reach it
+	daemon  *proc.Proc // ours; nil for one found running
+	dir     string     // private state: lib, run, log (ours only)
+	logDir  string     // where it logs (bricks/ under it)
+	cli     []string   // arguments the gluster CLI needs to reach it
 	users   int
 	stopped bool
 	before  map[string]map[string]bool // glusterHostDirs entries before start; nil map: dir absent
 }
 
-// StartGluster starts glusterd when none is running (with its state,
+// Start starts glusterd when none is running (with its state,
 // sockets and logs in a private temp dir, listening on 127.0.0.1 only),
 // creates and starts a one-brick volume on a temp dir (with "force": the
 // brick is on the root filesystem), and returns once a probe mount of
@@ -85,13 +88,13 @@ type glusterd struct {
 // dirs), stops glusterd after its last user if it was started here, and
 // removes what was created under /var/lib/glusterd, /var/run/gluster and
 // /var/log/glusterfs (including default mount logs of this volume).
-func StartGluster(t testing.TB) *Gluster {
+func Start(t testing.TB) *Volume {
 	t.Helper()
-	RequireRoot(t, "glusterd", "gluster", "glusterfsd", "mount", "umount", "mount.glusterfs")
+	harness.RequireRoot(t, "glusterd", "gluster", "glusterfsd", "mount", "umount", "mount.glusterfs")
 	_, err := os.Stat("/dev/fuse")
-	Require(t, err == nil, "needs /dev/fuse")
+	harness.Require(t, err == nil, "needs /dev/fuse")
 
-	g := &Gluster{started: time.Now()}
+	g := &Volume{started: time.Now()}
 	_, err = os.Lstat(glusterGeoRepDir)
 	g.geoRep = err == nil
 	g.Volume = fmt.Sprintf("pl%d-%d", os.Getpid(), glusterSeq.Add(1))
@@ -105,8 +108,8 @@ func StartGluster(t testing.TB) *Gluster {
 	t.Cleanup(func() { g.cleanup(t, created) })
 
 	g.d = acquireGlusterd(t, g.dir)
-	if g.d.cmd != nil {
-		g.GlusterdPID = g.d.cmd.Process.Pid
+	if g.d.daemon != nil {
+		g.GlusterdPID = g.d.daemon.PID()
 	}
 	if out, err := g.d.gluster("volume", "create", g.Volume, glusterBrickHost+":"+g.Brick, "force"); err != nil {
 		g.fatal(t, "volume create: %v\n%s", err, out)
@@ -122,11 +125,11 @@ func StartGluster(t testing.TB) *Gluster {
 
 // LogTail returns the last lines of the logs of glusterd, the brick and
 // the probe mount, for failure messages.
-func (g *Gluster) LogTail() string {
+func (g *Volume) LogTail() string {
 	var files []string
 	if g.d != nil {
 		files = append(files, filepath.Join(g.d.logDir, "glusterd.log"))
-		if g.d.cmd != nil {
+		if g.d.daemon != nil {
 			files = append(files, filepath.Join(g.d.dir, "glusterd.out"))
 		}
 		files = append(files, g.brickLog())
@@ -134,17 +137,17 @@ func (g *Gluster) LogTail() string {
 	files = append(files, filepath.Join(g.dir, "probe.log"))
 	var b strings.Builder
 	for _, f := range files {
-		b.WriteString(readTail(f, 25))
+		b.WriteString(harness.Tail(f, 25))
 	}
 	return b.String()
 }
 
 // brickLog is where glusterd has the brick log.
-func (g *Gluster) brickLog() string {
+func (g *Volume) brickLog() string {
 	return filepath.Join(g.d.logDir, "bricks", strings.ReplaceAll(strings.TrimPrefix(g.Brick, "/"), "/", "-")+".log")
 }
 
-func (g *Gluster) fatal(t testing.TB, format string, args ...any) {
+func (g *Volume) fatal(t testing.TB, format string, args ...any) {
 	t.Helper()
 	t.Fatalf("gluster volume %s: %s\n%s", g.Volume, fmt.Sprintf(format, args...), g.LogTail())
 }
@@ -163,7 +166,7 @@ type glusterStatus struct {
 
 // waitOnline waits until glusterd reports the brick online with a PID,
 // and records the PIDs and the brick sockets.
-func (g *Gluster) waitOnline(t testing.TB, timeout time.Duration) {
+func (g *Volume) waitOnline(t testing.TB, timeout time.Duration) {
 	t.Helper()
 	end := time.Now().Add(timeout)
 	var last string
@@ -182,7 +185,7 @@ func (g *Gluster) waitOnline(t testing.TB, timeout time.Duration) {
 			}
 			if online {
 				for _, pid := range g.BrickPIDs {
-					if s := cmdlineFlag(pid, "-S"); strings.HasPrefix(s, "/var/run/gluster/") {
+					if s := proc.Arg(pid, "-S"); strings.HasPrefix(s, "/var/run/gluster/") {
 						g.sockets = append(g.sockets, s)
 					}
 				}
@@ -198,7 +201,7 @@ func (g *Gluster) waitOnline(t testing.TB, timeout time.Duration) {
 
 // probeMount mounts Spec on a scratch dir (logging into the volume dir),
 // checks it is a live glusterfs mount, and unmounts it again.
-func (g *Gluster) probeMount(t testing.TB, timeout time.Duration) {
+func (g *Volume) probeMount(t testing.TB, timeout time.Duration) {
 	t.Helper()
 	mnt := filepath.Join(g.dir, "probe")
 	if err := os.Mkdir(mnt, 0o755); err != nil {
@@ -229,8 +232,8 @@ func (g *Gluster) probeMount(t testing.TB, timeout time.Duration) {
 	}
 }
 
-// cleanup tears down what StartGluster set up, as far as it got.
-func (g *Gluster) cleanup(t testing.TB, created bool) {
+// cleanup tears down what Start set up, as far as it got.
+func (g *Volume) cleanup(t testing.TB, created bool) {
 	t.Helper()
 	// A test should unmount its own mounts; a leftover would keep a
 	// client retrying a deleted volume.
@@ -252,14 +255,14 @@ func (g *Gluster) cleanup(t testing.TB, created bool) {
 	}
 	// The brick (its command line names the brick dir) and any probe
 	// client still around.
-	if left := stopProcesses(g.dir+"/", 10*time.Second); len(left) > 0 {
+	if left := proc.KillMatching(g.dir+"/", 10*time.Second); len(left) > 0 {
 		t.Errorf("gluster: processes of %s survive SIGKILL: %v", g.Volume, left)
 	}
 	for _, s := range g.sockets {
 		_ = os.Remove(s)
 	}
 	if g.d != nil {
-		if g.d.cmd == nil { // a foreign glusterd keeps the volume's files in its dirs
+		if g.d.daemon == nil { // a foreign glusterd keeps the volume's files in its dirs
 			_ = os.Remove(g.brickLog())
 			for _, sub := range []string{"gfproxy", "snaps"} {
 				_ = os.RemoveAll(filepath.Join(g.d.logDir, sub, g.Volume))
@@ -270,7 +273,7 @@ func (g *Gluster) cleanup(t testing.TB, created bool) {
 		releaseGlusterd(t, g.d)
 	}
 	// Our glusterd removed it with the rest of what appeared while it ran.
-	if !g.geoRep && (g.d == nil || g.d.cmd == nil) {
+	if !g.geoRep && (g.d == nil || g.d.daemon == nil) {
 		_ = os.RemoveAll(glusterGeoRepDir)
 	}
 	removeMountLogs(g.Volume, g.started)
@@ -286,15 +289,13 @@ func acquireGlusterd(t testing.TB, scratch string) *glusterd {
 	glusterMu.Lock()
 	defer glusterMu.Unlock()
 	if d := glusterCur; d != nil {
-		select {
-		case <-d.done:
-			t.Logf("gluster: glusterd %d exited unexpectedly; starting a new one", d.cmd.Process.Pid)
-			glusterCur = nil
-			d.stop(t) // its remaining users' cleanups find it stopped
-		default:
+		if !d.daemon.Exited() {
 			d.users++
 			return d
 		}
+		t.Logf("gluster: glusterd %d exited unexpectedly; starting a new one", d.daemon.PID())
+		glusterCur = nil
+		d.stop(t) // its remaining users' cleanups find it stopped
 	}
 	if c, err := net.DialTimeout("tcp", "127.0.0.1:24007", time.Second); err == nil {
 		c.Close()
@@ -309,7 +310,7 @@ func acquireGlusterd(t testing.TB, scratch string) *glusterd {
 
 func releaseGlusterd(t testing.TB, d *glusterd) {
 	t.Helper()
-	if d.cmd == nil {
+	if d.daemon == nil {
 		return
 	}
 	glusterMu.Lock()
@@ -329,7 +330,7 @@ func releaseGlusterd(t testing.TB, d *glusterd) {
 // its TCP listener (and so the bricks') on 127.0.0.1 only.
 func startGlusterd(t testing.TB) *glusterd {
 	t.Helper()
-	d := &glusterd{done: make(chan struct{}), before: map[string]map[string]bool{}}
+	d := &glusterd{before: map[string]map[string]bool{}}
 	var err error
 	if d.dir, err = os.MkdirTemp("", "paceline-glusterd-"); err != nil {
 		t.Fatalf("gluster: %v", err)
@@ -352,57 +353,37 @@ func startGlusterd(t testing.TB) *glusterd {
 	d.logDir = filepath.Join(d.dir, "log")
 	sock := filepath.Join(d.dir, "run", "glusterd.socket")
 	d.cli = []string{"--glusterd-sock=" + sock, "--log-file=" + filepath.Join(d.logDir, "cli.log")}
-	out, err := os.Create(filepath.Join(d.dir, "glusterd.out"))
+	out := filepath.Join(d.dir, "glusterd.out")
+	// SIGTERM when the test binary dies.
+	d.daemon, err = proc.Start(proc.Spec{Argv: []string{"glusterd", "-N",
+		"--log-file=" + filepath.Join(d.logDir, "glusterd.log"),
+		"--pid-file=" + filepath.Join(d.dir, "run", "glusterd.pid"),
+		"--xlator-option", "management.transport.socket.bind-address=127.0.0.1",
+		"--xlator-option", "management.working-directory=" + filepath.Join(d.dir, "lib"),
+		"--xlator-option", "management.run-directory=" + filepath.Join(d.dir, "run"),
+		"--xlator-option", "management.logging-directory=" + d.logDir,
+		"--xlator-option", "management.glusterd-sockfile=" + sock},
+		Log: out, DeathSignal: syscall.SIGTERM})
 	if err != nil {
+		d.cleanupHost()
 		t.Fatalf("gluster: %v", err)
 	}
-	defer out.Close()
-	d.cmd = exec.Command("glusterd", "-N",
-		"--log-file="+filepath.Join(d.logDir, "glusterd.log"),
-		"--pid-file="+filepath.Join(d.dir, "run", "glusterd.pid"),
-		"--xlator-option", "management.transport.socket.bind-address=127.0.0.1",
-		"--xlator-option", "management.working-directory="+filepath.Join(d.dir, "lib"),
-		"--xlator-option", "management.run-directory="+filepath.Join(d.dir, "run"),
-		"--xlator-option", "management.logging-directory="+d.logDir,
-		"--xlator-option", "management.glusterd-sockfile="+sock)
-	d.cmd.Stdout, d.cmd.Stderr = out, out
-	// SIGTERM when the test binary dies. Pdeathsig follows the thread
-	// that forked, so that thread stays locked until glusterd exits.
-	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		err := d.cmd.Start()
-		started <- err
-		if err == nil {
-			_ = d.cmd.Wait()
-		}
-		close(d.done)
-	}()
-	if err := <-started; err != nil {
-		d.cmd = nil
-		d.cleanupHost()
-		t.Fatalf("gluster: start glusterd: %v", err)
-	}
-	end := time.Now().Add(15 * time.Second)
-	for {
+	err = proc.Until(15*time.Second, 100*time.Millisecond, func() error {
 		msg, err := d.gluster("pool", "list")
-		if err == nil {
-			return d
+		switch {
+		case err == nil:
+			return nil
+		case d.daemon.Exited():
+			return proc.Abort(fmt.Errorf("glusterd exited: %v\n%s", err, msg))
 		}
-		exited := false
-		select {
-		case <-d.done:
-			exited = true
-		default:
-		}
-		if exited || time.Now().After(end) {
-			tail := readTail(filepath.Join(d.logDir, "glusterd.log"), 25) + readTail(out.Name(), 25)
-			d.stop(t)
-			t.Fatalf("gluster: glusterd not ready (exited: %v): %v\n%s\n%s", exited, err, msg, tail)
-		}
-		time.Sleep(100 * time.Millisecond)
+		return fmt.Errorf("%v\n%s", err, msg)
+	})
+	if err != nil {
+		tail := harness.Tail(filepath.Join(d.logDir, "glusterd.log"), 25) + harness.Tail(out, 25)
+		d.stop(t)
+		t.Fatalf("gluster: glusterd not ready: %v\n%s", err, tail)
 	}
+	return d
 }
 
 // stop ends our glusterd by its PID, then whatever it spawned that is
@@ -414,20 +395,10 @@ func (d *glusterd) stop(t testing.TB) {
 		return
 	}
 	d.stopped = true
-	if d.cmd != nil && d.cmd.Process != nil {
-		_ = d.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-d.done:
-		case <-time.After(10 * time.Second):
-			_ = d.cmd.Process.Kill()
-			select {
-			case <-d.done:
-			case <-time.After(5 * time.Second):
-				t.Errorf("gluster: glusterd %d survives SIGKILL", d.cmd.Process.Pid)
-			}
-		}
+	if err := d.daemon.Stop(10 * time.Second); err != nil && !d.daemon.Exited() {
+		t.Errorf("gluster: %v", err)
 	}
-	if left := stopProcesses(d.dir+"/", 10*time.Second); len(left) > 0 {
+	if left := proc.KillMatching(d.dir+"/", 10*time.Second); len(left) > 0 {
 		t.Errorf("gluster: processes of glusterd survive SIGKILL: %v", left)
 	}
 	d.cleanupHost()
@@ -502,97 +473,6 @@ func glusterMounts(spec, dir string) []string {
 	return out
 }
 
-// stopProcesses sends SIGTERM to every live process whose command line
-// contains marker (a private temp dir path), waits up to grace, then
-// sends SIGKILL to the rest; it returns those still alive after that.
-func stopProcesses(marker string, grace time.Duration) []int {
-	if marker == "" {
-		return nil
-	}
-	pids := pidsMatching(marker)
-	for _, pid := range pids {
-		_ = syscall.Kill(pid, syscall.SIGTERM)
-	}
-	if waitGone(pids, grace) {
-		return nil
-	}
-	for _, pid := range pidsMatching(marker) {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-	}
-	waitGone(pids, 5*time.Second)
-	return pidsMatching(marker)
-}
-
-// waitGone waits until none of pids is alive.
-func waitGone(pids []int, timeout time.Duration) bool {
-	end := time.Now().Add(timeout)
-	for {
-		alive := false
-		for _, pid := range pids {
-			alive = alive || processAlive(pid)
-		}
-		if !alive {
-			return true
-		}
-		if time.Now().After(end) {
-			return false
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// processAlive reports whether pid runs; a zombie does not (daemonized
-// gluster processes are reaped by init, which may be slow to do so).
-func processAlive(pid int) bool {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 || i+2 >= len(s) {
-		return false
-	}
-	return s[i+2] != 'Z' && s[i+2] != 'X'
-}
-
-// pidsMatching returns the live processes other than this one whose
-// command line contains marker.
-func pidsMatching(marker string) []int {
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	var pids []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		cmd, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if err != nil || !bytes.Contains(cmd, []byte(marker)) || !processAlive(pid) {
-			continue
-		}
-		pids = append(pids, pid)
-	}
-	return pids
-}
-
-// cmdlineFlag returns the argument following flag in pid's command line.
-func cmdlineFlag(pid int, flag string) string {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil {
-		return ""
-	}
-	args := strings.Split(string(data), "\x00")
-	for i := 0; i+1 < len(args); i++ {
-		if args[i] == flag {
-			return args[i+1]
-		}
-	}
-	return ""
-}
-
 // removeMountLogs removes the default mount.glusterfs logs (one per
 // mount point, /var/log/glusterfs/<mount-point>.log) of this volume's
 // clients, written since the volume started.
@@ -635,17 +515,4 @@ func dirEntries(dir string) (map[string]bool, error) {
 		m[e.Name()] = true
 	}
 	return m, nil
-}
-
-// readTail returns the last n lines of a file, labelled, or "".
-func readTail(path string, n int) string {
-	data, err := os.ReadFile(path)
-	if err != nil || len(bytes.TrimSpace(data)) == 0 {
-		return ""
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return fmt.Sprintf("--- %s (tail)\n%s\n", path, strings.Join(lines, "\n"))
 }

@@ -1,4 +1,9 @@
-package harness
+// Package netns gives the system tests network namespaces of their own
+// and ways into namespaces: two namespaces joined by a veth pair (Pair),
+// packet capture on an interface inside one (Capture), Go code run in a
+// named network namespace (In) or on a thread that joined the
+// namespaces held by files (Enter).
+package netns
 
 import (
 	"fmt"
@@ -10,8 +15,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netns"
+	vnetns "github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/paceline-ha/paceline/tests/harness"
+	"github.com/paceline-ha/paceline/tests/proc"
 )
 
 var nsSeq atomic.Int32
@@ -34,18 +42,18 @@ type Pair struct {
 // (IPv6 without DAD so they are usable at once), removed at cleanup.
 func NewPair(t testing.TB) *Pair {
 	t.Helper()
-	RequireRoot(t, "ip")
+	harness.RequireRoot(t, "ip")
 	n := nsSeq.Add(1)
 	p := &Pair{
 		A: fmt.Sprintf("pl%d-%da", os.Getpid(), n), B: fmt.Sprintf("pl%d-%db", os.Getpid(), n),
 		Subnet4: "192.0.2.0/24", Subnet6: "fd00:db8:1::/64",
 		Addr0v4: "192.0.2.1", Addr1v4: "192.0.2.2", Addr0v6: "fd00:db8:1::1", Addr1v6: "fd00:db8:1::2",
 	}
-	Run(t, "ip", "netns", "add", p.A)
-	t.Cleanup(func() { _, _ = Output("ip", "netns", "del", p.A) })
-	Run(t, "ip", "netns", "add", p.B)
-	t.Cleanup(func() { _, _ = Output("ip", "netns", "del", p.B) })
-	Run(t, "ip", "link", "add", "v0", "netns", p.A, "type", "veth", "peer", "name", "v1", "netns", p.B)
+	harness.Run(t, "ip", "netns", "add", p.A)
+	t.Cleanup(func() { _, _ = harness.Output("ip", "netns", "del", p.A) })
+	harness.Run(t, "ip", "netns", "add", p.B)
+	t.Cleanup(func() { _, _ = harness.Output("ip", "netns", "del", p.B) })
+	harness.Run(t, "ip", "link", "add", "v0", "netns", p.A, "type", "veth", "peer", "name", "v1", "netns", p.B)
 	for _, c := range [][]string{
 		{"-n", p.A, "link", "set", "lo", "up"},
 		{"-n", p.B, "link", "set", "lo", "up"},
@@ -60,7 +68,7 @@ func NewPair(t testing.TB) *Pair {
 		{"-n", p.B, "ntable", "change", "name", "arp_cache", "dev", "v1", "locktime", "0"},
 		{"-n", p.B, "ntable", "change", "name", "ndisc_cache", "dev", "v1", "locktime", "0"},
 	} {
-		Run(t, "ip", c...)
+		harness.Run(t, "ip", c...)
 	}
 	p.MAC0 = p.mac(t, p.A, "v0")
 	p.MAC1 = p.mac(t, p.B, "v1")
@@ -70,7 +78,7 @@ func NewPair(t testing.TB) *Pair {
 func (p *Pair) mac(t testing.TB, ns, ifname string) net.HardwareAddr {
 	t.Helper()
 	var mac net.HardwareAddr
-	err := InNetns(ns, func() error {
+	err := In(ns, func() error {
 		ifi, err := net.InterfaceByName(ifname)
 		if err != nil {
 			return err
@@ -84,29 +92,29 @@ func (p *Pair) mac(t testing.TB, ns, ifname string) net.HardwareAddr {
 	return mac
 }
 
-// InNetns runs fn on an OS thread inside the named namespace.
-func InNetns(name string, fn func() error) error {
+// In runs fn on an OS thread inside the named namespace.
+func In(name string, fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		orig, err := netns.Get()
+		orig, err := vnetns.Get()
 		if err != nil {
 			errc <- err
 			return
 		}
 		defer orig.Close()
-		target, err := netns.GetFromName(name)
+		target, err := vnetns.GetFromName(name)
 		if err != nil {
 			errc <- err
 			return
 		}
 		defer target.Close()
-		if err := netns.Set(target); err != nil {
+		if err := vnetns.Set(target); err != nil {
 			errc <- err
 			return
 		}
 		ferr := fn()
-		if netns.Set(orig) == nil {
+		if vnetns.Set(orig) == nil {
 			runtime.UnlockOSThread()
 		}
 		errc <- ferr
@@ -134,7 +142,7 @@ type Capture struct {
 func StartCapture(t testing.TB, ns, ifname string) *Capture {
 	t.Helper()
 	c := &Capture{done: make(chan struct{})}
-	err := InNetns(ns, func() error {
+	err := In(ns, func() error {
 		ifi, err := net.InterfaceByName(ifname)
 		if err != nil {
 			return err
@@ -207,12 +215,12 @@ func (c *Capture) Frames(match func([]byte) bool) []Frame {
 // WaitFor waits until at least n frames match, or the timeout passes, and
 // returns the matching frames.
 func (c *Capture) WaitFor(n int, timeout time.Duration, match func([]byte) bool) []Frame {
-	end := time.Now().Add(timeout)
-	for {
-		got := c.Frames(match)
-		if len(got) >= n || time.Now().After(end) {
-			return got
+	var got []Frame
+	_ = proc.Until(timeout, 20*time.Millisecond, func() error {
+		if got = c.Frames(match); len(got) < n {
+			return fmt.Errorf("%d of %d frames", len(got), n)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
+	return got
 }

@@ -1,4 +1,4 @@
-package harness
+package drbdlab
 
 import (
 	"bufio"
@@ -68,12 +68,12 @@ func qmpCommand(socket string, timeout time.Duration, command string, args any) 
 	return r.Return, nil
 }
 
-// ErrGuestTimeout is wrapped by the error of a guest command that ran out
-// of time (and was killed in the guest).
-var ErrGuestTimeout = errors.New("guest command timed out")
+// ErrTimeout is wrapped by the error of a guest command that ran out of
+// time (and was killed in the guest).
+var ErrTimeout = errors.New("guest command timed out")
 
 // ctlConn is the host end of a guest's control channel: a virtio-serial
-// port the guest agent (drbdAgent) reads commands from.
+// port the guest agent (agent.sh) reads commands from.
 //
 // Host to guest, one line per request:
 //
@@ -155,6 +155,16 @@ loop:
 		}
 	}
 	c.close(fmt.Errorf("control channel closed: %v", err))
+}
+
+// closed reports whether the connection has ended.
+func (c *ctlConn) closed() bool {
+	select {
+	case <-c.dead:
+		return true
+	default:
+		return false
+	}
 }
 
 func (c *ctlConn) close(err error) {

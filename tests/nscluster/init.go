@@ -1,13 +1,13 @@
-package harness
+package nscluster
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -15,77 +15,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/paceline-ha/paceline/pkg/mountinfo"
+	"github.com/paceline-ha/paceline/tests/libvirthost"
+	"github.com/paceline-ha/paceline/tests/proc"
 )
-
-// ClusterHelperMain runs the cluster helper when this program was
-// started as one (by Cluster.Boot, or by a BMC's power hook) and then
-// exits; otherwise it returns at once. Every program that starts a
-// Cluster calls it first thing: TestMain through Main, plcluster and the
-// bench from main.
-//
-//	<prog> __paceline_cluster__ node DIR I     node I's PID 1
-//	<prog> __paceline_cluster__ power DIR I 0|1 its BMC switched the power
-//	<prog> __paceline_cluster__ poweron DIR I    boot after BootDelay
-func ClusterHelperMain() {
-	if len(os.Args) < 2 || os.Args[1] != helperArg {
-		return
-	}
-	a := os.Args[2:]
-	if len(a) < 3 {
-		fmt.Fprintf(os.Stderr, "cluster helper: usage: %s node DIR I | power DIR I 0|1\n", helperArg)
-		os.Exit(2)
-	}
-	i, err := strconv.Atoi(a[2])
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "cluster helper: node %q: %v\n", a[2], err)
-		os.Exit(2)
-	}
-	c, err := OpenCluster(a[1])
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "cluster helper: %v\n", err)
-		os.Exit(1)
-	}
-	switch {
-	case a[0] == "node":
-		os.Exit(c.nodeInit(i))
-	case a[0] == "power" && len(a) == 4:
-		// Runs inside ipmi_sim's chassis control: its output goes to
-		// the BMC's chassis.log.
-		var err error
-		if a[3] == "0" {
-			err = c.Kill(i)
-			fmt.Printf("%s power off: %s killed (%v)\n", stamp(), NodeName(i), err)
-		} else if c.BootDelay == 0 {
-			err = c.Boot(i)
-			fmt.Printf("%s power on: %s booting (%v)\n", stamp(), NodeName(i), err)
-		} else {
-			// ipmi_sim waits for this hook: the delay runs apart.
-			_, err = c.daemon(filepath.Join(c.bmcDir(i), "chassis.log"), "/", c.Helper, helperArg, "poweron", c.Dir, strconv.Itoa(i))
-			fmt.Printf("%s power on: %s boots in %v (%v)\n", stamp(), NodeName(i), c.BootDelay, err)
-		}
-		if err != nil {
-			os.Exit(1)
-		}
-		os.Exit(0)
-	case a[0] == "poweron":
-		time.Sleep(c.BootDelay)
-		// Unless the power went off again meanwhile.
-		if data, _ := os.ReadFile(filepath.Join(c.bmcDir(i), "power")); strings.TrimSpace(string(data)) != "1" {
-			fmt.Printf("%s %s: power is off again, not booting\n", stamp(), NodeName(i))
-			os.Exit(0)
-		}
-		err := c.Boot(i)
-		fmt.Printf("%s %s booting (%v)\n", stamp(), NodeName(i), err)
-		if err != nil {
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
-	fmt.Fprintf(os.Stderr, "cluster helper: unknown command %q\n", a)
-	os.Exit(2)
-}
-
-func stamp() string { return time.Now().Format("15:04:05.000") }
 
 func nodeLog(format string, args ...any) {
 	fmt.Printf("%s %s\n", stamp(), fmt.Sprintf(format, args...))
@@ -121,44 +53,49 @@ func (c *Cluster) nodeInit(i int) int {
 	chld := make(chan os.Signal, 1)
 	signal.Notify(chld, syscall.SIGCHLD)
 
-	var libvirtd, corosync, pacemakerd int
+	// The node's daemons are its PID 1's children; they die with it.
+	names := map[int]string{}
+	daemons := map[int]*proc.Proc{}
+	spawn := func(log string, env []string, argv ...string) (int, error) {
+		p, err := proc.Start(proc.Spec{Argv: argv, Dir: "/", Env: env, Log: log})
+		if err != nil {
+			nodeLog("%s: %v", argv[0], err)
+			return 0, err
+		}
+		names[p.PID()], daemons[p.PID()] = argv[0], p
+		return p.PID(), nil
+	}
+	var corosync, pacemakerd int
 	var err error
 	if c.Libvirt {
-		if libvirtd, err = spawn("/var/log/libvirt/libvirtd.out", nil, "libvirtd", "--listen"); err != nil {
-			nodeLog("libvirtd: %v", err)
+		libvirtd, err := spawn("/var/log/libvirt/libvirtd.out", nil, "libvirtd", "--listen")
+		if err != nil {
 			return 1
 		}
 		nodeLog("libvirtd %d", libvirtd)
 	}
 	if corosync, err = spawn("/var/log/corosync/stderr.log", nil, "corosync", "-f"); err != nil {
-		nodeLog("corosync: %v", err)
 		return 1
 	}
 	nodeLog("corosync %d", corosync)
-	for ready := time.Now().Add(time.Minute); ; {
+	err = proc.Until(time.Minute, 100*time.Millisecond, func() error {
 		if exec.Command("corosync-cfgtool", "-s").Run() == nil {
-			break
+			return nil
 		}
-		if time.Now().After(ready) {
-			nodeLog("corosync not answering after a minute: the node goes down")
-			return 1
+		if daemons[corosync].Exited() {
+			return proc.Abort(errors.New("corosync exited"))
 		}
-		var ws unix.WaitStatus
-		if pid, _ := unix.Wait4(corosync, &ws, unix.WNOHANG, nil); pid == corosync {
-			nodeLog("corosync exited: %v", ws)
-			return 1
-		}
-		time.Sleep(100 * time.Millisecond)
+		return errors.New("corosync not answering")
+	})
+	if err != nil {
+		nodeLog("%v: the node goes down", err)
+		return 1
 	}
 	if pacemakerd, err = spawn("/var/log/pacemaker/stderr.log",
 		[]string{"PCMK_logfile=/var/log/pacemaker/pacemaker.log", "PCMK_logfacility=none"}, "pacemakerd"); err != nil {
-		nodeLog("pacemakerd: %v", err)
 		return 1
 	}
 	nodeLog("pacemakerd %d; up", pacemakerd)
-
-	names := map[int]string{libvirtd: "libvirtd", corosync: "corosync", pacemakerd: "pacemakerd"}
-	delete(names, 0)
 	stopping := false
 	var stopAt time.Time
 	tick := time.NewTicker(time.Second)
@@ -176,21 +113,35 @@ func (c *Cluster) nodeInit(i int) int {
 			}
 		case <-tick.C:
 		}
+		// Orphans of the node are reaped here; a daemon is reaped
+		// here or by its Proc, whichever comes first.
+		exited := map[int]string{}
 		for {
 			var ws unix.WaitStatus
 			pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
 			if pid <= 0 || err != nil {
 				break
 			}
-			if n, ok := names[pid]; ok {
-				nodeLog("%s exited: %v", n, ws)
-				delete(names, pid)
-				if !stopping && (pid == corosync || pid == pacemakerd) {
-					// As a real node would be fenced: it ends,
-					// and the kernel ends every process in it.
-					nodeLog("%s died: the node goes down", n)
-					return 1
-				}
+			exited[pid] = fmt.Sprint(ws)
+		}
+		for pid, p := range daemons {
+			if _, ok := exited[pid]; !ok && p.Exited() {
+				exited[pid] = "exited"
+			}
+		}
+		for pid, how := range exited {
+			n, ok := names[pid]
+			if !ok {
+				continue
+			}
+			nodeLog("%s exited: %v", n, how)
+			delete(names, pid)
+			delete(daemons, pid)
+			if !stopping && (pid == corosync || pid == pacemakerd) {
+				// As a real node would be fenced: it ends,
+				// and the kernel ends every process in it.
+				nodeLog("%s died: the node goes down", n)
+				return 1
 			}
 		}
 		if !stopping {
@@ -261,7 +212,7 @@ func (c *Cluster) nodeMounts(i int) error {
 		}
 	}
 	root := filepath.Join(c.nodeDir(i), "root")
-	for _, p := range clusterPrivate {
+	for _, p := range private {
 		if _, err := os.Stat(p); err != nil {
 			continue // not installed here (pcs)
 		}
@@ -271,9 +222,9 @@ func (c *Cluster) nodeMounts(i int) error {
 	}
 	if c.Libvirt {
 		lv := filepath.Join(c.nodeDir(i), "libvirt")
-		for _, m := range clusterLibvirt {
-			if err := unix.Mount(filepath.Join(lv, m.sub), m.target, "", unix.MS_BIND, ""); err != nil {
-				return fmt.Errorf("bind %s: %v", m.target, err)
+		for _, m := range libvirthost.StateMounts {
+			if err := unix.Mount(filepath.Join(lv, m.Sub), m.Target, "", unix.MS_BIND, ""); err != nil {
+				return fmt.Errorf("bind %s: %v", m.Target, err)
 			}
 		}
 	}
@@ -283,8 +234,7 @@ func (c *Cluster) nodeMounts(i int) error {
 // waitCable waits until eth0 carries ip (Boot plugs it in after the
 // node's PID 1 runs).
 func waitCable(ip string, timeout time.Duration) error {
-	end := time.Now().Add(timeout)
-	for time.Now().Before(end) {
+	return proc.Until(timeout, 50*time.Millisecond, func() error {
 		if ifc, err := net.InterfaceByName("eth0"); err == nil && ifc.Flags&net.FlagUp != 0 {
 			addrs, _ := ifc.Addrs()
 			for _, a := range addrs {
@@ -293,37 +243,6 @@ func waitCable(ip string, timeout time.Duration) error {
 				}
 			}
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("no eth0 with %s after %v", ip, timeout)
-}
-
-// spawn starts a daemon of the node with its output appended to logPath
-// and returns its PID; nodeInit reaps it.
-func spawn(logPath string, env []string, name string, args ...string) (int, error) {
-	path, err := exec.LookPath(name)
-	if err != nil {
-		return 0, err
-	}
-	out, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
-	if err != nil {
-		return 0, err
-	}
-	defer out.Close()
-	devnull, err := os.Open(os.DevNull)
-	if err != nil {
-		return 0, err
-	}
-	defer devnull.Close()
-	p, err := os.StartProcess(path, append([]string{name}, args...), &os.ProcAttr{
-		Dir:   "/",
-		Env:   append(os.Environ(), env...),
-		Files: []*os.File{devnull, out, out},
+		return fmt.Errorf("no eth0 with %s", ip)
 	})
-	if err != nil {
-		return 0, err
-	}
-	pid := p.Pid
-	_ = p.Release()
-	return pid, nil
 }

@@ -1,4 +1,4 @@
-package harness
+package guestimage
 
 import (
 	"bytes"
@@ -12,117 +12,64 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/paceline-ha/paceline/pkg/ocf"
+	"github.com/paceline-ha/paceline/tests/harness"
 )
 
-// Kernel is an unpacked Debian kernel package: the image qemu boots and
+// kernel is an unpacked Debian kernel package: the image qemu boots and
 // the modules a guest's initramfs takes from. The kernel never runs on
 // this machine.
-type Kernel struct {
+type kernel struct {
 	Vmlinuz string // <root>/boot/vmlinuz-<Version>
 	Modules string // <root>/lib/modules/<Version>
 	Version string // e.g. "6.1.0-56-amd64"
 }
 
-// CacheRoot is where the system tests keep what is expensive to make and
-// does not change between runs (the kernel, guest images, libvirt's qemu
-// capabilities): $PACELINE_TEST_CACHE, or /var/cache/paceline-tests.
-func CacheRoot() string {
-	if d := os.Getenv("PACELINE_TEST_CACHE"); d != "" {
-		return d
-	}
-	return "/var/cache/paceline-tests"
-}
-
-// cacheDir returns CacheRoot()/sub, created.
-func cacheDir(t testing.TB, sub string) string {
-	t.Helper()
-	d := filepath.Join(CacheRoot(), sub)
-	if err := os.MkdirAll(d, 0o755); err != nil {
-		t.Fatalf("test cache: %v", err)
-	}
-	return d
-}
-
-// lockCache takes an exclusive flock on CacheRoot()/<name>.lock, so that
-// concurrent test processes fill one cache entry once; the returned
-// function releases it.
-func lockCache(t testing.TB, name string) func() {
-	t.Helper()
-	unlock, err := lockCacheErr(name)
-	if err != nil {
-		t.Fatalf("test cache lock: %v", err)
-	}
-	return unlock
-}
-
-// lockCacheErr is lockCache for callers without a test.
-func lockCacheErr(name string) (func(), error) {
-	root := CacheRoot()
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(filepath.Join(root, name+".lock"), os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("%s: %v", f.Name(), err)
-	}
-	return func() { f.Close() }, nil // closing drops the lock
-}
-
-// kernelMetapackage is what DebianKernel downloads first: it depends on
+// kernelMetapackage is what debianKernel downloads first: it depends on
 // the versioned image package of the distribution's current kernel.
 const kernelMetapackage = "linux-image-amd64"
 
-// DebianKernel returns the distribution kernel, unpacked under
+// debianKernel returns the distribution kernel, unpacked under
 // CacheRoot()/kernel/<version>. The first call on a machine downloads
 // linux-image-amd64 and the linux-image-<ver>-amd64 it depends on with
 // apt-get download and unpacks the latter with dpkg-deb -x (no
 // installation); later calls, from any process, find it there. The
 // file "current" names the version in use. Without the packages (no
 // network, no apt) the test skips, or fails under CI.
-func DebianKernel(t testing.TB) Kernel {
+func debianKernel(t testing.TB) kernel {
 	t.Helper()
-	dir := cacheDir(t, "kernel")
+	dir := harness.CacheDir(t, "kernel")
 	if k, ok := cachedKernel(dir); ok {
 		return k
 	}
-	RequireRoot(t, "apt-get", "dpkg-deb")
-	unlock := lockCache(t, "kernel")
+	harness.RequireRoot(t, "apt-get", "dpkg-deb")
+	unlock, err := harness.LockCache("kernel")
+	if err != nil {
+		t.Fatalf("test cache lock: %v", err)
+	}
 	defer unlock()
 	if k, ok := cachedKernel(dir); ok { // another process fetched it meanwhile
 		return k
 	}
 	start := time.Now()
 	k, err := fetchKernel(dir)
-	Require(t, err == nil, "Debian kernel package: %v", err)
+	harness.Require(t, err == nil, "Debian kernel package: %v", err)
 	t.Logf("kernel: fetched %s into %s in %v", k.Version, dir, time.Since(start).Round(time.Millisecond))
 	return k
 }
 
 // cachedKernel reads the kernel "current" names in dir.
-func cachedKernel(dir string) (Kernel, bool) {
+func cachedKernel(dir string) (kernel, bool) {
 	data, err := os.ReadFile(filepath.Join(dir, "current"))
 	if err != nil {
-		return Kernel{}, false
+		return kernel{}, false
 	}
 	ver := strings.TrimSpace(string(data))
 	if ver == "" || strings.ContainsAny(ver, "/ ") {
-		return Kernel{}, false
+		return kernel{}, false
 	}
 	root := filepath.Join(dir, ver)
-	k := Kernel{Version: ver, Vmlinuz: filepath.Join(root, "boot", "vmlinuz-"+ver)}
+	k := kernel{Version: ver, Vmlinuz: filepath.Join(root, "boot", "vmlinuz-"+ver)}
 	for _, m := range []string{"lib/modules", "usr/lib/modules"} {
 		if st, err := os.Stat(filepath.Join(root, m, ver, "kernel")); err == nil && st.IsDir() {
 			k.Modules = filepath.Join(root, m, ver)
@@ -130,7 +77,7 @@ func cachedKernel(dir string) (Kernel, bool) {
 		}
 	}
 	if _, err := os.Stat(k.Vmlinuz); err != nil || k.Modules == "" {
-		return Kernel{}, false
+		return kernel{}, false
 	}
 	return k, true
 }
@@ -139,10 +86,10 @@ var kernelPackageRE = regexp.MustCompile(`^linux-image-[0-9][^ ,()|]*-amd64$`)
 
 // fetchKernel downloads and unpacks the kernel into dir/<version> and
 // points dir/current at it. It runs under the cache lock.
-func fetchKernel(dir string) (Kernel, error) {
+func fetchKernel(dir string) (kernel, error) {
 	tmp, err := os.MkdirTemp(dir, ".fetch-")
 	if err != nil {
-		return Kernel{}, err
+		return kernel{}, err
 	}
 	defer os.RemoveAll(tmp)
 	// apt-get download writes into the working directory; as root it
@@ -150,11 +97,11 @@ func fetchKernel(dir string) (Kernel, error) {
 	_ = os.Chmod(tmp, 0o755)
 	meta, err := aptDownload(tmp, kernelMetapackage)
 	if err != nil {
-		return Kernel{}, err
+		return kernel{}, err
 	}
 	deps, err := kernelCommand(tmp, time.Minute, "dpkg-deb", "-f", meta, "Depends")
 	if err != nil {
-		return Kernel{}, err
+		return kernel{}, err
 	}
 	pkg := ""
 	for _, alt := range strings.FieldsFunc(deps, func(r rune) bool { return r == ',' || r == '|' }) {
@@ -165,15 +112,15 @@ func fetchKernel(dir string) (Kernel, error) {
 		}
 	}
 	if pkg == "" {
-		return Kernel{}, fmt.Errorf("%s depends on no versioned kernel image: %q", kernelMetapackage, strings.TrimSpace(deps))
+		return kernel{}, fmt.Errorf("%s depends on no versioned kernel image: %q", kernelMetapackage, strings.TrimSpace(deps))
 	}
 	deb, err := aptDownload(tmp, pkg)
 	if err != nil {
-		return Kernel{}, err
+		return kernel{}, err
 	}
 	root := filepath.Join(tmp, "root")
 	if _, err := kernelCommand(tmp, 5*time.Minute, "dpkg-deb", "-x", deb, root); err != nil {
-		return Kernel{}, err
+		return kernel{}, err
 	}
 	ver := ""
 	for _, m := range []string{"lib/modules", "usr/lib/modules"} {
@@ -183,21 +130,21 @@ func fetchKernel(dir string) (Kernel, error) {
 		}
 	}
 	if ver == "" {
-		return Kernel{}, fmt.Errorf("%s: not exactly one lib/modules/<version> in it", filepath.Base(deb))
+		return kernel{}, fmt.Errorf("%s: not exactly one lib/modules/<version> in it", filepath.Base(deb))
 	}
 	final := filepath.Join(dir, ver)
 	if err := os.RemoveAll(final); err != nil { // a half-made entry of an interrupted run
-		return Kernel{}, err
+		return kernel{}, err
 	}
 	if err := os.Rename(root, final); err != nil {
-		return Kernel{}, err
+		return kernel{}, err
 	}
 	if err := ocf.WriteFileAtomic(filepath.Join(dir, "current"), []byte(ver+"\n"), 0o644); err != nil {
-		return Kernel{}, err
+		return kernel{}, err
 	}
 	k, ok := cachedKernel(dir)
 	if !ok {
-		return Kernel{}, fmt.Errorf("%s has no boot/vmlinuz-%s or lib/modules/%s", pkg, ver, ver)
+		return kernel{}, fmt.Errorf("%s has no boot/vmlinuz-%s or lib/modules/%s", pkg, ver, ver)
 	}
 	return k, nil
 }

@@ -1,4 +1,4 @@
-package harness
+package ipmi
 
 import (
 	"bytes"
@@ -8,9 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,6 +16,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/paceline-ha/paceline/pkg/mountinfo"
+	"github.com/paceline-ha/paceline/tests/harness"
+	"github.com/paceline-ha/paceline/tests/netns"
+	"github.com/paceline-ha/paceline/tests/proc"
 )
 
 // FencerDaemon is the stand-alone fencer the harness runs.
@@ -65,23 +66,20 @@ type Fencer struct {
 
 	env []string
 
-	holder     *exec.Cmd
-	holderDone chan struct{}
-	mntNS      string // /proc/<holder>/ns/mnt
-	netNS      string // /proc/<holder>/ns/net
+	holder *proc.Proc
+	mntNS  string // /proc/<holder>/ns/mnt
+	netNS  string // /proc/<holder>/ns/net
 
-	mu         sync.Mutex
-	fenced     *exec.Cmd
-	fencedDone chan struct{}
+	fenced proc.Slot // the running pacemaker-fenced
 }
 
 // StartFencer starts pacemaker-fenced in new namespaces and waits until
 // stonith_admin -L answers inside.
 func StartFencer(t testing.TB, spec FencerSpec) *Fencer {
 	t.Helper()
-	RequireRoot(t, "nsenter", "sleep", "stonith_admin")
+	harness.RequireRoot(t, "nsenter", "sleep", "stonith_admin")
 	_, err := os.Stat(FencerDaemon)
-	Require(t, err == nil, "needs %s (pacemaker)", FencerDaemon)
+	harness.Require(t, err == nil, "needs %s (pacemaker)", FencerDaemon)
 	for name, path := range spec.Agents {
 		if !strings.HasPrefix(name, "fence_") || strings.ContainsRune(name, '/') {
 			t.Fatalf("StartFencer: agent name %q: the fencer only finds /usr/sbin/fence_*", name)
@@ -105,16 +103,18 @@ func StartFencer(t testing.TB, spec FencerSpec) *Fencer {
 		t.Fatalf("fencer: set up its namespaces: %v", err)
 	}
 	f.startFenced(t)
-	end := time.Now().Add(20 * time.Second)
-	for {
+	err = proc.Until(20*time.Second, 50*time.Millisecond, func() error {
 		out, rc := f.StonithAdmin(t, 5*time.Second, "-L")
-		if rc == 0 {
-			break
+		switch {
+		case rc == 0:
+			return nil
+		case f.fenced.Exited():
+			return proc.Abort(fmt.Errorf("rc %d (fenced exited)\n%s", rc, out))
 		}
-		if f.fencedExited() || time.Now().After(end) {
-			t.Fatalf("fencer: stonith_admin -L: rc %d (fenced exited: %v)\n%s\n%s", rc, f.fencedExited(), out, f.LogTail())
-		}
-		time.Sleep(50 * time.Millisecond)
+		return fmt.Errorf("rc %d\n%s", rc, out)
+	})
+	if err != nil {
+		t.Fatalf("fencer: stonith_admin -L: %v\n%s", err, f.LogTail())
 	}
 	return f
 }
@@ -124,20 +124,16 @@ func StartFencer(t testing.TB, spec FencerSpec) *Fencer {
 // it execs, so nothing mounted inside reaches this machine.
 func (f *Fencer) startHolder(t testing.TB) {
 	t.Helper()
-	sleep, err := exec.LookPath("sleep")
+	p, err := proc.Start(proc.Spec{
+		Argv: []string{"sleep", "infinity"}, Dir: "/",
+		Unshareflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWNET, DeathSignal: syscall.SIGKILL,
+	})
 	if err != nil {
 		t.Fatalf("fencer: %v", err)
 	}
-	cmd := exec.Command(sleep, "infinity")
-	cmd.Dir = "/"
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Unshareflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWNET,
-		Setpgid:      true,
-		Pdeathsig:    syscall.SIGKILL,
-	}
-	f.holder, f.holderDone = cmd, startLocked(t, cmd, nil)
-	f.mntNS = fmt.Sprintf("/proc/%d/ns/mnt", cmd.Process.Pid)
-	f.netNS = fmt.Sprintf("/proc/%d/ns/net", cmd.Process.Pid)
+	f.holder = p
+	f.mntNS = fmt.Sprintf("/proc/%d/ns/mnt", p.PID())
+	f.netNS = fmt.Sprintf("/proc/%d/ns/net", p.PID())
 }
 
 // setUp makes the fencer's world inside the holder's namespaces.
@@ -146,35 +142,13 @@ func (f *Fencer) setUp(agents map[string]string) error {
 	if err := os.Mkdir(sbin, 0o700); err != nil {
 		return err
 	}
-	var err error
-	onDisposableThread(func() {
-		// Joining a mount namespace needs a thread with its own root
-		// and working directory.
-		if err = unix.Unshare(unix.CLONE_FS); err != nil {
-			err = fmt.Errorf("unshare CLONE_FS: %v", err)
-			return
-		}
-		for _, ns := range []struct {
-			path string
-			kind int
-		}{{f.mntNS, unix.CLONE_NEWNS}, {f.netNS, unix.CLONE_NEWNET}} {
-			var fd int
-			if fd, err = unix.Open(ns.path, unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
-				return
+	return netns.Enter([]netns.Namespace{{Path: f.mntNS, Kind: unix.CLONE_NEWNS}, {Path: f.netNS, Kind: unix.CLONE_NEWNET}},
+		func() error {
+			if err := fencerMounts(sbin, agents); err != nil {
+				return err
 			}
-			err = unix.Setns(fd, ns.kind)
-			unix.Close(fd)
-			if err != nil {
-				err = fmt.Errorf("setns %s: %v", ns.path, err)
-				return
-			}
-		}
-		err = fencerMounts(sbin, agents)
-		if err == nil {
-			err = loopbackUp()
-		}
-	})
-	return err
+			return netns.LoopbackUp()
+		})
 }
 
 // fencerMounts runs inside the fencer's mount namespace.
@@ -205,58 +179,22 @@ func fencerMounts(sbin string, agents map[string]string) error {
 	return nil
 }
 
-// loopbackUp sets lo up in the current thread's network namespace.
-func loopbackUp() error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq("lo")
-	if err != nil {
-		return err
-	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-		return fmt.Errorf("lo flags: %v", err)
-	}
-	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
-	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
-		return fmt.Errorf("set lo up: %v", err)
-	}
-	return nil
-}
-
 // startFenced starts pacemaker-fenced inside, as our child (nsenter
 // execs it: same PID).
 func (f *Fencer) startFenced(t testing.TB) {
 	t.Helper()
-	argv := append(f.Wrap(), FencerDaemon, "-s", "-l", filepath.Join(f.Dir, "fenced.log"))
-	cmd, done := startChild(t, argv, "/", append([]string{"LC_ALL=C"}, f.env...),
-		filepath.Join(f.Dir, "fenced.out"), syscall.SIGTERM)
-	f.mu.Lock()
-	f.fenced, f.fencedDone = cmd, done
-	f.mu.Unlock()
-}
-
-func (f *Fencer) fencedExited() bool {
-	f.mu.Lock()
-	done := f.fencedDone
-	f.mu.Unlock()
-	return closed(done)
+	p, err := proc.Start(proc.Spec{
+		Argv: append(f.Wrap(), FencerDaemon, "-s", "-l", filepath.Join(f.Dir, "fenced.log")), Dir: "/",
+		Env: append([]string{"LC_ALL=C"}, f.env...), Log: filepath.Join(f.Dir, "fenced.out"), DeathSignal: syscall.SIGTERM,
+	})
+	if err != nil {
+		t.Fatalf("fencer: %v", err)
+	}
+	f.fenced.Set(p)
 }
 
 // PID returns the PID of the running pacemaker-fenced, or 0.
-func (f *Fencer) PID() int {
-	if f.fencedExited() {
-		return 0
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.fenced == nil {
-		return 0
-	}
-	return f.fenced.Process.Pid
-}
+func (f *Fencer) PID() int { return f.fenced.PID() }
 
 // Wrap returns the command prefix that runs a program inside the
 // fencer's mount and network namespaces: "nsenter --mount=... --net=...
@@ -322,19 +260,7 @@ func (f *Fencer) Log() string {
 // LogTail returns the end of the fencer's log and output, for failure
 // messages.
 func (f *Fencer) LogTail() string {
-	return readTail(filepath.Join(f.Dir, "fenced.log"), 30) + readTail(filepath.Join(f.Dir, "fenced.out"), 10)
-}
-
-// stopFenced ends pacemaker-fenced (SIGTERM, SIGKILL after grace).
-func (f *Fencer) stopFenced(grace time.Duration) error {
-	f.mu.Lock()
-	cmd, done := f.fenced, f.fencedDone
-	f.fenced, f.fencedDone = nil, nil
-	f.mu.Unlock()
-	if cmd == nil {
-		return nil
-	}
-	return stopChild("pacemaker-fenced", cmd, done, grace)
+	return harness.Tail(filepath.Join(f.Dir, "fenced.log"), 30) + harness.Tail(filepath.Join(f.Dir, "fenced.out"), 10)
 }
 
 // cleanup undoes StartFencer, as far as it got.
@@ -343,29 +269,26 @@ func (f *Fencer) cleanup(t testing.TB) {
 	if t.Failed() {
 		t.Logf("fencer in %s:\n%s", f.Dir, f.LogTail())
 	}
-	if err := f.stopFenced(10 * time.Second); err != nil {
+	if err := f.fenced.Stop(10 * time.Second); err != nil {
 		t.Errorf("fencer: %v", err)
 	}
 	if f.holder != nil {
 		// Agents still running, BMCs in its namespace not stopped...
 		// everything in the mount namespace was started for it.
 		var left []int
-		for _, pid := range f.inMountNS() {
-			if pid != f.holder.Process.Pid {
+		for _, pid := range proc.InMountNS(f.mntNS) {
+			if pid != f.holder.PID() {
 				left = append(left, pid)
 			}
 		}
 		if len(left) > 0 {
 			t.Logf("fencer: stopping processes left in its namespace: %v", left)
-			if alive := killPIDs(left, 2*time.Second); len(alive) > 0 {
+			if alive := proc.Kill(left, 2*time.Second); len(alive) > 0 {
 				t.Errorf("fencer: processes survive SIGKILL: %v", alive)
 			}
 		}
-		_ = f.holder.Process.Kill()
-		select {
-		case <-f.holderDone:
-		case <-time.After(5 * time.Second):
-			t.Errorf("fencer: holder %d survives SIGKILL", f.holder.Process.Pid)
+		if err := f.holder.Kill(); err != nil {
+			t.Errorf("fencer: holder: %v", err)
 			return
 		}
 	}
@@ -382,28 +305,4 @@ func (f *Fencer) cleanup(t testing.TB) {
 	if err := os.RemoveAll(f.Dir); err != nil {
 		t.Errorf("fencer: %v", err)
 	}
-}
-
-// inMountNS returns the live processes in the holder's mount namespace.
-func (f *Fencer) inMountNS() []int {
-	var want unix.Stat_t
-	if unix.Stat(f.mntNS, &want) != nil {
-		return nil
-	}
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	var pids []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() || !processAlive(pid) {
-			continue
-		}
-		var got unix.Stat_t
-		if unix.Stat(fmt.Sprintf("/proc/%d/ns/mnt", pid), &got) == nil && got.Dev == want.Dev && got.Ino == want.Ino {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
 }
