@@ -123,7 +123,7 @@ test: deps vet unit
 bench: deps install
 	$(DYNAMIC) $(GO) run -tags $(TAGS) ./tests/bench -bin $(CURDIR)/$(BIN) -out BENCHMARKS.md
 
-# plcluster drives the test cluster (tests/harness) from the shell.
+# plcluster drives the namespace cluster (tests/nscluster) from the shell.
 PLCLUSTER  := build/plcluster
 NODE       ?= 1
 
