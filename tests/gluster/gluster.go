@@ -168,34 +168,32 @@ type glusterStatus struct {
 // and records the PIDs and the brick sockets.
 func (g *Volume) waitOnline(t testing.TB, timeout time.Duration) {
 	t.Helper()
-	end := time.Now().Add(timeout)
-	var last string
-	for {
+	err := proc.Until(timeout, 100*time.Millisecond, func() error {
 		out, err := g.d.gluster("volume", "status", g.Volume, "--xml")
-		last = out
 		var st glusterStatus
-		if err == nil && xml.Unmarshal([]byte(out), &st) == nil && st.OpRet == 0 {
-			online := false
-			g.BrickPIDs = g.BrickPIDs[:0]
-			for _, n := range st.Nodes {
-				if n.PID > 0 && n.Status == 1 {
-					g.BrickPIDs = append(g.BrickPIDs, n.PID)
-					online = online || n.Hostname == glusterBrickHost || n.Path == g.Brick
-				}
-			}
-			if online {
-				for _, pid := range g.BrickPIDs {
-					if s := proc.Arg(pid, "-S"); strings.HasPrefix(s, "/var/run/gluster/") {
-						g.sockets = append(g.sockets, s)
-					}
-				}
-				return
+		if err != nil || xml.Unmarshal([]byte(out), &st) != nil || st.OpRet != 0 {
+			return fmt.Errorf("last status:\n%s", out)
+		}
+		online := false
+		g.BrickPIDs = g.BrickPIDs[:0]
+		for _, n := range st.Nodes {
+			if n.PID > 0 && n.Status == 1 {
+				g.BrickPIDs = append(g.BrickPIDs, n.PID)
+				online = online || n.Hostname == glusterBrickHost || n.Path == g.Brick
 			}
 		}
-		if time.Now().After(end) {
-			g.fatal(t, "brick not online after %v; last status:\n%s", timeout, last)
+		if !online {
+			return fmt.Errorf("last status:\n%s", out)
 		}
-		time.Sleep(100 * time.Millisecond)
+		return nil
+	})
+	if err != nil {
+		g.fatal(t, "brick not online: %v", err)
+	}
+	for _, pid := range g.BrickPIDs {
+		if s := proc.Arg(pid, "-S"); strings.HasPrefix(s, "/var/run/gluster/") {
+			g.sockets = append(g.sockets, s)
+		}
 	}
 }
 
@@ -207,28 +205,24 @@ func (g *Volume) probeMount(t testing.TB, timeout time.Duration) {
 	if err := os.Mkdir(mnt, 0o755); err != nil {
 		g.fatal(t, "%v", err)
 	}
-	end := time.Now().Add(timeout)
-	for {
+	err := proc.Until(timeout, 200*time.Millisecond, func() error {
 		out, err := glusterCommand(10*time.Second, "mount", "-t", "glusterfs",
 			"-o", "log-file="+filepath.Join(g.dir, "probe.log"), g.Spec, mnt)
-		if err == nil {
-			var st syscall.Statfs_t
-			err = syscall.Statfs(mnt, &st)
-			if err == nil && st.Type != 0x65735546 { // FUSE_SUPER_MAGIC
-				err = fmt.Errorf("%s is not a FUSE mount after mount", mnt)
-			}
-			if uerr := unmount(mnt); uerr != nil {
-				g.fatal(t, "unmount probe mount: %v", uerr)
-			}
-			if err == nil {
-				return
-			}
-			out += err.Error()
+		if err != nil {
+			return fmt.Errorf("mount -t glusterfs %s: %v\n%s", g.Spec, err, out)
 		}
-		if time.Now().After(end) {
-			g.fatal(t, "not mountable after %v: mount -t glusterfs %s: %v\n%s", timeout, g.Spec, err, out)
+		var st syscall.Statfs_t
+		err = syscall.Statfs(mnt, &st)
+		if err == nil && st.Type != 0x65735546 { // FUSE_SUPER_MAGIC
+			err = fmt.Errorf("%s is not a FUSE mount after mount", mnt)
 		}
-		time.Sleep(200 * time.Millisecond)
+		if uerr := unmount(mnt); uerr != nil {
+			return proc.Abort(fmt.Errorf("unmount probe mount: %v", uerr))
+		}
+		return err
+	})
+	if err != nil {
+		g.fatal(t, "not mountable: %v", err)
 	}
 }
 

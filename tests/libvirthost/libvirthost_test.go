@@ -7,6 +7,7 @@ package libvirthost_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/paceline-ha/paceline/tests/guestimage"
 	"github.com/paceline-ha/paceline/tests/harness"
 	"github.com/paceline-ha/paceline/tests/libvirthost"
+	"github.com/paceline-ha/paceline/tests/proc"
 )
 
 // bootTimeout bounds a TCG boot to the first counter line (about 5 s
@@ -162,16 +164,14 @@ func domstate(t *testing.T, h *libvirthost.Host, dom string) string {
 
 func waitState(t *testing.T, h *libvirthost.Host, dom, want string, timeout time.Duration) {
 	t.Helper()
-	end := time.Now().Add(timeout)
-	for {
-		st := domstate(t, h, dom)
-		if st == want {
-			return
+	err := proc.Until(timeout, 200*time.Millisecond, func() error {
+		if st := domstate(t, h, dom); st != want {
+			return fmt.Errorf("%q, want %q", st, want)
 		}
-		if time.Now().After(end) {
-			t.Fatalf("%s on %s: %q after %v, want %q\n%s", dom, h.Name, st, timeout, want, h.LogTail())
-		}
-		time.Sleep(200 * time.Millisecond)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%s on %s: %v\n%s", dom, h.Name, err, h.LogTail())
 	}
 }
 
@@ -179,17 +179,13 @@ func waitState(t *testing.T, h *libvirthost.Host, dom, want string, timeout time
 // higher.
 func waitCounter(t *testing.T, h *libvirthost.Host, path string, min int, timeout time.Duration) {
 	t.Helper()
-	end := time.Now().Add(timeout)
-	for {
+	proc.Eventually(t, timeout, 100*time.Millisecond, h.Name+": COUNTER "+fmt.Sprint(min), func() error {
 		data, _ := os.ReadFile(path)
-		if guestimage.LastCounter(string(data)) >= min {
-			return
+		if guestimage.LastCounter(string(data)) < min {
+			return fmt.Errorf("not in %s:\n%s", path, data)
 		}
-		if time.Now().After(end) {
-			t.Fatalf("%s: no COUNTER %d in %s after %v:\n%s", h.Name, min, path, timeout, data)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // firstCounter returns n of the first "COUNTER n" line, or 0.

@@ -106,8 +106,7 @@ func FailoverSpec(libvirt bool) Spec {
 const (
 	Net      = "192.0.2"
 	ClientIP = Net + ".1"
-	FloatIP  = Net + ".100" // the floating IP Configure makes
-	VIP      = FloatIP + "/24"
+	FloatIP  = Net + ".100" // the floating IP Configure makes (vip, /24)
 	bmcPort  = 623
 )
 

@@ -13,7 +13,6 @@ import (
 
 	"github.com/paceline-ha/paceline/tests/harness"
 	"github.com/paceline-ha/paceline/tests/libvirthost"
-	"github.com/paceline-ha/paceline/tests/pcmk"
 	"github.com/paceline-ha/paceline/tests/proc"
 )
 
@@ -175,10 +174,4 @@ func (c *Cluster) LogTail(lines int) string {
 		fmt.Fprintf(&b, "=== BMC of %s\n%s", NodeName(i), harness.Tail(filepath.Join(c.bmcDir(i), "chassis.log"), 10))
 	}
 	return b.String()
-}
-
-// Events returns the lines of node i's pacemaker.log matching re, with
-// their times.
-func (c *Cluster) Events(i int, re *regexp.Regexp) []pcmk.LogEvent {
-	return pcmk.ReadLog(c.NodeLog(i), re)
 }

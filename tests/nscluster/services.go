@@ -20,7 +20,7 @@ type Services struct {
 	Stock bool // ocf:heartbeat:* and fence_ipmilan instead of paceline's
 	// Group makes group "svc": Filesystem "fs" (the shared disk on
 	// SharedDir), VirtualDomain "vm" when GroupVM, and IPaddr2 "vip"
-	// (VIP).
+	// (FloatIP/24).
 	Group   bool
 	GroupVM bool
 	// LiveVM makes VirtualDomain "vm-live", alone, with allow-migrate:

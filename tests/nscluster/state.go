@@ -151,6 +151,12 @@ func (c *Cluster) WaitLocated(rsc string, not int, timeout time.Duration) (int, 
 	return n, nil
 }
 
+// Events returns the lines of node i's pacemaker.log matching re, with
+// their times.
+func (c *Cluster) Events(i int, re *regexp.Regexp) []pcmk.LogEvent {
+	return pcmk.ReadLog(c.NodeLog(i), re)
+}
+
 // FirstEvent returns the first line of node i's log matching re at or
 // after since.
 func (c *Cluster) FirstEvent(i int, re *regexp.Regexp, since time.Time) (pcmk.LogEvent, bool) {

@@ -3,6 +3,7 @@ package scenario
 import (
 	"context"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"regexp"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/paceline-ha/paceline/tests/nscluster"
 	"github.com/paceline-ha/paceline/tests/pcmk"
+	"github.com/paceline-ha/paceline/tests/proc"
 )
 
 // LiveSwitch is the switch from the stock agents to paceline's on a
@@ -363,15 +365,14 @@ func watchAddresses(t *testing.T, c *nscluster.Cluster) *addressWatch {
 		cmd.Stdout = &nodeLines{w: w, node: i}
 		must(t, cmd.Start())
 		go func() { _ = cmd.Wait() }()
-		end := time.Now().Add(time.Minute)
-		for len(w.events(mark, time.Time{})) == 0 {
-			if time.Now().After(end) {
-				t.Fatalf("ip monitor on %s saw no change of address", nscluster.NodeName(i))
+		proc.Eventually(t, time.Minute, 50*time.Millisecond, "ip monitor on "+nscluster.NodeName(i)+" seeing a change of address", func() error {
+			if len(w.events(mark, time.Time{})) > 0 {
+				return nil
 			}
 			exec(t, c, i, "ip", "addr", "replace", mark+"/8", "dev", "lo")
 			exec(t, c, i, "ip", "addr", "del", mark+"/8", "dev", "lo")
-			time.Sleep(50 * time.Millisecond)
-		}
+			return errors.New("no line yet")
+		})
 		w.mu.Lock()
 		w.lines = nil
 		w.mu.Unlock()

@@ -14,6 +14,7 @@ import (
 	"github.com/paceline-ha/paceline/tests/guestimage"
 	h "github.com/paceline-ha/paceline/tests/harness"
 	"github.com/paceline-ha/paceline/tests/libvirthost"
+	"github.com/paceline-ha/paceline/tests/proc"
 )
 
 // onHost returns a copy of the agent that runs inside host's namespaces,
@@ -35,17 +36,15 @@ func onHost(a *h.Agent, host *libvirthost.Host) *h.Agent {
 func counterAdvances(t *testing.T, host *libvirthost.Host, name string, after int, within time.Duration) int {
 	t.Helper()
 	serial := host.SerialLog(name)
-	deadline := time.Now().Add(within)
-	for {
+	var n int
+	proc.Eventually(t, within, 200*time.Millisecond, fmt.Sprintf("the guest's counter on %s passing %d", host.Name, after), func() error {
 		data, _ := os.ReadFile(serial)
-		if n := guestimage.LastCounter(string(data)); n > after {
-			return n
+		if n = guestimage.LastCounter(string(data)); n <= after {
+			return fmt.Errorf("serial:\n%s", tail(string(data)))
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the guest's counter on %s did not pass %d within %s; serial:\n%s", host.Name, after, within, tail(string(data)))
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return nil
+	})
+	return n
 }
 
 func tail(s string) string {
