@@ -24,11 +24,7 @@ import (
 // a process blocked on the hung filesystem, while SIGKILL still does even
 // after the kernel has spent its one interrupt on the first signal.
 func TestSignalWhileHung(t *testing.T) {
-	s := mount(t)
-	file := filepath.Join(s.Dir, "somefile")
-	if err := os.WriteFile(file, []byte("hello\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	s, file := mountWithFile(t)
 	s.Hang()
 	// The shell itself opens the file, with a trap for SIGUSR1. Once it
 	// waits on the file, the trap is set: the signal cannot come before it

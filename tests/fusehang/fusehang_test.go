@@ -127,6 +127,18 @@ func mount(t *testing.T) *Server {
 }
 
 // alignedBuf returns a zeroed n-byte buffer aligned for O_DIRECT.
+// mountWithFile mounts a server holding "somefile" (hello) and returns
+// the file's path.
+func mountWithFile(t *testing.T) (*Server, string) {
+	t.Helper()
+	s := mount(t)
+	file := filepath.Join(s.Dir, "somefile")
+	if err := os.WriteFile(file, []byte("hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return s, file
+}
+
 func alignedBuf(n int) []byte {
 	const align = 4096
 	b := make([]byte, n+align)
@@ -350,11 +362,7 @@ func TestMountDirectIO(t *testing.T) {
 }
 
 func TestHangResume(t *testing.T) {
-	s := mount(t)
-	file := filepath.Join(s.Dir, "somefile")
-	if err := os.WriteFile(file, []byte("hello\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	s, file := mountWithFile(t)
 
 	s.Hang()
 	p := start(t, "cat", file)
@@ -377,11 +385,7 @@ func TestHangResume(t *testing.T) {
 }
 
 func TestHangKillClose(t *testing.T) {
-	s := mount(t)
-	file := filepath.Join(s.Dir, "somefile")
-	if err := os.WriteFile(file, []byte("hello\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	s, file := mountWithFile(t)
 	s.Hang()
 
 	// A reader of a file blocks, and SIGKILL releases it promptly.
@@ -437,11 +441,7 @@ func TestHangKillClose(t *testing.T) {
 // TestKillDuringRead: a process that opened a file before the hang blocks
 // in read(2); SIGKILL releases it although its exit then flushes the file.
 func TestKillDuringRead(t *testing.T) {
-	s := mount(t)
-	file := filepath.Join(s.Dir, "somefile")
-	if err := os.WriteFile(file, []byte("hello\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	s, file := mountWithFile(t)
 	cmd := exec.Command("sh", "-c", `exec 3<"$1"; echo opened; read go; exec cat <&3`, "sh", file)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
