@@ -91,6 +91,11 @@ type Spec struct {
 	// without taking it down (Sweep). 0 for plcluster's.
 	Owner      int    `json:"owner,omitempty"`
 	OwnerStart string `json:"owner_start,omitempty"`
+	// Cache is the test cache (harness.CacheRoot) of the process that
+	// made the cluster: the nodes' PID 1 run with an environment of
+	// their own, and a node with a Root binds this directory in (the
+	// VMs' images).
+	Cache string `json:"cache,omitempty"`
 }
 
 // FailoverSpec is the cluster of the cluster scenarios and of the
@@ -186,6 +191,7 @@ func Up(spec Spec) (*Cluster, error) {
 	if c.Owner != 0 {
 		c.OwnerStart = proc.StartTime(c.Owner)
 	}
+	c.Cache = harness.CacheRoot()
 	if err := c.up(); err != nil {
 		if derr := c.Down(); derr == nil && temp {
 			_ = os.RemoveAll(c.Dir)

@@ -62,7 +62,11 @@ func (c *Cluster) enterRoot(i int) error {
 	if err := unix.Mount("overlay", top, "overlay", 0, opts); err != nil {
 		return fmt.Errorf("overlay of %s: %v", c.Root, err)
 	}
-	for _, p := range []string{"/dev", "/tmp", c.Dir, harness.CacheRoot()} {
+	cache := c.Cache
+	if cache == "" { // a cluster.json written before the field
+		cache = harness.CacheRoot()
+	}
+	for _, p := range []string{"/dev", "/tmp", c.Dir, cache} {
 		target := filepath.Join(top, p)
 		if err := os.MkdirAll(target, 0o755); err != nil {
 			return err
