@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -614,4 +615,45 @@ func TestPromoteAfterPeerDemotes(t *testing.T) {
 	code := ocf.Exec(a, ocf.Invocation{Args: []string{"drbd", "promote"}, Env: env, Stdout: &strings.Builder{}, Stderr: &stderr})
 	assert.Equal(t, ocf.Success, code, stderr.String())
 	assert.Equal(t, 1, f.count("drbdadm -c /etc/drbd.conf primary"))
+}
+
+// A promote whose wait for a Primary peer to demote is cut short by the
+// deadline still removes this node's promotion score, with a context
+// that has not ended (a helper run on an ended one is killed at once).
+func TestPromoteCutShortRemovesScore(t *testing.T) {
+	f := newFake(t)
+	f.events2 = state("Secondary", "Primary", "Connected", "UpToDate", "UpToDate")
+	f.attrs["master-p_drbd"] = "10000"
+	sys := f.system()
+	sys.peerPrimaryGrace = time.Minute // longer than the promote's budget
+	var deleteCtxErr error
+	deleted := false
+	sys.attributes = func(r *ocf.Request) *ocf.Attributes {
+		return &ocf.Attributes{Command: "crm_attribute", Node: r.Meta.OnNode,
+			Run: func(ctx context.Context, name string, args ...string) ([]byte, error) {
+				if slices.Contains(args, "--delete") {
+					deleted, deleteCtxErr = true, ctx.Err()
+					if ctx.Err() != nil { // as the real runner: killed at once
+						return nil, ctx.Err()
+					}
+				}
+				return f.crmAttribute(ctx, name, args...)
+			}}
+	}
+	a := agentOn(sys)
+	var stderr strings.Builder
+	env := []string{"OCF_RESOURCE_INSTANCE=p_drbd:0", "HA_RSCTMP=" + f.dir, "OCF_RESKEY_drbd_resource=r0"}
+	for k, v := range goodMeta {
+		if k == "timeout" {
+			v = "2000" // a 1.5 s budget
+		}
+		env = append(env, "OCF_RESKEY_CRM_meta_"+k+"="+v)
+	}
+	code := ocf.Exec(a, ocf.Invocation{Args: []string{"drbd", "promote"}, Env: env, Stdout: &strings.Builder{}, Stderr: &stderr})
+	assert.Equal(t, ocf.ErrGeneric, code, stderr.String())
+	assert.True(t, deleted, "the promotion score was not removed")
+	assert.NoError(t, deleteCtxErr, "the score was removed with an ended context")
+	_, left := f.attrs["master-p_drbd"]
+	assert.False(t, left, "master-p_drbd is still set")
+	assert.Zero(t, f.count("drbdadm -c /etc/drbd.conf primary"))
 }

@@ -83,6 +83,16 @@ func (o *op) drbdsetupInstead(ctx context.Context, commands [][]string) drbdstat
 // node's promotion score away first when the step says so.
 func (o *op) giveUp(ctx context.Context, step drbdstate.Step) error {
 	if step.RemoveScore {
+		if ctx.Err() != nil {
+			// The deadline cut the wait short, and a helper run on an
+			// ended context is killed at once: the score must still go,
+			// or Pacemaker promotes here again. Half the margin the
+			// budget keeps before Pacemaker's timeout is enough for one
+			// crm_attribute.
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), ocf.Margin(o.r.Timeout)/2)
+			defer cancel()
+		}
 		o.removeScore(ctx)
 	}
 	return ocf.Generic("%s", step.Reason)
