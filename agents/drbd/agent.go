@@ -37,19 +37,10 @@ func agentOn(s *system) *ocf.Agent {
 			return f(o, ctx)
 		}
 	}
-	return &ocf.Agent{
-		Meta: Metadata(),
-		Handlers: map[string]ocf.Handler{
-			"start":        h((*op).start),
-			"stop":         h((*op).stop),
-			"promote":      h((*op).promote),
-			"demote":       h((*op).demote),
-			"notify":       h((*op).notify),
-			"monitor":      h((*op).monitor),
-			"reload":       h((*op).reload),
-			"validate-all": h((*op).validateAll),
-		},
-	}
+	actions := ocf.Actions(h((*op).start), h((*op).stop), h((*op).monitor), h((*op).validateAll))
+	actions["promote"], actions["demote"] = h((*op).promote), h((*op).demote)
+	actions["notify"], actions["reload"] = h((*op).notify), h((*op).reload)
+	return &ocf.Agent{Meta: Metadata(), Handlers: actions}
 }
 
 // op is one action on one resource.

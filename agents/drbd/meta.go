@@ -16,9 +16,7 @@ func Metadata() ocf.Metadata {
 	s, b, i := ocf.TypeString, ocf.TypeBoolean, ocf.TypeInteger
 	res := ocf.Param("drbd_resource", s, "", "DRBD resource name",
 		`The name of the resource in the DRBD configuration. Letters, digits and
-		- % + . / : = @ _ only.`)
-	res.Required = true
-	res.Unique = true
+		- % + . / : = @ _ only.`).Key()
 	return ocf.Metadata{
 		Name:      "drbd",
 		Version:   Version,

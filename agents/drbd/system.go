@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -68,7 +67,7 @@ func hostSystem() *system {
 	return &system{
 		procDRBD: "/proc/drbd", sysModule: "/sys/module/drbd", modulesDir: "/lib/modules",
 		drbdsetup84: "/lib/drbd/drbdsetup-84",
-		run:         runCommand, lookPath: exec.LookPath,
+		run:         runCommand, lookPath: ocf.LookPath,
 		attributes:       (*ocf.Request).Attributes,
 		peerPrimaryGrace: 10 * time.Second,
 		pause:            time.Second,

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -21,15 +20,7 @@ import (
 
 // Agent returns the OCF agent.
 func Agent() *ocf.Agent {
-	return &ocf.Agent{
-		Meta: Metadata(),
-		Handlers: map[string]ocf.Handler{
-			"start":        start,
-			"stop":         stop,
-			"monitor":      monitor,
-			"validate-all": validate,
-		},
-	}
+	return &ocf.Agent{Meta: Metadata(), Handlers: ocf.Actions(start, stop, monitor, validate)}
 }
 
 // state is the mount table and what it says about this resource.
@@ -271,7 +262,7 @@ func loadModule(ctx context.Context, r *ocf.Request, fstype string) {
 	if strings.HasPrefix(fstype, "fuse") || fstype == "glusterfs" {
 		mod = "fuse"
 	}
-	if _, err := exec.LookPath("modprobe"); err != nil {
+	if _, err := ocf.LookPath("modprobe"); err != nil {
 		return
 	}
 	if out, err := (ocf.Helper{Path: "modprobe", Args: []string{"-q", mod}}).Run(ctx); err != nil {
@@ -296,7 +287,7 @@ func fsck(ctx context.Context, r *ocf.Request, c *Config, device string) error {
 	case errors.As(err, &ee) && ee.Code > 0 && ee.Code < 4:
 		r.Log.Infof("fsck corrected errors on %s (exit %d)", device, ee.Code)
 		return nil
-	case errors.Is(err, exec.ErrNotFound):
+	case errors.Is(err, ocf.ErrNotFound):
 		return ocf.NotInstalled("fsck is needed to check %s (run_fsck=%s) and is not installed", device, c.RunFsck)
 	}
 	return ocf.Generic("fsck of %s failed: %v: %s", device, err, lastLine(out.Stdout))

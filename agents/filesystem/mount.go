@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -81,7 +80,7 @@ func needsHelper(c *Config, probed string) bool {
 		return true
 	}
 	if c.FSType != "" && c.FSType != "none" {
-		if _, err := exec.LookPath("mount." + c.FSType); err == nil {
+		if _, err := ocf.LookPath("mount." + c.FSType); err == nil {
 			return true
 		}
 	}

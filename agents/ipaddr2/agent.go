@@ -16,15 +16,7 @@ import (
 
 // Agent returns the OCF agent.
 func Agent() *ocf.Agent {
-	return &ocf.Agent{
-		Meta: Metadata(),
-		Handlers: map[string]ocf.Handler{
-			"start":        start,
-			"stop":         stop,
-			"monitor":      monitor,
-			"validate-all": validate,
-		},
-	}
+	return &ocf.Agent{Meta: Metadata(), Handlers: ocf.Actions(start, stop, monitor, validate)}
 }
 
 // target is a resolved configuration: where the address goes.

@@ -16,8 +16,7 @@ func Metadata() ocf.Metadata {
 	s, i, b := ocf.TypeString, ocf.TypeInteger, ocf.TypeBoolean
 	ip := ocf.Param("ip", s, "", "IPv4 or IPv6 address",
 		`The address to manage, for example 192.0.2.10 or fd00::10. An address
-		containing a colon is treated as IPv6.`)
-	ip.Required, ip.Unique = true, true
+		containing a colon is treated as IPv6.`).Key()
 	return ocf.Metadata{
 		Name:      "IPaddr2",
 		Version:   Version,

@@ -18,17 +18,15 @@ import (
 
 // Agent returns the OCF agent.
 func Agent() *ocf.Agent {
-	return &ocf.Agent{
-		Meta: Metadata(),
-		Handlers: map[string]ocf.Handler{
-			"start":        func(ctx context.Context, r *ocf.Request) error { return run(ctx, r, start) },
-			"stop":         func(ctx context.Context, r *ocf.Request) error { return run(ctx, r, stop) },
-			"monitor":      func(ctx context.Context, r *ocf.Request) error { return run(ctx, r, monitor) },
-			"migrate_to":   func(ctx context.Context, r *ocf.Request) error { return run(ctx, r, migrateTo) },
-			"migrate_from": func(ctx context.Context, r *ocf.Request) error { return run(ctx, r, migrateFrom) },
-			"validate-all": validate,
-		},
-	}
+	h := ocf.Actions(withAction(start), withAction(stop), withAction(monitor), validate)
+	h["migrate_to"], h["migrate_from"] = withAction(migrateTo), withAction(migrateFrom)
+	return &ocf.Agent{Meta: Metadata(), Handlers: h}
+}
+
+// withAction makes a handler of an action that needs the configuration
+// and the connection (see run).
+func withAction(f func(context.Context, *action) error) ocf.Handler {
+	return func(ctx context.Context, r *ocf.Request) error { return run(ctx, r, f) }
 }
 
 // action is one action with its configuration and connection.

@@ -16,9 +16,7 @@ func Metadata() ocf.Metadata {
 	config := ocf.Param("config", s, "", "Domain XML file",
 		`Absolute path to the libvirt domain XML. The domain name is the name
 		element of this file. The file must be readable on every node the
-		domain may run on.`)
-	config.Required = true
-	config.Unique = true
+		domain may run on.`).Key()
 	return ocf.Metadata{
 		Name:      "VirtualDomain",
 		Version:   Version,

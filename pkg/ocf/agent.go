@@ -27,6 +27,13 @@ type Agent struct {
 	MetadataXML []byte
 }
 
+// Actions is the handler table every agent starts from: the four actions
+// the OCF contract asks of any resource. An agent with more (promote,
+// migrate_to, ...) adds them to the map.
+func Actions(start, stop, monitor, validate Handler) map[string]Handler {
+	return map[string]Handler{"start": start, "stop": stop, "monitor": monitor, "validate-all": validate}
+}
+
 // Invocation is what a process was started with.
 type Invocation struct {
 	Args   []string // argv; Args[1] is the action

@@ -74,6 +74,14 @@ func (h Helper) name() string {
 	return h.Path
 }
 
+// LookPath finds a program on PATH the way Run does. Its error is
+// ErrNotFound (errors.Is) when the program is not installed.
+func LookPath(program string) (string, error) { return exec.LookPath(program) }
+
+// ErrNotFound is the error of LookPath, and of Run, for a program that is
+// not installed.
+var ErrNotFound = exec.ErrNotFound
+
 // path resolves the program to run.
 func (h Helper) path() (string, error) {
 	p := h.Path

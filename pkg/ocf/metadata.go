@@ -42,6 +42,14 @@ func Param(name, typ, def, short, long string) Parameter {
 	return Parameter{Name: name, Type: typ, Default: def, ShortDesc: short, LongDesc: long}
 }
 
+// Key marks p as the parameter that names what the resource manages (the
+// address, the domain's config, the DRBD resource): required, and unique
+// across the cluster's resources of the agent.
+func (p Parameter) Key() Parameter {
+	p.Required, p.Unique = true, true
+	return p
+}
+
 // ActionSpec is one advertised action with its default timeout.
 type ActionSpec struct {
 	Name       string
