@@ -145,16 +145,9 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 			if !ok {
 				return 2
 			}
-			k, val, found := strings.Cut(v, "=")
-			if !found || k == "" {
-				fmt.Fprintf(stderr, "paceline run: --meta %q is not name=value\n", v)
+			if !setOnce(stderr, call.Meta, "--meta", "meta attribute", v) {
 				return 2
 			}
-			if _, dup := call.Meta[k]; dup {
-				fmt.Fprintf(stderr, "paceline run: meta attribute %s given twice; nothing was run\n", k)
-				return 2
-			}
-			call.Meta[k] = val
 		case "-v", "--verbose":
 			verbose = true
 		default:
@@ -176,19 +169,9 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	call.Type, call.Argv0, call.Action = e.Name, e.Name, pos[1]
 	for _, kv := range pos[2:] {
-		k, v, found := strings.Cut(kv, "=")
-		if !found || k == "" {
-			fmt.Fprintf(stderr, "paceline run: parameter %q is not name=value\n", kv)
+		if !setOnce(stderr, call.Params, "parameter", "parameter", kv) {
 			return 2
 		}
-		// Pacemaker has one value per parameter: taking the last one
-		// silently would act on something the caller may not mean.
-		// The values are not shown: one may be a password.
-		if _, dup := call.Params[k]; dup {
-			fmt.Fprintf(stderr, "paceline run: parameter %s given twice; nothing was run\n", k)
-			return 2
-		}
-		call.Params[k] = v
 	}
 	if probe {
 		call.Interval = 0
@@ -257,4 +240,23 @@ func list(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return 0
+}
+
+// setOnce stores a name=value argument of paceline run in m. Pacemaker has
+// one value per parameter and meta attribute: taking the last of two
+// silently would act on something the caller may not mean, so a second
+// one is refused, and nothing runs. Values are never shown: one may be a
+// password.
+func setOnce(stderr io.Writer, m map[string]string, flag, what, kv string) bool {
+	k, v, found := strings.Cut(kv, "=")
+	if !found || k == "" {
+		fmt.Fprintf(stderr, "paceline run: %s %q is not name=value\n", flag, kv)
+		return false
+	}
+	if _, dup := m[k]; dup {
+		fmt.Fprintf(stderr, "paceline run: %s %s given twice; nothing was run\n", what, k)
+		return false
+	}
+	m[k] = v
+	return true
 }

@@ -332,22 +332,23 @@ func TestProbeLeavesScore(t *testing.T) {
 }
 
 func TestPromote(t *testing.T) {
-	t.Run("refuses stale data", func(t *testing.T) {
-		f := newFake(t)
-		f.events2 = state("Secondary", "Unknown", "Connecting", "Outdated", "DUnknown")
-		code, stderr := call(t, f, "promote", nil, nil)
-		assert.Equal(t, ocf.ErrGeneric, code)
-		assert.Contains(t, stderr, "refusing to promote r0: volume 0 is Outdated")
-		assert.Zero(t, f.count("drbdadm -c /etc/drbd.conf primary"))
-	})
-	t.Run("refuses with a primary peer", func(t *testing.T) {
-		f := newFake(t)
-		f.events2 = state("Secondary", "Primary", "Connected", "UpToDate", "UpToDate")
-		code, stderr := call(t, f, "promote", nil, nil)
-		assert.Equal(t, ocf.ErrGeneric, code)
-		assert.Contains(t, stderr, "the peer is Primary and promoted-max is 1")
-		assert.Zero(t, f.count("drbdadm -c /etc/drbd.conf primary"))
-	})
+	for name, c := range map[string]struct {
+		events2, reason string
+	}{
+		"refuses stale data": {state("Secondary", "Unknown", "Connecting", "Outdated", "DUnknown"),
+			"refusing to promote r0: volume 0 is Outdated"},
+		"refuses with a primary peer": {state("Secondary", "Primary", "Connected", "UpToDate", "UpToDate"),
+			"the peer is Primary and promoted-max is 1"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFake(t)
+			f.events2 = c.events2
+			code, stderr := call(t, f, "promote", nil, nil)
+			assert.Equal(t, ocf.ErrGeneric, code)
+			assert.Contains(t, stderr, c.reason)
+			assert.Zero(t, f.count("drbdadm -c /etc/drbd.conf primary"))
+		})
+	}
 	t.Run("dual primary", func(t *testing.T) {
 		f := newFake(t)
 		f.dump = "resource r0 { net { allow-two-primaries; } }"

@@ -131,29 +131,13 @@ func (r *Resource) AllPeersConnected() bool {
 // AllLocalUpToDate reports whether every local volume is UpToDate. A
 // resource without volumes has no local data.
 func (r *Resource) AllLocalUpToDate() bool {
-	if len(r.Volumes) == 0 {
-		return false
-	}
-	for _, v := range r.Volumes {
-		if v.Disk != UpToDate {
-			return false
-		}
-	}
-	return true
+	return r.everyVolume(func(v Volume) bool { return v.Disk == UpToDate })
 }
 
 // AllLocalConsistent reports whether every local volume holds data that
 // is consistent in itself (Consistent or UpToDate).
 func (r *Resource) AllLocalConsistent() bool {
-	if len(r.Volumes) == 0 {
-		return false
-	}
-	for _, v := range r.Volumes {
-		if v.Disk != UpToDate && v.Disk != Consistent {
-			return false
-		}
-	}
-	return true
+	return r.everyVolume(func(v Volume) bool { return v.Disk == UpToDate || v.Disk == Consistent })
 }
 
 // Transitional reports whether a local volume is attaching or negotiating.
@@ -169,11 +153,17 @@ func (r *Resource) Transitional() bool {
 // DisklessClient reports whether this node is an intentional diskless
 // client for every volume (DRBD 9).
 func (r *Resource) DisklessClient() bool {
+	return r.everyVolume(func(v Volume) bool { return v.Client })
+}
+
+// everyVolume reports whether the resource has volumes and ok holds for
+// each: a resource without volumes has no local data to speak for.
+func (r *Resource) everyVolume(ok func(Volume) bool) bool {
 	if len(r.Volumes) == 0 {
 		return false
 	}
 	for _, v := range r.Volumes {
-		if !v.Client {
+		if !ok(v) {
 			return false
 		}
 	}

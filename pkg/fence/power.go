@@ -119,9 +119,9 @@ func (s *sequencer) run(ctx context.Context, action string) (string, int, error)
 		// so that a device with wrong credentials does not pass.
 		return "NOTICE: List option is not working on this device yet", ExitOK, nil
 	case "on":
-		return s.on(ctx)
+		return s.power(ctx, true, 1+s.t.RetryOn)
 	case "off":
-		return s.off(ctx)
+		return s.power(ctx, false, 1)
 	case "reboot":
 		if s.t.Method == "cycle" {
 			return s.rebootCycle(ctx)
@@ -153,32 +153,20 @@ func onOff(on bool) string {
 	return "OFF"
 }
 
-func (s *sequencer) off(ctx context.Context) (string, int, error) {
+// power is the on and off actions: switch to want unless the machine is
+// there already, with tries attempts.
+func (s *sequencer) power(ctx context.Context, want bool, tries int) (string, int, error) {
 	on, err := s.status(ctx)
 	if err != nil {
 		return "", ExitFailed, err
 	}
-	if !on {
-		return "Success: Already OFF", ExitOK, nil
+	if on == want {
+		return "Success: Already " + onOff(want), ExitOK, nil
 	}
-	if err := s.switchTo(ctx, false, 1); err != nil {
+	if err := s.switchTo(ctx, want, tries); err != nil {
 		return "", ExitFailed, err
 	}
-	return "Success: Powered OFF", ExitOK, nil
-}
-
-func (s *sequencer) on(ctx context.Context) (string, int, error) {
-	on, err := s.status(ctx)
-	if err != nil {
-		return "", ExitFailed, err
-	}
-	if on {
-		return "Success: Already ON", ExitOK, nil
-	}
-	if err := s.switchTo(ctx, true, 1+s.t.RetryOn); err != nil {
-		return "", ExitFailed, err
-	}
-	return "Success: Powered ON", ExitOK, nil
+	return "Success: Powered " + onOff(want), ExitOK, nil
 }
 
 // rebootOnOff powers off (unless off already), then on. As the fence
