@@ -118,8 +118,12 @@ func startConfig(r *ocf.Request) (*Config, error) {
 		return nil, err
 	}
 	if r.Meta.IsClone() {
-		if why := c.CloneRefusal(); why != "" {
-			return nil, ocf.NotConfigured("%s", why)
+		refuse, warn := c.CloneSafety()
+		if refuse != "" {
+			return nil, ocf.NotConfigured("%s", refuse)
+		}
+		if warn != "" && r.Action == "start" {
+			r.Log.Warnf("%s", warn)
 		}
 	}
 	return c, nil
@@ -181,6 +185,12 @@ func start(ctx context.Context, r *ocf.Request) error {
 	if c.IsBlock() && c.NeedsFsck() {
 		if err := fsck(ctx, r, c, device); err != nil {
 			return err
+		}
+	}
+	if c.needsRemoteOrdering() {
+		// A failure here costs an orderly shutdown, not the mount.
+		if err := orderAfterRemoteFS(systemdRuntime, systemdReload(ctx)); err != nil {
+			r.Log.Warnf("ordering the cluster after remote-fs.target: %v", err)
 		}
 	}
 	if err := os.MkdirAll(c.Directory, 0o755); err != nil {

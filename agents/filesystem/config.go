@@ -159,13 +159,28 @@ func (c *Config) IsBlock() bool {
 	return !isDir(c.Device.Path)
 }
 
-// CloneRefusal returns why this filesystem may not run as a clone, or "".
-func (c *Config) CloneRefusal() string {
-	if notClusterSafe[c.FSType] && !c.ForceClones && !HasOption(c.Options, "ro") {
-		return "DANGER! " + c.FSType + " on " + c.Device.String() +
-			" is not cluster-aware and must not run as a clone (set force_clones to override)"
+// CloneSafety decides whether this filesystem may run as a clone, as the
+// stock agent's start does: refuse is why it may not (""), warn what a
+// clone allowed anyway logs. Cluster-aware and network filesystems
+// (clusterSafe) may; the local ones of notClusterSafe only with
+// force_clones, because even a read-only mount of them replays or writes
+// their journal; any other type (empty included) read-only or with
+// force_clones. Upstream ignores force_clones for the types it does not
+// list; here it is the user's word for every type.
+func (c *Config) CloneSafety() (refuse, warn string) {
+	what := c.FSType + " on " + c.Device.String()
+	if c.FSType == "" {
+		what = c.Device.String() + " (no fstype)"
 	}
-	return ""
+	switch {
+	case clusterSafe[c.FSType]:
+		return "", ""
+	case c.ForceClones:
+		return "", what + " is not cluster-aware; running it as a clone because force_clones is set"
+	case !notClusterSafe[c.FSType] && HasOption(c.Options, "ro"):
+		return "", what + " is not cluster-aware; running it as a clone because it is mounted read-only (its metadata must be read-only too)"
+	}
+	return "DANGER! " + what + " is not cluster-aware and must not run as a clone (set force_clones to override)", ""
 }
 
 // NeedsFsck applies run_fsck.

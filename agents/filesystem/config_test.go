@@ -62,9 +62,16 @@ func TestConfigRules(t *testing.T) {
 		clone             bool // refused as a clone
 	}{
 		{Config{Device: DeviceSpec{Path: "/dev/sdb"}, FSType: "ext4"}, false, true, false, true},
-		{Config{Device: DeviceSpec{Path: "/dev/sdb"}, FSType: "ext4", Options: "ro"}, false, true, false, false},
+		// Read-only does not make ext4 safe to clone: mounting replays
+		// its journal.
+		{Config{Device: DeviceSpec{Path: "/dev/sdb"}, FSType: "ext4", Options: "ro"}, false, true, false, true},
 		{Config{Device: DeviceSpec{Path: "/dev/sdb"}, FSType: "ext4", ForceClones: true}, false, true, false, false},
-		{Config{Device: DeviceSpec{Path: "/dev/sdb"}, FSType: "ext2"}, false, true, true, false},
+		{Config{Device: DeviceSpec{Path: "/dev/sdb"}, FSType: "ext2"}, false, true, true, true},
+		{Config{Device: DeviceSpec{Path: "/dev/sdb"}, FSType: "ext2", Options: "ro"}, false, true, true, false},
+		{Config{Device: DeviceSpec{Path: "/dev/sdb"}, FSType: "btrfs", ForceClones: true}, false, true, true, false},
+		{Config{Device: DeviceSpec{Path: "/dev/sdb"}}, false, true, true, true},
+		{Config{Device: DeviceSpec{Path: "/dev/vdb"}, FSType: "ocfs2"}, false, true, false, false},
+		{Config{Device: DeviceSpec{Path: "/dev/vdb"}, FSType: "gfs2"}, false, true, false, false},
 		{Config{Device: DeviceSpec{Path: "/dev/sdb"}, FSType: "ext4", RunFsck: "force"}, false, true, true, true},
 		{Config{Device: DeviceSpec{Path: "/"}, FSType: "none"}, true, false, false, false},
 		{Config{Device: DeviceSpec{Path: "/srv"}, FSType: "ext4", Options: "bind"}, true, false, false, true},
@@ -86,8 +93,8 @@ func TestConfigRules(t *testing.T) {
 		if got := tt.c.NeedsFsck(); got != tt.fsck {
 			t.Errorf("%+v NeedsFsck() = %v", tt.c, got)
 		}
-		if got := tt.c.CloneRefusal() != ""; got != tt.clone {
-			t.Errorf("%+v CloneRefusal() = %v", tt.c, got)
+		if refuse, _ := tt.c.CloneSafety(); (refuse != "") != tt.clone {
+			t.Errorf("%+v CloneSafety() refuses %q", tt.c, refuse)
 		}
 	}
 }

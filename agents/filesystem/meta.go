@@ -52,6 +52,18 @@ func Metadata() ocf.Metadata {
 		unmount attempt after each round. pid 1 and the agent are never
 		signalled, and no lazy unmount is ever made.
 
+		As a clone (one instance per node) it mounts cluster filesystems (ocfs2
+		and gfs2, under DLM: clone ocf:pacemaker:controld and order this clone
+		after it) and network filesystems. A clone of any other type refuses to
+		start (exit code 6): ext3, ext4, xfs and the other local journalled
+		filesystems unless force_clones is set, since even a read-only mount
+		writes their journal; the remaining types unless mounted read-only or
+		force_clones is set. When a cluster or network filesystem starts on a
+		host that systemd runs, the drop-in
+		resource-agents-deps.target.d/99-Filesystem-remote.conf orders the
+		cluster's shutdown before remote-fs.target, as resource-agents 4.16
+		does.
+
 		Differences from ocf:heartbeat:Filesystem: no modprobe, fuser or fsck is
 		needed for monitor and stop; a device other than the configured one on
 		the directory is reported (exit code 1, or 7 in a probe); block
@@ -59,7 +71,11 @@ func Metadata() ocf.Metadata {
 		call, filesystems that need a helper (nfs, cifs, glusterfs, fuse.*) and
 		loop mounts through mount(8); UUID= and LABEL= are resolved by reading
 		the superblocks of the block devices (ext2/3/4, xfs, btrfs) and need no
-		udev; force_unmount=true and safe both use the /proc scan.`,
+		udev; force_unmount=true and safe both use the /proc scan; force_clones
+		allows a clone of every type, where upstream ignores it for the types
+		it does not list; the systemd drop-in is written only where systemd
+		runs (upstream creates /run/systemd/system anywhere, which makes
+		programs believe systemd runs).`,
 		Parameters: []ocf.Parameter{
 			device, dir, fstype,
 			ocf.Param("options", s, "", "Mount options",
@@ -78,7 +94,9 @@ func Metadata() ocf.Metadata {
 				whole stop timeout.`),
 			ocf.Param("force_clones", b, "false", "Allow cloning a local filesystem",
 				`Allow the resource to be cloned although its filesystem (ext4, xfs...)
-				is not cluster-aware. Without it such a clone refuses to start.`),
+				is not cluster-aware. Without it such a clone refuses to start, unless
+				it is a cluster or network filesystem (ocfs2, gfs2, nfs...) or, for a
+				type other than ext3, ext4, xfs, jfs and reiserfs, mounted read-only.`),
 			ocf.Param("force_unmount", s, "true", "Kill the processes holding the mount",
 				`true or safe: on stop, signal the processes that hold the mount (open
 				files, working or root directory, executable, memory maps) when the
