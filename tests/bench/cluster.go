@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"regexp"
@@ -297,6 +298,6 @@ func pkgVersion(pkg string) string {
 }
 
 func runOutput(name string, args ...string) (string, error) {
-	out, err := harness.Output(name, args...)
+	out, err := proc.Output(context.Background(), name, args...)
 	return strings.TrimSpace(out), err
 }

@@ -1,11 +1,11 @@
 package main
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/paceline-ha/paceline/tests/drbdlab"
 	"github.com/paceline-ha/paceline/tests/harness"
+	"github.com/paceline-ha/paceline/tests/proc"
 )
 
 const stockDRBD = "/usr/lib/ocf/resource.d/linbit/drbd"
@@ -287,7 +288,10 @@ func guestMeasure(n int, argv []string) int {
 			fmt.Fprintln(os.Stderr, "-guest-measure:", err)
 			return 1
 		}
-		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd := proc.Command(context.Background(), argv[0], argv[1:]...)
+		// Exactly the environment this process was given (env -i ...):
+		// what the agent sees is part of what is measured.
+		cmd.Env = os.Environ()
 		cmd.Stdout, cmd.Stderr = out, out
 		if err := drainProcEvents(w, nil); err != nil {
 			fmt.Fprintln(os.Stderr, "-guest-measure:", err)
@@ -307,14 +311,10 @@ func guestMeasure(n int, argv []string) int {
 		wall := time.Since(start)
 		s1, _ := statProcesses()
 		out.Close()
-		rc := 0
-		if err != nil {
-			ee, ok := err.(*exec.ExitError)
-			if !ok {
-				fmt.Fprintln(os.Stderr, "-guest-measure:", err)
-				return 1
-			}
-			rc = ee.ExitCode()
+		rc, exited := proc.ExitCode(err)
+		if !exited {
+			fmt.Fprintln(os.Stderr, "-guest-measure:", err)
+			return 1
 		}
 		// The events arrive in the order the tasks were created (the
 		// connector sends them from copy_process and exec), so a parent

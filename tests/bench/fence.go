@@ -5,14 +5,13 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/paceline-ha/paceline/tests/harness"
 	"github.com/paceline-ha/paceline/tests/ipmi"
+	"github.com/paceline-ha/paceline/tests/proc"
 )
 
 const stockFence = "/usr/sbin/fence_ipmilan"
@@ -26,22 +25,13 @@ type fenceFigures struct {
 // fenceCall runs a fence agent once the way pacemaker-fenced does: no
 // arguments, the parameters on stdin. wrap runs it under strace or time.
 func fenceCall(path string, params map[string]string, wrap []string, want int) (sample, error) {
-	keys := make([]string, 0, len(params))
-	for k := range params {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var in strings.Builder
-	for _, k := range keys {
-		in.WriteString(k + "=" + params[k] + "\n")
-	}
-	return runMeasured(append(append([]string(nil), wrap...), path), in.String(), nil, want)
+	return runMeasured(append(append([]string(nil), wrap...), path), ipmi.FenceStdin(params), nil, want)
 }
 
 func runMeasured(argv []string, stdin string, env []string, want int) (sample, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd := proc.Command(ctx, argv[0], argv[1:]...)
 	cmd.Stdin = strings.NewReader(stdin)
 	cmd.Env = append([]string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "PCMK_service=pacemaker-fenced",
 		"PCMK_logfacility=daemon", "HA_logfacility=daemon", "OCF_OUTPUT_FORMAT=log"}, env...)
@@ -53,13 +43,9 @@ func runMeasured(argv []string, stdin string, env []string, want int) (sample, e
 	if cmd.ProcessState != nil {
 		s.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	}
-	code := 0
-	if err != nil {
-		ee, ok := err.(*exec.ExitError)
-		if !ok {
-			return s, err
-		}
-		code = ee.ExitCode()
+	code, exited := proc.ExitCode(err)
+	if !exited {
+		return s, err
 	}
 	if code != want {
 		return s, fmt.Errorf("%s: exit %d, want %d: %s", strings.Join(argv, " "), code, want, out.String())
@@ -80,16 +66,6 @@ func (b *bench) fenceWith(t *benchTB) (err error) {
 	agents := [2]string{stockFence, filepath.Join(b.tmp, "bin", "fence_paceline_ipmilan")}
 	if _, err := os.Stat(ours); err != nil {
 		return fmt.Errorf("%s: %v (make build)", ours, err)
-	}
-	with := func(kv ...string) map[string]string {
-		m := map[string]string{}
-		for k, v := range params {
-			m[k] = v
-		}
-		for i := 0; i+1 < len(kv); i += 2 {
-			m[kv[i]] = kv[i+1]
-		}
-		return m
 	}
 	f := &fenceFigures{}
 	cheap := func(name string, p map[string]string, want int) (*row, error) {
@@ -112,10 +88,10 @@ func (b *bench) fenceWith(t *benchTB) (err error) {
 		}
 		return r, b.fenceExtras(r, agents, p, want)
 	}
-	if f.status, err = cheap("status", with("action", "status"), 0); err != nil {
+	if f.status, err = cheap("status", ipmi.With(params, "action", "status"), 0); err != nil {
 		return err
 	}
-	if f.monitor, err = cheap("monitor", with("action", "monitor"), 0); err != nil {
+	if f.monitor, err = cheap("monitor", ipmi.With(params, "action", "monitor"), 0); err != nil {
 		return err
 	}
 
@@ -140,7 +116,7 @@ func (b *bench) fenceWith(t *benchTB) (err error) {
 	for i := 0; i < b.o.slow; i++ {
 		for k, a := range agents {
 			before := len(bmc.PowerEvents())
-			s, err := fenceCall(a, with("action", "reboot"), nil, 0)
+			s, err := fenceCall(a, ipmi.With(params, "action", "reboot"), nil, 0)
 			if err != nil {
 				return err
 			}
@@ -150,7 +126,7 @@ func (b *bench) fenceWith(t *benchTB) (err error) {
 			f.reboot.side(k).samples = append(f.reboot.side(k).samples, s)
 		}
 	}
-	if err := b.fenceExtras(f.reboot, agents, with("action", "reboot"), 0); err != nil {
+	if err := b.fenceExtras(f.reboot, agents, ipmi.With(params, "action", "reboot"), 0); err != nil {
 		return err
 	}
 	b.rows = append(b.rows, *f.status, *f.monitor, *f.reboot)

@@ -1,14 +1,15 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/paceline-ha/paceline/pkg/ocf"
+	"github.com/paceline-ha/paceline/tests/proc"
 )
 
 // filesystem measures Filesystem with ext4 on a loop device.
@@ -16,25 +17,25 @@ func (b *bench) filesystem() error {
 	b.typ, b.inst = "Filesystem", "fs"
 	img := filepath.Join(b.tmp, "fs.img")
 	for _, c := range [][]string{{"truncate", "-s", "64M", img}, {"mkfs.ext4", "-q", "-F", img}} {
-		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+		if out, err := proc.Output(context.Background(), c[0], c[1:]...); err != nil {
 			return fmt.Errorf("%s: %v: %s", c[0], err, out)
 		}
 	}
-	out, err := exec.Command("losetup", "-f", "--show", img).Output()
+	out, err := proc.Command(context.Background(), "losetup", "-f", "--show", img).Output()
 	if err != nil {
 		return fmt.Errorf("losetup: %v", err)
 	}
 	dev := strings.TrimSpace(string(out))
 	dir := filepath.Join(b.tmp, "mnt")
 	params := map[string]string{"device": dev, "directory": dir, "fstype": "ext4"}
-	var holders []*exec.Cmd
+	var holders []*proc.Cmd
 	b.undo = append(b.undo, func() {
 		for _, h := range holders {
 			_ = h.Process.Kill()
 			_ = h.Wait()
 		}
-		_ = exec.Command("umount", dir).Run()
-		_ = exec.Command("losetup", "-d", dev).Run()
+		_ = proc.Command(context.Background(), "umount", dir).Run()
+		_ = proc.Command(context.Background(), "losetup", "-d", dev).Run()
 	})
 	monitor := func(depth string, want ocf.Status) op {
 		return op{action: "monitor", params: params, interval: 20 * time.Second, depth: depth, want: want}
@@ -42,7 +43,7 @@ func (b *bench) filesystem() error {
 	// busy starts a process with its working directory in the mount, as
 	// an application using it would; it dies on SIGTERM.
 	busy := func() error {
-		h := exec.Command("sleep", "600")
+		h := proc.Command(context.Background(), "sleep", "600")
 		h.Dir = dir
 		if err := h.Start(); err != nil {
 			return err

@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -24,6 +23,7 @@ import (
 	"github.com/paceline-ha/paceline/pkg/ocf"
 	"github.com/paceline-ha/paceline/tests/harness"
 	"github.com/paceline-ha/paceline/tests/nscluster"
+	"github.com/paceline-ha/paceline/tests/proc"
 )
 
 const stockDir = "/usr/lib/ocf/resource.d/heartbeat"
@@ -79,7 +79,7 @@ func outer(o options) int {
 		progs = append(progs, clusterPrograms...)
 	}
 	for _, p := range progs {
-		if _, err := exec.LookPath(p); err != nil {
+		if _, err := proc.LookPath(p); err != nil {
 			fmt.Fprintf(os.Stderr, "bench: %s is missing (run tests/install-deps.sh)\n", p)
 			return 1
 		}
@@ -91,8 +91,8 @@ func outer(o options) int {
 	}
 	a, b := fmt.Sprintf("plbench%d-a", os.Getpid()), fmt.Sprintf("plbench%d-b", os.Getpid())
 	defer func() {
-		_ = exec.Command("ip", "netns", "del", a).Run()
-		_ = exec.Command("ip", "netns", "del", b).Run()
+		_ = proc.Command(context.Background(), "ip", "netns", "del", a).Run()
+		_ = proc.Command(context.Background(), "ip", "netns", "del", b).Run()
 	}()
 	steps := [][]string{
 		{"netns", "add", a}, {"netns", "add", b},
@@ -105,15 +105,15 @@ func outer(o options) int {
 		{"-n", a, "link", "set", "v0", "up"}, {"-n", b, "link", "set", "v1", "up"},
 	}
 	for _, s := range steps {
-		if out, err := exec.Command("ip", s...).CombinedOutput(); err != nil {
+		if out, err := proc.Output(context.Background(), "ip", s...); err != nil {
 			fmt.Fprintf(os.Stderr, "bench: ip %s: %v\n%s", strings.Join(s, " "), err, out)
 			return 1
 		}
 	}
 	// DAD without its random start delay (up to router_solicitation_delay, 1 s),
 	// so that "DAD itself" is the same for every start measured.
-	if out, err := exec.Command("ip", "netns", "exec", a, "sysctl", "-qw",
-		"net.ipv6.conf.v0.router_solicitation_delay=0").CombinedOutput(); err != nil {
+	if out, err := proc.Output(context.Background(), "ip", "netns", "exec", a, "sysctl", "-qw",
+		"net.ipv6.conf.v0.router_solicitation_delay=0"); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: sysctl: %v\n%s", err, out)
 		return 1
 	}
@@ -125,13 +125,16 @@ func outer(o options) int {
 	// nsenter, not "ip netns exec": that also makes a mount namespace, in
 	// which the libvirt hosts of the VirtualDomain scenario cannot hold
 	// their own mount namespaces. No agent measured here reads /sys.
-	cmd := exec.Command("nsenter", "--net=/run/netns/"+a, "--", self, "-inner", "-bin", bin, "-out", o.out,
+	cmd := proc.Command(context.Background(), "nsenter", "--net=/run/netns/"+a, "--", self, "-inner", "-bin", bin, "-out", o.out,
 		"-n", fmt.Sprint(o.n), "-slow", fmt.Sprint(o.slow), "-only", o.only,
 		"-cluster-trials", fmt.Sprint(o.clusterTrials))
+	// This environment as it is, no LC_ALL=C: what the measured run
+	// starts inherits it.
+	cmd.Env = os.Environ()
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	if err := cmd.Run(); err != nil {
-		if ee, ok := err.(*exec.ExitError); ok {
-			return ee.ExitCode()
+		if code, exited := proc.ExitCode(err); exited {
+			return code
 		}
 		fmt.Fprintln(os.Stderr, err)
 		return 1

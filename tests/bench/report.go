@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
-	"os/exec"
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/paceline-ha/paceline/tests/proc"
 )
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d.Microseconds())/1000) }
@@ -19,9 +21,9 @@ func ratio(ours, stock time.Duration) string {
 
 func (b *bench) report() string {
 	var w strings.Builder
-	kernel, _ := exec.Command("uname", "-r").Output()
-	ra, _ := exec.Command("dpkg-query", "-W", "-f=${Version}", "resource-agents").Output()
-	ver, _ := exec.Command(b.o.bin, "version").Output()
+	kernel, _ := proc.Command(context.Background(), "uname", "-r").Output()
+	ra, _ := proc.Command(context.Background(), "dpkg-query", "-W", "-f=${Version}", "resource-agents").Output()
+	ver, _ := proc.Command(context.Background(), b.o.bin, "version").Output()
 	fmt.Fprintf(&w, "# Benchmarks\n\n")
 	fmt.Fprintf(&w, "Written by `make bench` on %s: the stock agents (resource-agents %s) and %s, side by\n",
 		time.Now().UTC().Format("2006-01-02"), strings.TrimSpace(string(ra)), strings.TrimSpace(string(ver)))

@@ -1,12 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 
 	"github.com/paceline-ha/paceline/agents"
+	"github.com/paceline-ha/paceline/tests/proc"
 )
 
 func inner(o options) int {
@@ -163,7 +164,7 @@ func (b *bench) cycle(n int, names []string, ops []op, faster []bool) error {
 func (b *bench) measureFloor() error {
 	fmt.Fprintf(b.log, "  process start floor\n")
 	for i := -3; i < b.o.n; i++ { // three discarded warm-up calls
-		cmd := exec.Command(b.o.bin, "version")
+		cmd := proc.Command(context.Background(), b.o.bin, "version")
 		if err := cmd.Run(); err != nil {
 			return err
 		}

@@ -134,10 +134,8 @@ func (b *bench) migrate(t *benchTB, n1, n2 *libvirthost.Host, name, cfg string) 
 			}
 			r.side(k).samples = append(r.side(k).samples, s)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			// In the C locale: virsh translates "Total downtime:".
-			job := n2.VirshCommand(ctx, "domjobinfo", "--completed", name)
-			job.Env = append(os.Environ(), "LC_ALL=C")
-			out, _ := job.CombinedOutput()
+			// In the C locale (VirshCommand's): virsh translates "Total downtime:".
+			out, _ := n2.VirshCommand(ctx, "domjobinfo", "--completed", name).CombinedOutput()
 			cancel()
 			if m := downtimeRE.FindSubmatch(out); m != nil {
 				ms, _ := strconv.Atoi(string(m[1]))

@@ -145,6 +145,26 @@ func opsOf(w []string) []op {
 	return ops
 }
 
+// take files a word of a primitive's definition under the section it
+// is in, as pcs and crm both write them: an operation's word, or a
+// parameter or meta attribute (name=value; other words there are
+// ignored). It reports whether the section was one of those.
+func (p *object) take(mode, x string, opWords *[]string) bool {
+	k, v, isKV := strings.Cut(x, "=")
+	switch {
+	case mode == "op":
+		*opWords = append(*opWords, x)
+	case mode != "params" && mode != "meta":
+		return false
+	case !isKV:
+	case mode == "params":
+		p.params[k] = v
+	default:
+		p.meta[k] = v
+	}
+	return true
+}
+
 func pcsCreate(id, agent string, stonith bool, w []string, group string) []object {
 	p := newObject(id, "primitive")
 	agentOf(&p, agent, stonith)
@@ -180,14 +200,8 @@ func pcsCreate(id, agent string, stonith bool, w []string, group string) []objec
 			}
 			i++
 			mode = ""
-		case mode == "op":
-			opWords = append(opWords, x)
-		case !isKV:
-		case mode == "params":
-			p.params[k] = v
-		case mode == "meta":
-			p.meta[k] = v
-		case mode == "clone" || mode == "clone-meta":
+		case p.take(mode, x, &opWords):
+		case isKV && (mode == "clone" || mode == "clone-meta"):
 			clone.meta[k] = v
 		}
 	}
@@ -225,18 +239,11 @@ func crmExpect(args []string) []object {
 		mode := "params"
 		var opWords []string
 		for _, x := range w[4:] {
-			k, v, isKV := strings.Cut(x, "=")
-			switch {
-			case x == "params" || x == "meta" || x == "op" || x == "utilization":
+			if x == "params" || x == "meta" || x == "op" || x == "utilization" {
 				mode = x
-			case mode == "op":
-				opWords = append(opWords, x)
-			case !isKV:
-			case mode == "params":
-				p.params[k] = v
-			case mode == "meta":
-				p.meta[k] = v
+				continue
 			}
+			p.take(mode, x, &opWords)
 		}
 		p.ops = opsOf(opWords)
 		return []object{p}

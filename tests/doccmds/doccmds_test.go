@@ -20,7 +20,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -31,6 +30,7 @@ import (
 
 	"github.com/paceline-ha/paceline/tests/docblocks"
 	"github.com/paceline-ha/paceline/tests/harness"
+	"github.com/paceline-ha/paceline/tests/proc"
 )
 
 // TestMain removes what the harness installed after the tests.
@@ -53,11 +53,11 @@ type machine struct {
 
 // command returns a shell running script on the machine, with CIB_file
 // naming the CIB.
-func (m *machine) command(t testing.TB, ctx context.Context, script, cib string) *exec.Cmd {
+func (m *machine) command(t testing.TB, ctx context.Context, script, cib string) *proc.Cmd {
 	t.Helper()
-	var cmd *exec.Cmd
+	var cmd *proc.Cmd
 	if m.root == "" {
-		cmd = exec.CommandContext(ctx, "sh", "-c", script)
+		cmd = proc.Command(ctx, "sh", "-c", script)
 		cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C",
 			"HOME=" + m.home, "TERM=dumb"}
 		cmd.WaitDelay = 2 * time.Second

@@ -17,9 +17,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -28,6 +28,7 @@ import (
 	"github.com/paceline-ha/paceline/tests/drbdlab"
 	"github.com/paceline-ha/paceline/tests/harness"
 	"github.com/paceline-ha/paceline/tests/pcmk"
+	"github.com/paceline-ha/paceline/tests/proc"
 )
 
 var t0 = time.Now()
@@ -74,7 +75,7 @@ func main() {
 		// die with this process (parent-death signal), the namespace
 		// and the files go now.
 		fmt.Fprintln(os.Stderr, "demo-drbd: interrupted; removing the guests")
-		_ = exec.Command("ip", "netns", "del", drbdlab.NS()).Run()
+		_ = proc.Command(context.Background(), "ip", "netns", "del", drbdlab.NS()).Run()
 		code = 130
 	}
 	_ = os.RemoveAll(dir)

@@ -127,9 +127,9 @@ func StartCluster(t testing.TB, spec ClusterSpec) *Cluster {
 	// The LAN: a bridge with a fixed MAC (a bridge takes its ports'
 	// lowest MAC otherwise, and changes it when a guest dies), this
 	// machine's address, and a tap device per guest.
-	_, _ = harness.Output("ip", "netns", "del", c.NS)
+	_, _ = proc.Output(context.Background(), "ip", "netns", "del", c.NS)
 	t.Cleanup(func() {
-		if out, err := harness.Output("ip", "netns", "del", c.NS); err != nil {
+		if out, err := proc.Output(context.Background(), "ip", "netns", "del", c.NS); err != nil {
 			t.Errorf("drbd cluster: ip netns del %s: %v %s", c.NS, err, out)
 		}
 	})
@@ -147,7 +147,7 @@ func StartCluster(t testing.TB, spec ClusterSpec) *Cluster {
 		{"ip", "-n", c.NS, "link", "set", taps[0], "master", "br0", "up"},
 		{"ip", "-n", c.NS, "link", "set", taps[1], "master", "br0", "up"},
 	} {
-		if out, err := harness.Output(argv[0], argv[1:]...); err != nil {
+		if out, err := proc.Output(context.Background(), argv[0], argv[1:]...); err != nil {
 			t.Fatalf("drbd cluster: %s: %v\n%s", strings.Join(argv, " "), err, out)
 		}
 	}

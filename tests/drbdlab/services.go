@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -35,7 +34,7 @@ func (c *Cluster) PCS(t testing.TB, via int, cmds ...[]string) {
 		var out string
 		var err error
 		if c.spec.Root == "" {
-			out, err = harness.Output("pcs", args...)
+			out, err = proc.Output(context.Background(), "pcs", args...)
 		} else {
 			out, err = harness.InRoot(t, c.spec.Root, 2*time.Minute, "pcs", args...)
 		}
@@ -43,7 +42,7 @@ func (c *Cluster) PCS(t testing.TB, via int, cmds ...[]string) {
 			t.Fatalf("pcs %s: %v\n%s", strings.Join(argv, " "), err, out)
 		}
 	}
-	conf, err := exec.Command("xmllint", "--xpath", "/cib/configuration", cib).Output()
+	conf, err := proc.Command(context.Background(), "xmllint", "--xpath", "/cib/configuration", cib).Output()
 	if err != nil {
 		t.Fatalf("xmllint: %v", err)
 	}
@@ -331,6 +330,6 @@ func (c *Cluster) CountResult(t testing.TB, i int, op, rsc string) int {
 // cluster's network, asked from this machine's side of the bridge;
 // pcmk.Nobody, with an error, when none does.
 func (c *Cluster) VIPAnswerer() (int, error) {
-	out, err := harness.Output("ip", "netns", "exec", c.NS, "arping", "-c", "1", "-w", "3", "-I", "br0", VIP)
+	out, err := proc.Output(context.Background(), "ip", "netns", "exec", c.NS, "arping", "-c", "1", "-w", "3", "-I", "br0", VIP)
 	return pcmk.Answerer(VIP, out, err, map[string]int{lanMAC(0): 0, lanMAC(1): 1})
 }

@@ -9,17 +9,15 @@ package fenceipmilan_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/paceline-ha/paceline/tests/harness"
 	"github.com/paceline-ha/paceline/tests/ipmi"
+	"github.com/paceline-ha/paceline/tests/proc"
 )
 
 const (
@@ -53,18 +51,9 @@ func fence(t *testing.T, agent string, params map[string]string, args ...string)
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, agent, args...)
+	cmd := proc.Command(ctx, agent, args...)
 	if args == nil {
-		var keys []string
-		for k := range params {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		var in strings.Builder
-		for _, k := range keys {
-			in.WriteString(k + "=" + params[k] + "\n")
-		}
-		cmd.Stdin = strings.NewReader(in.String())
+		cmd.Stdin = strings.NewReader(ipmi.FenceStdin(params))
 		cmd.Env = append(os.Environ(), "PCMK_service=pacemaker-fenced", "HA_LOGFACILITY=none")
 	}
 	var out, errb bytes.Buffer
@@ -72,14 +61,11 @@ func fence(t *testing.T, agent string, params map[string]string, args ...string)
 	start := time.Now()
 	err := cmd.Run()
 	r := result{stdout: out.String(), stderr: errb.String(), took: time.Since(start)}
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		r.code = ee.ExitCode()
-	default:
+	code, exited := proc.ExitCode(err)
+	if !exited {
 		t.Fatalf("%s: %v", agent, err)
 	}
+	r.code = code
 	for _, s := range secrets {
 		if strings.Contains(r.stdout+r.stderr, s) {
 			t.Errorf("a password shows in the agent's output: %q %q", r.stdout, r.stderr)
@@ -92,21 +78,6 @@ func fence(t *testing.T, agent string, params map[string]string, args ...string)
 	t.Logf("%s %s -> %d in %v: %s%s", filepath.Base(agent), params["action"]+strings.Join(args, " "), r.code,
 		r.took.Round(time.Millisecond), shown, r.stderr)
 	return r
-}
-
-func with(base map[string]string, kv ...string) map[string]string {
-	m := map[string]string{}
-	for k, v := range base {
-		m[k] = v
-	}
-	for i := 0; i+1 < len(kv); i += 2 {
-		if kv[i+1] == "" {
-			delete(m, kv[i])
-			continue
-		}
-		m[kv[i]] = kv[i+1]
-	}
-	return m
 }
 
 func expect(t *testing.T, r result, code int, out string) {
@@ -140,24 +111,24 @@ func TestPowerActions(t *testing.T) {
 	agent, bmc := setup(t)
 	for _, lanplus := range []string{"1", "0"} {
 		t.Run("lanplus="+lanplus, func(t *testing.T) {
-			p := with(bmc.FenceParams(), "lanplus", lanplus, "power_wait", "0.3", "nodename", "nodeA", "port", "nodeA")
+			p := ipmi.With(bmc.FenceParams(), "lanplus", lanplus, "power_wait", "0.3", "nodename", "nodeA", "port", "nodeA")
 			bmc.SetPower(t, true)
-			expect(t, fence(t, agent, with(p, "action", "status")), 0, "Status: ON")
-			expect(t, fence(t, agent, with(p, "action", "monitor")), 0, "")
-			expect(t, fence(t, agent, with(p, "action", "list")), 0, "NOTICE")
+			expect(t, fence(t, agent, ipmi.With(p, "action", "status")), 0, "Status: ON")
+			expect(t, fence(t, agent, ipmi.With(p, "action", "monitor")), 0, "")
+			expect(t, fence(t, agent, ipmi.With(p, "action", "list")), 0, "NOTICE")
 
 			before := len(bmc.PowerEvents())
-			expect(t, fence(t, agent, with(p, "action", "off")), 0, "Success: Powered OFF")
+			expect(t, fence(t, agent, ipmi.With(p, "action", "off")), 0, "Success: Powered OFF")
 			if bmc.Power() {
 				t.Fatal("off: the BMC's power is still on")
 			}
-			expect(t, fence(t, agent, with(p, "action", "status")), 2, "Status: OFF")
-			expect(t, fence(t, agent, with(p, "action", "off")), 0, "Success: Already OFF")
-			expect(t, fence(t, agent, with(p, "action", "on")), 0, "Success: Powered ON")
+			expect(t, fence(t, agent, ipmi.With(p, "action", "status")), 2, "Status: OFF")
+			expect(t, fence(t, agent, ipmi.With(p, "action", "off")), 0, "Success: Already OFF")
+			expect(t, fence(t, agent, ipmi.With(p, "action", "on")), 0, "Success: Powered ON")
 			if !bmc.Power() {
 				t.Fatal("on: the BMC's power is still off")
 			}
-			r := fence(t, agent, with(p, "action", "reboot"))
+			r := fence(t, agent, ipmi.With(p, "action", "reboot"))
 			expect(t, r, 0, "Success: Rebooted")
 			if !bmc.Power() {
 				t.Error("reboot: the machine stayed off")
@@ -166,7 +137,7 @@ func TestPowerActions(t *testing.T) {
 			if got := powerEvents(bmc); !strings.HasSuffix(got, "off on off on") || len(bmc.PowerEvents())-before != 4 {
 				t.Errorf("power events %q", got)
 			}
-			r = fence(t, agent, with(p, "action", "reboot", "method", "cycle"))
+			r = fence(t, agent, ipmi.With(p, "action", "reboot", "method", "cycle"))
 			expect(t, r, 0, "Success: Rebooted")
 			// ipmi_sim powers on about 1 s after the cycle; the bound is
 			// for a BMC that never does, not for a slow one.
@@ -176,7 +147,7 @@ func TestPowerActions(t *testing.T) {
 			}
 			// A reboot of a machine that is off powers it on.
 			bmc.SetPower(t, false)
-			expect(t, fence(t, agent, with(p, "action", "reboot")), 0, "Success: Rebooted")
+			expect(t, fence(t, agent, ipmi.With(p, "action", "reboot")), 0, "Success: Rebooted")
 			if !bmc.Power() {
 				t.Error("reboot from off: still off")
 			}
@@ -194,7 +165,7 @@ func TestPowerActions(t *testing.T) {
 	})
 	t.Run("option= is the action", func(t *testing.T) {
 		bmc.SetPower(t, true)
-		expect(t, fence(t, agent, with(bmc.FenceParams(), "option", "status")), 0, "Status: ON")
+		expect(t, fence(t, agent, ipmi.With(bmc.FenceParams(), "option", "status")), 0, "Status: ON")
 		if !bmc.Power() {
 			t.Error("option=status changed the power")
 		}
@@ -204,14 +175,14 @@ func TestPowerActions(t *testing.T) {
 		// lanplus and no cipher given, it offers suites 17 then 3.
 		bmc.SetPower(t, true)
 		ilo3 := filepath.Join(filepath.Dir(agent), "fence_paceline_ilo3")
-		expect(t, fence(t, ilo3, with(bmc.FenceParams(), "lanplus", "", "cipher", "", "action", "status")), 0, "Status: ON")
+		expect(t, fence(t, ilo3, ipmi.With(bmc.FenceParams(), "lanplus", "", "cipher", "", "action", "status")), 0, "Status: ON")
 		r := fence(t, ilo3, map[string]string{"action": "metadata"})
 		expect(t, r, 0, `name="fence_paceline_ilo3"`)
 		if !strings.Contains(r.stdout, `<content type="second" default="4" />`) {
 			t.Error("ilo3 metadata does not show power_wait 4")
 		}
 		// fence_paceline_ipmilan itself defaults to IPMI 1.5.
-		expect(t, fence(t, agent, with(bmc.FenceParams(), "lanplus", "", "cipher", "", "action", "status")), 0, "Status: ON")
+		expect(t, fence(t, agent, ipmi.With(bmc.FenceParams(), "lanplus", "", "cipher", "", "action", "status")), 0, "Status: ON")
 	})
 }
 
@@ -230,12 +201,12 @@ func failsFast(t *testing.T, r result, powerTimeout time.Duration, what string) 
 func TestFailures(t *testing.T) {
 	agent, bmc := setup(t)
 	const powerTimeout = 20 * time.Second
-	p := with(bmc.FenceParams(), "power_wait", "0.3", "ipmitool_timeout", "1", "power_timeout", "20")
+	p := ipmi.With(bmc.FenceParams(), "power_wait", "0.3", "ipmitool_timeout", "1", "power_timeout", "20")
 	bmc.SetPower(t, true)
 
 	t.Run("wrong password", func(t *testing.T) {
 		for _, lanplus := range []string{"1", "0"} {
-			r := fence(t, agent, with(p, "password", "Wrong-pw-11", "lanplus", lanplus, "action", "off"))
+			r := fence(t, agent, ipmi.With(p, "password", "Wrong-pw-11", "lanplus", lanplus, "action", "off"))
 			expect(t, r, 1, "authentication failed")
 			failsFast(t, r, powerTimeout, "lanplus="+lanplus)
 		}
@@ -244,30 +215,30 @@ func TestFailures(t *testing.T) {
 		}
 	})
 	t.Run("insufficient privilege", func(t *testing.T) {
-		u := with(p, "username", usrName, "password", usrPass, "privlvl", "user")
-		expect(t, fence(t, agent, with(u, "action", "status")), 0, "Status: ON")
-		expect(t, fence(t, agent, with(u, "action", "off")), 1, "insufficient privilege")
+		u := ipmi.With(p, "username", usrName, "password", usrPass, "privlvl", "user")
+		expect(t, fence(t, agent, ipmi.With(u, "action", "status")), 0, "Status: ON")
+		expect(t, fence(t, agent, ipmi.With(u, "action", "off")), 1, "insufficient privilege")
 		if !bmc.Power() {
 			t.Error("a user-level account powered the machine off")
 		}
 		// Over IPMI 1.5 the BMC refuses the session at a level above the user's.
-		expect(t, fence(t, agent, with(u, "lanplus", "0", "privlvl", "operator", "action", "status")), 1, "privilege")
-		o := with(p, "username", opName, "password", opPass, "privlvl", "operator")
-		expect(t, fence(t, agent, with(o, "action", "off")), 0, "Success: Powered OFF")
-		expect(t, fence(t, agent, with(o, "action", "on")), 0, "Success: Powered ON")
+		expect(t, fence(t, agent, ipmi.With(u, "lanplus", "0", "privlvl", "operator", "action", "status")), 1, "privilege")
+		o := ipmi.With(p, "username", opName, "password", opPass, "privlvl", "operator")
+		expect(t, fence(t, agent, ipmi.With(o, "action", "off")), 0, "Success: Powered OFF")
+		expect(t, fence(t, agent, ipmi.With(o, "action", "on")), 0, "Success: Powered ON")
 	})
 	t.Run("unknown cipher", func(t *testing.T) {
 		// ipmi_sim has no SHA-256 suite (17).
-		r := fence(t, agent, with(p, "cipher", "17", "action", "status"))
+		r := fence(t, agent, ipmi.With(p, "cipher", "17", "action", "status"))
 		expect(t, r, 1, "cipher suite refused")
 		failsFast(t, r, powerTimeout, "cipher 17")
-		expect(t, fence(t, agent, with(p, "cipher", "42", "action", "status")), 1, "not an IPMI cipher suite")
+		expect(t, fence(t, agent, ipmi.With(p, "cipher", "42", "action", "status")), 1, "not an IPMI cipher suite")
 	})
 	t.Run("BMC not answering", func(t *testing.T) {
 		bmc.Freeze(t)
 		defer bmc.Thaw(t)
 		for _, action := range []string{"status", "off", "monitor"} {
-			r := fence(t, agent, with(p, "action", action))
+			r := fence(t, agent, ipmi.With(p, "action", action))
 			// One exchange of 1 s with one retry: the message says which
 			// limits ended it, whatever the time it took.
 			expect(t, r, 1, "BMC not answering: no reply from")
@@ -276,7 +247,7 @@ func TestFailures(t *testing.T) {
 		}
 	})
 	t.Run("nothing listening", func(t *testing.T) {
-		r := fence(t, agent, with(p, "ipport", "9", "action", "status"))
+		r := fence(t, agent, ipmi.With(p, "ipport", "9", "action", "status"))
 		expect(t, r, 1, "BMC not answering: nothing listens")
 	})
 	t.Run("validate-all", func(t *testing.T) {
@@ -299,26 +270,21 @@ func TestNoChildProcessAndKgFallback(t *testing.T) {
 
 	traced := func(params map[string]string) (result, string) {
 		log := filepath.Join(t.TempDir(), "strace.log")
-		var in strings.Builder
-		for k, v := range params {
-			in.WriteString(k + "=" + v + "\n")
-		}
-		cmd := exec.Command("strace", "-f", "-qq", "-s", "512", "-e", "trace=execve", "-o", log, agent)
-		cmd.Stdin = strings.NewReader(in.String())
+		cmd := proc.Command(context.Background(), "strace", "-f", "-qq", "-s", "512", "-e", "trace=execve", "-o", log, agent)
+		cmd.Stdin = strings.NewReader(ipmi.FenceStdin(params))
 		var out, errb bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &errb
 		err := cmd.Run()
 		r := result{stdout: out.String(), stderr: errb.String()}
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			r.code = ee.ExitCode()
+		if code, exited := proc.ExitCode(err); exited {
+			r.code = code
 		}
 		data, _ := os.ReadFile(log)
 		return r, string(data)
 	}
 
 	// With the key: ipmitool, given -E and -K, and nothing secret.
-	r, trace := traced(with(bmc.FenceParams(), "action", "status"))
+	r, trace := traced(ipmi.With(bmc.FenceParams(), "action", "status"))
 	expect(t, r, 0, "Status: ON")
 	execs := strings.Count(trace, "execve(")
 	if !strings.Contains(trace, "ipmitool") || !strings.Contains(trace, `"-E"`) || !strings.Contains(trace, `"-K"`) {
@@ -332,12 +298,12 @@ func TestNoChildProcessAndKgFallback(t *testing.T) {
 	t.Logf("Kg fallback: %d execs", execs)
 
 	// A wrong key: authentication fails.
-	r, _ = traced(with(bmc.FenceParams(), "hexadecimal_kg", "deadbeef", "action", "status"))
+	r, _ = traced(ipmi.With(bmc.FenceParams(), "hexadecimal_kg", "deadbeef", "action", "status"))
 	expect(t, r, 1, "authentication failed")
 
 	// Without a key (another BMC): the agent itself, no process.
 	plain := ipmi.StartBMC(t, ipmi.BMCSpec{Users: users()[:1]})
-	r, trace = traced(with(plain.FenceParams(), "action", "status"))
+	r, trace = traced(ipmi.With(plain.FenceParams(), "action", "status"))
 	expect(t, r, 0, "Status: ON")
 	if n := strings.Count(trace, "execve("); n != 1 {
 		t.Errorf("status ran %d programs, want only the agent:\n%s", n, trace)
@@ -366,7 +332,7 @@ func TestUnderFencer(t *testing.T) {
 	if rc != 0 || !strings.Contains(out, `<parameter name="ipport"`) {
 		t.Fatalf("metadata through the fencer: %d %s", rc, out)
 	}
-	p := with(bmc.FenceParams(), "power_wait", "0.5", "pcmk_host_list", "nodeA")
+	p := ipmi.With(bmc.FenceParams(), "power_wait", "0.5", "pcmk_host_list", "nodeA")
 	if out, rc := admin(devArgs("ipmi1", p)...); rc != 0 {
 		t.Fatalf("register: %d %s\n%s", rc, out, f.LogTail())
 	}
@@ -396,7 +362,7 @@ func TestUnderFencer(t *testing.T) {
 
 	// A device with a wrong password: the query fails too (fence_ipmilan's
 	// list answers 0 without asking the BMC, so stonith_admin -Q said yes).
-	bad := with(bmc.FenceParams(), "password", "Wrong-pw-11", "pcmk_host_list", "nodeB")
+	bad := ipmi.With(bmc.FenceParams(), "password", "Wrong-pw-11", "pcmk_host_list", "nodeB")
 	if out, rc := admin(devArgs("badpw", bad)...); rc != 0 {
 		t.Fatalf("register badpw: %d %s", rc, out)
 	}

@@ -3,6 +3,7 @@
 package filesystem_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	h "github.com/paceline-ha/paceline/tests/harness"
+	"github.com/paceline-ha/paceline/tests/proc"
 )
 
 // TestBindMountViews runs a bind mount's start, monitor and stop the
@@ -24,7 +26,7 @@ import (
 func TestBindMountViews(t *testing.T) {
 	h.RequireRoot(t, "unshare", "busybox")
 	bin := filepath.Join(h.Install(t), "paceline")
-	busybox := h.Run(t, "sh", "-c", "command -v busybox")
+	busybox := proc.Run(t, "sh", "-c", "command -v busybox")
 	for _, view := range []string{"host", "chroot", "container"} {
 		t.Run(view, func(t *testing.T) {
 			root := filepath.Join(t.TempDir(), "root")
@@ -134,7 +136,7 @@ mount --bind /dev/null %[1]s/dev/null
 cd %[1]s && mkdir -p .old && pivot_root . .old
 exec /bin/busybox sh -c "umount -l /.old && PATH=/bin && $1"`, root)
 	}
-	out, err := h.Output("unshare", "-m", "--propagation", "private", "sh", "-c", prep+enter, busybox, script)
+	out, err := proc.Output(context.Background(), "unshare", "-m", "--propagation", "private", "sh", "-c", prep+enter, busybox, script)
 	if err != nil {
 		t.Fatalf("%s view: %v\n%s", view, err, out)
 	}

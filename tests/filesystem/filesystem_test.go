@@ -7,9 +7,9 @@ package filesystem_test
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -19,6 +19,7 @@ import (
 	"github.com/paceline-ha/paceline/pkg/ocf"
 	"github.com/paceline-ha/paceline/tests/gluster"
 	h "github.com/paceline-ha/paceline/tests/harness"
+	"github.com/paceline-ha/paceline/tests/proc"
 )
 
 // TestMain lets the test binary serve as the processes that hold a mount:
@@ -66,9 +67,9 @@ func hold(spec string) {
 }
 
 // holder starts a process that keeps path busy, and returns it once it is.
-func holder(t *testing.T, mode, path string) *exec.Cmd {
+func holder(t *testing.T, mode, path string) *proc.Cmd {
 	t.Helper()
-	cmd := exec.Command(os.Args[0])
+	cmd := proc.Command(context.Background(), os.Args[0])
 	cmd.Env = append(os.Environ(), "PACELINE_HOLD="+mode+":"+path)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -94,7 +95,7 @@ func holder(t *testing.T, mode, path string) *exec.Cmd {
 const killedWithin = 30 * time.Second
 
 // exited reports whether the process has ended (reaping it).
-func exited(cmd *exec.Cmd, within time.Duration) bool {
+func exited(cmd *proc.Cmd, within time.Duration) bool {
 	done := make(chan struct{})
 	go func() {
 		_, _ = cmd.Process.Wait()
@@ -116,12 +117,28 @@ func newAgent(t *testing.T, params map[string]string) *h.Agent {
 	}
 }
 
+// startedExt4 makes an ext4 filesystem on a loop device and an agent
+// for it on a new mount point, with more parameters as name, value
+// pairs, and starts it.
+func startedExt4(t *testing.T, kv ...string) (*h.Agent, string) {
+	t.Helper()
+	dev := h.LoopFS(t, "ext4", "")
+	dir := mountDir(t)
+	params := map[string]string{"device": dev, "directory": dir, "fstype": "ext4"}
+	for i := 0; i+1 < len(kv); i += 2 {
+		params[kv[i]] = kv[i+1]
+	}
+	a := newAgent(t, params)
+	h.Expect(t, a.Call(t, "start"), ocf.Success, "")
+	return a, dir
+}
+
 func mountDir(t *testing.T) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "mnt")
 	t.Cleanup(func() {
 		if h.Mounted(dir) {
-			_, _ = h.Output("umount", "-l", dir)
+			_, _ = proc.Output(context.Background(), "umount", "-l", dir)
 		}
 	})
 	return dir
@@ -166,7 +183,7 @@ func TestLocalFilesystems(t *testing.T) {
 
 func TestUUIDAndLabel(t *testing.T) {
 	dev := h.LoopFS(t, "ext4", "pldata")
-	uuid := strings.TrimSpace(h.Run(t, "blkid", "-p", "-s", "UUID", "-o", "value", dev))
+	uuid := strings.TrimSpace(proc.Run(t, "blkid", "-p", "-s", "UUID", "-o", "value", dev))
 	for _, device := range []string{"UUID=" + uuid, "LABEL=pldata", "-L pldata"} {
 		t.Run(device, func(t *testing.T) {
 			dir := mountDir(t)
@@ -224,7 +241,7 @@ func TestBusyStop(t *testing.T) {
 	if h.Mounted(dir) {
 		t.Fatal("still mounted after stop")
 	}
-	for name, c := range map[string]*exec.Cmd{"open file": fd, "cwd": cwd, "memory map": mm} {
+	for name, c := range map[string]*proc.Cmd{"open file": fd, "cwd": cwd, "memory map": mm} {
 		if !exited(c, killedWithin) {
 			t.Errorf("the %s holder survived the stop", name)
 		}
@@ -269,10 +286,7 @@ func TestBindMountBusyStop(t *testing.T) {
 }
 
 func TestForceUnmountFalse(t *testing.T) {
-	dev := h.LoopFS(t, "ext4", "")
-	dir := mountDir(t)
-	a := newAgent(t, map[string]string{"device": dev, "directory": dir, "fstype": "ext4", "force_unmount": "false"})
-	h.Expect(t, a.Call(t, "start"), ocf.Success, "")
+	a, dir := startedExt4(t, "force_unmount", "false")
 	busy := holder(t, "cwd", dir)
 	res := a.Call(t, "stop", h.Timeout(3*time.Second))
 	h.Expect(t, res, ocf.ErrGeneric, "force_unmount=false")
@@ -287,12 +301,9 @@ func TestForceUnmountFalse(t *testing.T) {
 }
 
 func TestTermIgnoredEscalatesToKill(t *testing.T) {
-	dev := h.LoopFS(t, "ext4", "")
-	dir := mountDir(t)
 	// term_signals CONT: a running holder does not die of it, so only the
 	// kill phase, from half the budget on, frees the mount.
-	a := newAgent(t, map[string]string{"device": dev, "directory": dir, "fstype": "ext4", "term_signals": "CONT"})
-	h.Expect(t, a.Call(t, "start"), ocf.Success, "")
+	a, dir := startedExt4(t, "term_signals", "CONT")
 	busy := holder(t, "cwd", dir)
 	const timeout = 6 * time.Second
 	res := a.Call(t, "stop", h.Timeout(timeout))
@@ -335,16 +346,16 @@ func TestErrors(t *testing.T) {
 	t.Run("device mounted elsewhere", func(t *testing.T) {
 		elsewhere := mountDir(t)
 		_ = os.MkdirAll(elsewhere, 0o755)
-		h.Run(t, "mount", dev, elsewhere)
-		defer h.Run(t, "umount", elsewhere)
+		proc.Run(t, "mount", dev, elsewhere)
+		defer proc.Run(t, "umount", elsewhere)
 		a := newAgent(t, map[string]string{"device": dev, "directory": mountDir(t), "fstype": "ext4"})
 		h.Expect(t, a.Call(t, "start"), ocf.ErrGeneric, "already mounted on "+elsewhere)
 	})
 	t.Run("another device on the directory", func(t *testing.T) {
 		dir := mountDir(t)
 		_ = os.MkdirAll(dir, 0o755)
-		h.Run(t, "mount", other, dir)
-		defer h.Run(t, "umount", dir)
+		proc.Run(t, "mount", other, dir)
+		defer proc.Run(t, "umount", dir)
 		a := newAgent(t, map[string]string{"device": dev, "directory": dir, "fstype": "ext4"})
 		h.Expect(t, a.Call(t, "monitor", h.Interval(20*time.Second)), ocf.ErrGeneric, other+" is mounted on "+dir)
 		h.Expect(t, a.Call(t, "monitor"), ocf.NotRunning, other)
@@ -358,8 +369,8 @@ func TestErrors(t *testing.T) {
 		dir := mountDir(t)
 		sub := filepath.Join(dir, "sub")
 		_ = os.MkdirAll(sub, 0o755)
-		h.Run(t, "mount", "-t", "tmpfs", "pltmp", sub)
-		defer h.Run(t, "umount", sub)
+		proc.Run(t, "mount", "-t", "tmpfs", "pltmp", sub)
+		defer proc.Run(t, "umount", sub)
 		a := newAgent(t, map[string]string{"device": dev, "directory": dir, "fstype": "ext4"})
 		h.Expect(t, a.Call(t, "start"), ocf.ErrConfigured, "mounts below")
 	})
@@ -377,10 +388,7 @@ func TestErrors(t *testing.T) {
 // validate-all and meta-data start no process.
 func TestMonitorForksNothing(t *testing.T) {
 	h.RequireRoot(t, "strace")
-	dev := h.LoopFS(t, "ext4", "")
-	dir := mountDir(t)
-	a := newAgent(t, map[string]string{"device": dev, "directory": dir, "fstype": "ext4"})
-	h.Expect(t, a.Call(t, "start"), ocf.Success, "")
+	a, _ := startedExt4(t)
 	defer a.Call(t, "stop")
 	for _, action := range []string{"monitor", "validate-all", "meta-data"} {
 		trace := filepath.Join(t.TempDir(), "trace")
@@ -398,7 +406,7 @@ func TestOCFTester(t *testing.T) {
 	h.RequireRoot(t, "ocf-tester", "xmllint")
 	dev := h.LoopFS(t, "ext4", "")
 	dir := mountDir(t)
-	out, err := h.Output("env", "HA_RSCTMP="+t.TempDir(), "ocf-tester", "-n", "fs1",
+	out, err := proc.Output(context.Background(), "env", "HA_RSCTMP="+t.TempDir(), "ocf-tester", "-n", "fs1",
 		"-o", "device="+dev, "-o", "directory="+dir, "-o", "fstype=ext4",
 		filepath.Join(h.Install(t), "Filesystem"))
 	if err != nil || !strings.Contains(out, "passed all tests") {

@@ -7,10 +7,10 @@ package fusehang
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/paceline-ha/paceline/tests/proc"
 )
 
 // TestSignalWhileHung checks that a caught signal does not end the wait of
@@ -108,7 +110,7 @@ func unmountWithin(t *testing.T, dir string, flags int) error {
 func TestDeathWhileHung(t *testing.T) {
 	requireFUSE(t)
 	dir := filepath.Join(t.TempDir(), "mnt")
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperDieWhileHung$", "-test.v")
+	cmd := proc.Command(context.Background(), os.Args[0], "-test.run=^TestHelperDieWhileHung$", "-test.v")
 	cmd.Env = append(os.Environ(), "FUSEHANG_HELPER_DIR="+dir)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

@@ -31,12 +31,12 @@
 package fusehang
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -49,6 +49,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/paceline-ha/paceline/pkg/mountinfo"
+	"github.com/paceline-ha/paceline/tests/proc"
 )
 
 // maxWrite is the largest READ/WRITE request the server accepts; it is
@@ -73,7 +74,7 @@ type Server struct {
 
 	srv      *fuse.Server
 	done     chan struct{} // closed when srv.Serve has returned
-	watchdog *exec.Cmd     // see watchdogScript
+	watchdog *proc.Cmd     // see watchdogScript
 
 	mu     sync.Mutex
 	hung   chan struct{} // non-nil while hung; closed by Resume/Close
@@ -229,9 +230,9 @@ while read -r _ _ mm _ m _; do
 done </proc/self/mountinfo
 `
 
-func startWatchdog(dir, dev string) (*exec.Cmd, error) {
+func startWatchdog(dir, dev string) (*proc.Cmd, error) {
 	esc := strings.NewReplacer(" ", `\040`, "\t", `\011`, "\n", `\012`, `\`, `\134`).Replace(dir)
-	cmd := exec.Command("/bin/sh", "-c", watchdogScript, "fusehang-watchdog",
+	cmd := proc.Command(context.Background(), "/bin/sh", "-c", watchdogScript, "fusehang-watchdog",
 		strconv.Itoa(os.Getpid()), dev, esc, dir)
 	cmd.Dir = "/"
 	// Own process group: a terminal's ^C must not kill it with the test.

@@ -4,10 +4,10 @@ package fusehang
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/paceline-ha/paceline/pkg/mountinfo"
+	"github.com/paceline-ha/paceline/tests/proc"
 )
 
 const subtype = "fusehangtest"
@@ -146,9 +147,9 @@ func alignedBuf(n int) []byte {
 	return b[off%align : off%align+n]
 }
 
-// proc is a child process whose exit is observed in the background.
-type proc struct {
-	cmd    *exec.Cmd
+// child is a child process whose exit is observed in the background.
+type child struct {
+	cmd    *proc.Cmd
 	out    bytes.Buffer
 	exited chan struct{}
 	err    error
@@ -158,9 +159,9 @@ type proc struct {
 	heldBefore int
 }
 
-func start(t *testing.T, name string, args ...string) *proc {
+func start(t *testing.T, name string, args ...string) *child {
 	t.Helper()
-	p := &proc{cmd: exec.Command(name, args...), heldBefore: held()}
+	p := &child{cmd: proc.Command(context.Background(), name, args...), heldBefore: held()}
 	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -171,7 +172,7 @@ func start(t *testing.T, name string, args ...string) *proc {
 
 // watch observes the exit of p's started command in the background, and
 // kills it at cleanup.
-func (p *proc) watch(t *testing.T) {
+func (p *child) watch(t *testing.T) {
 	p.exited = make(chan struct{})
 	go func() {
 		p.err = p.cmd.Wait()
@@ -190,7 +191,7 @@ func (p *proc) watch(t *testing.T) {
 
 // released waits for p to exit and reports whether it did within
 // patience.
-func (p *proc) released() bool {
+func (p *child) released() bool {
 	select {
 	case <-p.exited:
 		return true
@@ -235,7 +236,7 @@ func held() int {
 // a loaded machine is slow to start is neither taken for one that did not
 // block, nor signalled or killed before it is where the test means it to
 // be.
-func (p *proc) waitBlocked(t *testing.T, state string) {
+func (p *child) waitBlocked(t *testing.T, state string) {
 	t.Helper()
 	n := p.heldBefore + 1
 	deadline := time.Now().Add(patience)
@@ -262,7 +263,7 @@ func (p *proc) waitBlocked(t *testing.T, state string) {
 // blocked reports whether p is still running after d, and logs where. It
 // checks that something does not end a wait: on a loaded machine it may
 // miss a wrong end, never report one that did not happen.
-func (p *proc) blocked(t *testing.T, d time.Duration) bool {
+func (p *child) blocked(t *testing.T, d time.Duration) bool {
 	t.Helper()
 	select {
 	case <-p.exited:
@@ -423,7 +424,7 @@ func TestHangKillClose(t *testing.T) {
 	if ms := mountsAt(t, s.Dir); len(ms) != 0 {
 		t.Fatalf("still mounted after Close: %+v", ms)
 	}
-	for _, p := range []*proc{statRoot, statFile} {
+	for _, p := range []*child{statRoot, statFile} {
 		if !p.released() {
 			t.Errorf("%v still blocked %v after Close", p.cmd.Args, patience)
 			continue
@@ -442,7 +443,7 @@ func TestHangKillClose(t *testing.T) {
 // in read(2); SIGKILL releases it although its exit then flushes the file.
 func TestKillDuringRead(t *testing.T) {
 	s, file := mountWithFile(t)
-	cmd := exec.Command("sh", "-c", `exec 3<"$1"; echo opened; read go; exec cat <&3`, "sh", file)
+	cmd := proc.Command(context.Background(), "sh", "-c", `exec 3<"$1"; echo opened; read go; exec cat <&3`, "sh", file)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -452,7 +453,7 @@ func TestKillDuringRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Read only through the pipe above: p.out stays empty.
-	p := &proc{cmd: cmd}
+	p := &child{cmd: cmd}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

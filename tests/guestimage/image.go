@@ -10,11 +10,11 @@ package guestimage
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,6 +22,7 @@ import (
 
 	"github.com/paceline-ha/paceline/pkg/ocf"
 	"github.com/paceline-ha/paceline/tests/harness"
+	"github.com/paceline-ha/paceline/tests/proc"
 )
 
 // Image is what a guest boots: its own copy of the kernel (so that
@@ -59,7 +60,7 @@ func Make(t testing.TB, spec Spec) Image {
 	t.Helper()
 	harness.RequireRoot(t, "busybox")
 	k := debianKernel(t)
-	bb, _ := exec.LookPath("busybox")
+	bb, _ := proc.LookPath("busybox")
 	bbData, err := os.ReadFile(bb)
 	if err != nil {
 		t.Fatalf("guest image %s: %v", spec.Name, err)
@@ -103,7 +104,7 @@ func build(dir string, spec Spec, k kernel, bb string, bbData []byte) error {
 	if err != nil {
 		return err
 	}
-	list, err := exec.Command(bb, "--list").Output()
+	list, err := proc.Command(context.Background(), bb, "--list").Output()
 	if err != nil {
 		return fmt.Errorf("busybox --list: %v", err)
 	}

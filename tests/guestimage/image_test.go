@@ -3,16 +3,18 @@ package guestimage
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"io"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/paceline-ha/paceline/tests/proc"
 )
 
 // The archive is one cpio can read, with the entries as written.
 func TestCpio(t *testing.T) {
-	cpio, err := exec.LookPath("cpio")
+	cpio, err := proc.LookPath("cpio")
 	if err != nil {
 		t.Skip("no cpio")
 	}
@@ -33,12 +35,12 @@ func TestCpio(t *testing.T) {
 	}
 	data, _ := io.ReadAll(zr)
 	dir := t.TempDir()
-	cmd := exec.Command(cpio, "-idm", "--quiet", "--no-absolute-filenames")
+	cmd := proc.Command(context.Background(), cpio, "-idm", "--quiet", "--no-absolute-filenames")
 	cmd.Dir, cmd.Stdin = dir, bytes.NewReader(data)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("cpio: %v\n%s", err, out)
 	}
-	out, err := exec.Command(filepath.Join(dir, "bin", "hi")).Output()
+	out, err := proc.Command(context.Background(), filepath.Join(dir, "bin", "hi")).Output()
 	if err != nil || string(out) != "hi\n" {
 		t.Errorf("bin/hi: %q %v", out, err)
 	}

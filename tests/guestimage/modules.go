@@ -3,14 +3,16 @@ package guestimage
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"debug/elf"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/paceline-ha/paceline/tests/proc"
 )
 
 type kmod struct {
@@ -127,9 +129,9 @@ func readModule(path string) ([]byte, error) {
 		}
 		return io.ReadAll(zr)
 	case strings.HasSuffix(path, ".xz"):
-		return exec.Command("xz", "-dc", path).Output()
+		return proc.Command(context.Background(), "xz", "-dc", path).Output()
 	case strings.HasSuffix(path, ".zst"):
-		return exec.Command("zstd", "-dcq", path).Output()
+		return proc.Command(context.Background(), "zstd", "-dcq", path).Output()
 	}
 	return nil, fmt.Errorf("%s: unknown module format", path)
 }

@@ -1,13 +1,13 @@
 // Package harness is the core every system tier and the programs of
 // tests/ share: the prerequisites of a tier (Require, RequireRoot, CI),
 // the paceline binaries built or copied once per run (Install), running
-// an agent the way pacemaker-execd does (Agent), commands in the C locale
-// (Run, Output), the cache of what is slow to make (CacheRoot), the
-// Debian 13 userspace of the Pacemaker 3 tiers (TrixieRoot, RootCommand),
-// loop-device filesystems, and the testing.TB of programs (ScriptTB).
+// an agent the way pacemaker-execd does (Agent), the cache of what is
+// slow to make (CacheRoot), the Debian 13 userspace of the Pacemaker 3
+// tiers (TrixieRoot, RootCommand), loop-device filesystems, and the
+// testing.TB of programs (ScriptTB).
 //
 // The components a tier runs against have packages of their own: proc
-// (processes and polling), netns (veth pairs, capture), guestimage
+// (processes, commands in the C locale, polling), netns (veth pairs, capture), guestimage
 // (kernel and initramfs), libvirthost, ipmi (BMCs, fenced), gluster,
 // pcmk (what both clusters share about Corosync and Pacemaker),
 // nscluster (the namespace cluster) and drbdlab (the DRBD guests and
@@ -15,11 +15,9 @@
 package harness
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -29,6 +27,7 @@ import (
 
 	"github.com/paceline-ha/paceline/agents"
 	"github.com/paceline-ha/paceline/pkg/ocf"
+	"github.com/paceline-ha/paceline/tests/proc"
 )
 
 // CI reports whether the tests run under CI, where a skip is a failure.
@@ -53,7 +52,7 @@ func RequireRoot(t testing.TB, programs ...string) {
 	t.Helper()
 	Require(t, os.Geteuid() == 0, "needs root")
 	for _, p := range programs {
-		_, err := exec.LookPath(p)
+		_, err := proc.LookPath(p)
 		Require(t, err == nil, "needs %s (run tests/install-deps.sh)", p)
 	}
 }
@@ -111,7 +110,7 @@ func Install(t testing.TB) string {
 			for _, b := range []struct{ out, cgo, tags string }{
 				{bin, "CGO_ENABLED=0", ""}, {lvbin, "CGO_ENABLED=1", "libvirt_dlopen"}, {fbin, "CGO_ENABLED=0", "ipmi"},
 			} {
-				cmd := exec.Command("go", "build", "-tags", b.tags, "-o", b.out, ".")
+				cmd := proc.Command(context.Background(), "go", "build", "-tags", b.tags, "-o", b.out, ".")
 				cmd.Dir = root
 				cmd.Env = append(os.Environ(), b.cgo)
 				out, err := cmd.CombinedOutput()
@@ -139,18 +138,6 @@ func Install(t testing.TB) string {
 		t.Fatalf("install paceline: %v", buildErr)
 	}
 	return buildDir
-}
-
-// Run runs a command in the C locale and fails the test when it fails.
-func Run(t testing.TB, name string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Env = append(os.Environ(), "LC_ALL=C")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
 }
 
 // Agent runs OCF actions of one agent the way pacemaker-execd does,
@@ -216,21 +203,6 @@ func Expect(t testing.TB, res *ocf.CallResult, code ocf.Status, reason string) {
 		t.Fatalf("exit %d (%s) reason %q, want %d (%s) with %q\nstderr:\n%s",
 			int(res.Code), res.Code, res.Reason, int(code), code, reason, res.Stderr)
 	}
-}
-
-// Output runs a command and returns its combined output.
-func Output(name string, args ...string) (string, error) {
-	return OutputContext(context.Background(), name, args...)
-}
-
-// OutputContext is Output with a context that kills the command.
-func OutputContext(ctx context.Context, name string, args ...string) (string, error) {
-	var b bytes.Buffer
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = append(os.Environ(), "LC_ALL=C") // the tests read what it prints
-	cmd.Stdout, cmd.Stderr = &b, &b
-	err := cmd.Run()
-	return b.String(), err
 }
 
 // CountProcesses reads an strace -f log of execve/clone/fork calls and

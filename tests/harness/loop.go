@@ -1,11 +1,13 @@
 package harness
 
 import (
+	"context"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/paceline-ha/paceline/pkg/mountinfo"
+	"github.com/paceline-ha/paceline/tests/proc"
 )
 
 // LoopFS creates a filesystem image in a temporary file, attaches it to a
@@ -19,7 +21,7 @@ func LoopFS(t testing.TB, fstype, label string) string {
 		size = "320M" // mkfs.xfs wants 300 MB; the file is sparse
 	}
 	img := filepath.Join(t.TempDir(), "fs.img")
-	Run(t, "truncate", "-s", size, img)
+	proc.Run(t, "truncate", "-s", size, img)
 	args := []string{"-q"}
 	if fstype == "ext4" {
 		args = append(args, "-F")
@@ -29,11 +31,11 @@ func LoopFS(t testing.TB, fstype, label string) string {
 	if label != "" {
 		args = append(args, "-L", label)
 	}
-	Run(t, "mkfs."+fstype, append(args, img)...)
-	dev := strings.TrimSpace(Run(t, "losetup", "-f", "--show", img))
+	proc.Run(t, "mkfs."+fstype, append(args, img)...)
+	dev := strings.TrimSpace(proc.Run(t, "losetup", "-f", "--show", img))
 	t.Cleanup(func() {
 		UnmountAll(t, dev)
-		_, _ = Output("losetup", "-d", dev)
+		_, _ = proc.Output(context.Background(), "losetup", "-d", dev)
 	})
 	return dev
 }
@@ -47,7 +49,7 @@ func UnmountAll(t testing.TB, source string) {
 	}
 	for i := len(mounts) - 1; i >= 0; i-- {
 		if mounts[i].Source == source {
-			_, _ = Output("umount", "-l", mounts[i].Point)
+			_, _ = proc.Output(context.Background(), "umount", "-l", mounts[i].Point)
 		}
 	}
 }

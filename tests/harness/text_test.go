@@ -1,16 +1,18 @@
 package harness
 
 import (
+	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/paceline-ha/paceline/tests/proc"
 )
 
 func TestShellQuote(t *testing.T) {
 	words := []string{"plain", "two words", `it's`, `$HOME "x"`, ""}
-	out, err := exec.Command("sh", "-c", `for w in `+ShellQuote(words...)+`; do printf '<%s>' "$w"; done`).Output()
+	out, err := proc.Command(context.Background(), "sh", "-c", `for w in `+ShellQuote(words...)+`; do printf '<%s>' "$w"; done`).Output()
 	if err != nil {
 		t.Fatal(err)
 	}

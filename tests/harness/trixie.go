@@ -5,11 +5,12 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/paceline-ha/paceline/tests/proc"
 )
 
 // TrixieRoot returns the Debian 13 (trixie) userspace of the Pacemaker 3
@@ -49,7 +50,7 @@ func RootPackages(root string) map[string]string {
 // directory of the test's (gone with it), with /proc, /sys and /dev
 // mounted and this machine's /tmp bound at the same path, so that files
 // a test writes there are seen inside.
-func RootCommand(t testing.TB, ctx context.Context, root, name string, args ...string) *exec.Cmd {
+func RootCommand(t testing.TB, ctx context.Context, root, name string, args ...string) *proc.Cmd {
 	t.Helper()
 	RequireRoot(t, "unshare", "chroot")
 	dir := t.TempDir()
@@ -67,7 +68,7 @@ mount --rbind /dev "$top/dev"
 mount --rbind /tmp "$top/tmp"
 exec chroot "$top" "$@"`
 	argv := append([]string{"-m", "--propagation", "private", "sh", "-c", script, "sh", dir, root, name}, args...)
-	cmd := exec.CommandContext(ctx, "unshare", argv...)
+	cmd := proc.Command(ctx, "unshare", argv...)
 	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", "HOME=/root", "TERM=dumb"}
 	cmd.WaitDelay = 2 * time.Second
 	return cmd

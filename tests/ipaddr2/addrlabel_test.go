@@ -10,6 +10,7 @@ import (
 	"github.com/paceline-ha/paceline/pkg/ocf"
 	h "github.com/paceline-ha/paceline/tests/harness"
 	"github.com/paceline-ha/paceline/tests/netns"
+	"github.com/paceline-ha/paceline/tests/proc"
 )
 
 // addrLabels returns the address label policy of namespace ns as
@@ -21,7 +22,7 @@ func addrLabels(t *testing.T, ns string) map[string]int {
 		Prefix  int    `json:"prefixlen"`
 		Label   int    `json:"label"`
 	}
-	out := h.Run(t, "ip", "-n", ns, "-j", "addrlabel", "list")
+	out := proc.Run(t, "ip", "-n", ns, "-j", "addrlabel", "list")
 	if err := json.Unmarshal([]byte(out), &entries); err != nil {
 		t.Fatalf("ip -j addrlabel list: %v\n%s", err, out)
 	}

@@ -5,6 +5,7 @@
 package ipaddr2_test
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"net"
@@ -20,6 +21,7 @@ import (
 	"github.com/paceline-ha/paceline/pkg/ocf"
 	h "github.com/paceline-ha/paceline/tests/harness"
 	"github.com/paceline-ha/paceline/tests/netns"
+	"github.com/paceline-ha/paceline/tests/proc"
 )
 
 // TestMain removes the installed binaries after the tests.
@@ -37,7 +39,7 @@ type addrInfo struct {
 // addrs lists the addresses on dev in ns with "ip -j addr show".
 func addrs(t *testing.T, ns, dev string) []addrInfo {
 	t.Helper()
-	out := h.Run(t, "ip", "-j", "-n", ns, "addr", "show", "dev", dev)
+	out := proc.Run(t, "ip", "-j", "-n", ns, "addr", "show", "dev", dev)
 	var links []struct {
 		AddrInfo []addrInfo `json:"addr_info"`
 	}
@@ -59,6 +61,17 @@ func findAddr(t *testing.T, ns, dev, ip string) *addrInfo {
 		}
 	}
 	return nil
+}
+
+// monitorAndStop runs a recurring monitor and a stop of a started agent,
+// both successful, and checks that the stop took ip off dev in ns.
+func monitorAndStop(t *testing.T, a *h.Agent, ns, dev, ip string) {
+	t.Helper()
+	h.Expect(t, a.Call(t, "monitor", h.Interval(10*time.Second)), ocf.Success, "")
+	h.Expect(t, a.Call(t, "stop"), ocf.Success, "")
+	if findAddr(t, ns, dev, ip) != nil {
+		t.Errorf("%s still on %s after stop", ip, dev)
+	}
 }
 
 // gratuitousARP matches ARP packets announcing ip from mac.
@@ -96,7 +109,7 @@ const captureWait = 20 * time.Second
 // expectNeigh checks that ns's neighbour entry for ip has mac.
 func expectNeigh(t *testing.T, ns, ip string, mac net.HardwareAddr) {
 	t.Helper()
-	out := h.Run(t, "ip", "-n", ns, "neigh", "show", ip)
+	out := proc.Run(t, "ip", "-n", ns, "neigh", "show", ip)
 	if !strings.Contains(out, "lladdr "+mac.String()) {
 		t.Errorf("neighbour entry for %s in %s = %q, want lladdr %s", ip, ns, strings.TrimSpace(out), mac)
 	}
@@ -126,7 +139,7 @@ func TestIPv4Lifecycle(t *testing.T) {
 			a := newAgent(t, p.A, tc.params)
 			ip := tc.params["ip"]
 			// A neighbour that remembers another MAC for the address.
-			h.Run(t, "ip", "-n", p.B, "neigh", "add", ip, "lladdr", staleMAC, "dev", "v1", "nud", "stale")
+			proc.Run(t, "ip", "-n", p.B, "neigh", "add", ip, "lladdr", staleMAC, "dev", "v1", "nud", "stale")
 
 			h.Expect(t, a.Call(t, "validate-all"), ocf.Success, "")
 			h.Expect(t, a.Call(t, "monitor"), ocf.NotRunning, "")
@@ -196,7 +209,7 @@ func TestIPv6Lifecycle(t *testing.T) {
 			// Linux applies an unsolicited NA only to an existing entry, and
 			// (seen on 6.x, whatever the lock time) not to one created less
 			// than a second ago.
-			h.Run(t, "ip", "-n", p.B, "-6", "neigh", "add", ip, "lladdr", staleMAC, "dev", "v1", "nud", "stale")
+			proc.Run(t, "ip", "-n", p.B, "-6", "neigh", "add", ip, "lladdr", staleMAC, "dev", "v1", "nud", "stale")
 			time.Sleep(1100 * time.Millisecond)
 
 			h.Expect(t, a.Call(t, "start"), ocf.Success, "")
@@ -211,11 +224,7 @@ func TestIPv6Lifecycle(t *testing.T) {
 			// The peer's stale entry now points at us: the kernel accepted
 			// the advertisement (checksum, hop limit, override flag).
 			expectNeigh(t, p.B, ip, p.MAC0)
-			h.Expect(t, a.Call(t, "monitor", h.Interval(10*time.Second)), ocf.Success, "")
-			h.Expect(t, a.Call(t, "stop"), ocf.Success, "")
-			if findAddr(t, p.A, "v0", ip) != nil {
-				t.Errorf("%s still on v0 after stop", ip)
-			}
+			monitorAndStop(t, a, p.A, "v0", ip)
 			h.Expect(t, a.Call(t, "monitor"), ocf.NotRunning, "")
 		})
 	}
@@ -224,7 +233,7 @@ func TestIPv6Lifecycle(t *testing.T) {
 func TestIPv6DADFailure(t *testing.T) {
 	p := netns.NewPair(t)
 	const ip = "fd00:db8:1::77"
-	h.Run(t, "ip", "-n", p.B, "addr", "add", ip+"/64", "dev", "v1", "nodad")
+	proc.Run(t, "ip", "-n", p.B, "addr", "add", ip+"/64", "dev", "v1", "nodad")
 	a := newAgent(t, p.A, map[string]string{"ip": ip})
 	res := a.Call(t, "start")
 	h.Expect(t, res, ocf.ErrGeneric, ip)
@@ -240,7 +249,7 @@ func TestIPv6DADFailure(t *testing.T) {
 func TestRunArping(t *testing.T) {
 	p := netns.NewPair(t)
 	const taken = "192.0.2.77"
-	h.Run(t, "ip", "-n", p.B, "addr", "add", taken+"/24", "dev", "v1")
+	proc.Run(t, "ip", "-n", p.B, "addr", "add", taken+"/24", "dev", "v1")
 
 	a := newAgent(t, p.A, map[string]string{"ip": taken, "run_arping": "true"})
 	res := a.Call(t, "start")
@@ -371,16 +380,12 @@ func TestNetworkNamespaceParameter(t *testing.T) {
 	if n := len(capture.WaitFor(5, captureWait, gratuitousARP("192.0.2.63", p.MAC0))); n != 5 {
 		t.Errorf("peer received %d ARPs, want 5", n)
 	}
-	h.Expect(t, a.Call(t, "monitor", h.Interval(10*time.Second)), ocf.Success, "")
-	h.Expect(t, a.Call(t, "stop"), ocf.Success, "")
-	if findAddr(t, p.A, "v0", "192.0.2.63") != nil {
-		t.Error("address still inside the namespace after stop")
-	}
+	monitorAndStop(t, a, p.A, "v0", "192.0.2.63")
 }
 
 func TestAddressElsewhere(t *testing.T) {
 	p := netns.NewPair(t)
-	h.Run(t, "ip", "-n", p.A, "addr", "add", "192.0.2.64/16", "dev", "v0")
+	proc.Run(t, "ip", "-n", p.A, "addr", "add", "192.0.2.64/16", "dev", "v0")
 	a := newAgent(t, p.A, map[string]string{"ip": "192.0.2.64", "cidr_netmask": "24"})
 	h.Expect(t, a.Call(t, "monitor", h.Interval(10*time.Second)), ocf.NotRunning, "found 192.0.2.64/16 on v0")
 	h.Expect(t, a.Call(t, "start"), ocf.Success, "")
@@ -395,7 +400,7 @@ func TestLinkDown(t *testing.T) {
 	p := netns.NewPair(t)
 	a := newAgent(t, p.A, map[string]string{"ip": "192.0.2.65"})
 	h.Expect(t, a.Call(t, "start"), ocf.Success, "")
-	h.Run(t, "ip", "-n", p.B, "link", "set", "v1", "down") // v0 loses its carrier
+	proc.Run(t, "ip", "-n", p.B, "link", "set", "v1", "down") // v0 loses its carrier
 	h.Expect(t, a.Call(t, "monitor", h.Interval(10*time.Second)), ocf.NotRunning, "interface v0 is down")
 	h.Expect(t, a.Call(t, "stop"), ocf.Success, "")
 	h.Expect(t, a.Call(t, "start"), ocf.ErrInstalled, "no carrier")
@@ -454,7 +459,7 @@ func TestOCFTester(t *testing.T) {
 		t.Run(ip, func(t *testing.T) {
 			p := netns.NewPair(t)
 			dir := h.Install(t)
-			out, err := h.Output("ip", "netns", "exec", p.A, "env", "HA_RSCTMP="+t.TempDir(),
+			out, err := proc.Output(context.Background(), "ip", "netns", "exec", p.A, "env", "HA_RSCTMP="+t.TempDir(),
 				"ocf-tester", "-n", "vip", "-o", "ip="+ip, filepath.Join(dir, "IPaddr2"))
 			if err != nil || !strings.Contains(out, "passed all tests") {
 				t.Fatalf("ocf-tester failed: %v\n%s", err, out)
@@ -473,11 +478,7 @@ func TestLoopbackAddress(t *testing.T) {
 	if got == nil || got.Prefixlen != 8 {
 		t.Fatalf("127.0.0.2 on lo = %+v, want /8", got)
 	}
-	h.Expect(t, a.Call(t, "monitor", h.Interval(10*time.Second)), ocf.Success, "")
-	h.Expect(t, a.Call(t, "stop"), ocf.Success, "")
-	if findAddr(t, p.A, "lo", "127.0.0.2") != nil {
-		t.Error("127.0.0.2 still on lo")
-	}
+	monitorAndStop(t, a, p.A, "lo", "127.0.0.2")
 }
 
 // TestAddressFlags: preferred_lft, noprefixroute and flush_routes reach
@@ -486,7 +487,7 @@ func TestAddressFlags(t *testing.T) {
 	p := netns.NewPair(t)
 	v6 := newAgent(t, p.A, map[string]string{"ip": "fd00:db8:1::58", "preferred_lft": "0", "nodad": "true"})
 	h.Expect(t, v6.Call(t, "start"), ocf.Success, "")
-	out := h.Run(t, "ip", "-n", p.A, "-6", "addr", "show", "dev", "v0", "to", "fd00:db8:1::58/128")
+	out := proc.Run(t, "ip", "-n", p.A, "-6", "addr", "show", "dev", "v0", "to", "fd00:db8:1::58/128")
 	if !strings.Contains(out, "deprecated") || !strings.Contains(out, "preferred_lft 0sec") {
 		t.Errorf("preferred_lft=0 address: %q, want deprecated with preferred_lft 0sec", out)
 	}
@@ -495,12 +496,8 @@ func TestAddressFlags(t *testing.T) {
 	v4 := newAgent(t, p.A, map[string]string{"ip": "198.51.100.7", "nic": "v0", "cidr_netmask": "24",
 		"noprefixroute": "true", "flush_routes": "true"})
 	h.Expect(t, v4.Call(t, "start"), ocf.Success, "")
-	if routes := h.Run(t, "ip", "-n", p.A, "route", "show", "198.51.100.0/24"); strings.TrimSpace(routes) != "" {
+	if routes := proc.Run(t, "ip", "-n", p.A, "route", "show", "198.51.100.0/24"); strings.TrimSpace(routes) != "" {
 		t.Errorf("noprefixroute: the prefix route was added: %q", routes)
 	}
-	h.Expect(t, v4.Call(t, "monitor", h.Interval(10*time.Second)), ocf.Success, "")
-	h.Expect(t, v4.Call(t, "stop"), ocf.Success, "")
-	if findAddr(t, p.A, "v0", "198.51.100.7") != nil {
-		t.Error("address left after stop")
-	}
+	monitorAndStop(t, v4, p.A, "v0", "198.51.100.7")
 }

@@ -8,7 +8,6 @@ package ipmi
 import (
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -135,7 +134,7 @@ func StartBMC(t testing.TB, spec BMCSpec) *BMC {
 		harness.RequireRoot(t, "ipmi_sim", "ipmitool", spec.Wrap[0])
 	} else {
 		for _, p := range []string{"ipmi_sim", "ipmitool"} {
-			_, err := exec.LookPath(p)
+			_, err := proc.LookPath(p)
 			harness.Require(t, err == nil, "needs %s (run tests/install-deps.sh)", p)
 		}
 	}

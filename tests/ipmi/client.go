@@ -6,7 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"os/exec"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -42,6 +42,39 @@ func (b *BMC) FenceParams() map[string]string {
 	return p
 }
 
+// With returns a copy of the fence parameters p with the name, value
+// pairs set; an empty value removes the name.
+func With(p map[string]string, kv ...string) map[string]string {
+	m := make(map[string]string, len(p))
+	for k, v := range p {
+		m[k] = v
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] == "" {
+			delete(m, kv[i])
+			continue
+		}
+		m[kv[i]] = kv[i+1]
+	}
+	return m
+}
+
+// FenceStdin is how pacemaker-fenced hands a fence agent its parameters:
+// a name=value line each on stdin; sorted by name here, so that every
+// run sends the same bytes.
+func FenceStdin(p map[string]string) string {
+	keys := make([]string, 0, len(p))
+	for k := range p {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		b.WriteString(k + "=" + p[k] + "\n")
+	}
+	return b.String()
+}
+
 // Ipmitool runs ipmitool against b as the first admin account, with
 // lanplus and cipher suite 3, the password in the environment (-E) and,
 // when b has a Kg, the key too (-K), under b's Wrap; at most 30 s. Put
@@ -65,7 +98,7 @@ func (b *BMC) IpmitoolAs(u User, kg string, args ...string) (string, error) {
 	}
 	argv = append(argv, args...)
 	var out bytes.Buffer
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd := proc.Command(ctx, argv[0], argv[1:]...)
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.WaitDelay = 2 * time.Second

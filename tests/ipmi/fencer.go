@@ -3,10 +3,8 @@ package ipmi
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -205,9 +203,9 @@ func (f *Fencer) Wrap() []string {
 }
 
 // Command returns a command that runs inside the fencer's namespaces.
-func (f *Fencer) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
+func (f *Fencer) Command(ctx context.Context, name string, args ...string) *proc.Cmd {
 	argv := append(append(f.Wrap(), name), args...)
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd := proc.Command(ctx, argv[0], argv[1:]...)
 	cmd.WaitDelay = 2 * time.Second
 	return cmd
 }
@@ -221,17 +219,14 @@ func (f *Fencer) StonithAdmin(t testing.TB, timeout time.Duration, args ...strin
 	defer cancel()
 	var b bytes.Buffer
 	cmd := f.Command(ctx, "stonith_admin", args...)
-	cmd.Env = append(os.Environ(), "LC_ALL=C")
 	cmd.Stdout, cmd.Stderr = &b, &b
 	err := cmd.Run()
-	var ee *exec.ExitError
+	code, exited := proc.ExitCode(err)
 	switch {
 	case ctx.Err() != nil:
 		return b.String() + fmt.Sprintf("\n(stonith_admin %s killed after %v)", strings.Join(args, " "), timeout), -1
-	case err == nil:
-		return b.String(), 0
-	case errors.As(err, &ee) && ee.ExitCode() >= 0:
-		return b.String(), ee.ExitCode()
+	case exited && code >= 0:
+		return b.String(), code
 	default:
 		return b.String() + fmt.Sprintf("\n(stonith_admin: %v)", err), -1
 	}

@@ -2,10 +2,11 @@ package ipmi
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/paceline-ha/paceline/tests/proc"
 )
 
 // The chassis-control script switches the power state, logs every call
@@ -21,13 +22,7 @@ func TestChassisControl(t *testing.T) {
 		t.Fatal(err)
 	}
 	script := filepath.Join(b.Dir, "chassis-control")
-	run := func(args ...string) string {
-		out, err := exec.Command(script, append([]string{"0x20"}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("chassis-control %v: %v\n%s", args, err, out)
-		}
-		return string(out)
-	}
+	run := func(args ...string) string { return proc.Run(t, script, append([]string{"0x20"}, args...)...) }
 	if !b.Power() || run("get", "power") != "power:1\n" {
 		t.Fatal("power not on at first")
 	}

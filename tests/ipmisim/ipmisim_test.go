@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -21,6 +20,7 @@ import (
 
 	h "github.com/paceline-ha/paceline/tests/harness"
 	"github.com/paceline-ha/paceline/tests/ipmi"
+	"github.com/paceline-ha/paceline/tests/proc"
 )
 
 const stockAgent = "/usr/sbin/fence_ipmilan"
@@ -35,21 +35,12 @@ func requireStockAgent(t *testing.T) {
 // stdin, none on the command line. wrap runs it elsewhere (nil: here).
 func fenceIpmilan(t *testing.T, wrap []string, params map[string]string, action string) (string, int) {
 	t.Helper()
-	var in strings.Builder
-	keys := make([]string, 0, len(params))
-	for k := range params {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		fmt.Fprintf(&in, "%s=%s\n", k, params[k])
-	}
-	fmt.Fprintf(&in, "action=%s\n", action)
+	in := ipmi.FenceStdin(params) + "action=" + action + "\n"
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	argv := append(append([]string(nil), wrap...), stockAgent)
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Stdin = strings.NewReader(in.String())
+	cmd := proc.Command(ctx, argv[0], argv[1:]...)
+	cmd.Stdin = strings.NewReader(in)
 	cmd.Env = append(os.Environ(), "PYTHONWARNINGS=ignore")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -57,25 +48,11 @@ func fenceIpmilan(t *testing.T, wrap []string, params map[string]string, action 
 	if ctx.Err() != nil {
 		t.Fatalf("fence_ipmilan %s: timed out\n%s", action, out.String())
 	}
-	if err != nil {
-		if ee, ok := err.(*exec.ExitError); ok {
-			return out.String(), ee.ExitCode()
-		}
+	code, exited := proc.ExitCode(err)
+	if !exited {
 		t.Fatalf("fence_ipmilan %s: %v", action, err)
 	}
-	return out.String(), 0
-}
-
-// with returns a copy of p with the extra key=value pairs.
-func with(p map[string]string, kv ...string) map[string]string {
-	q := map[string]string{}
-	for k, v := range p {
-		q[k] = v
-	}
-	for i := 0; i+1 < len(kv); i += 2 {
-		q[kv[i]] = kv[i+1]
-	}
-	return q
+	return out.String(), code
 }
 
 // ipmitool runs b.Ipmitool and fails the test when it fails.
@@ -215,7 +192,7 @@ func TestBMC(t *testing.T) {
 		if out, err := b.IpmitoolAs(bad, "", "-N", "1", "-R", "1", "chassis", "power", "status"); err == nil {
 			t.Fatalf("a wrong password got in:\n%s", out)
 		}
-		if out, rc := fenceIpmilan(t, nil, with(params, "password", "wrong"), "status"); rc != 1 {
+		if out, rc := fenceIpmilan(t, nil, ipmi.With(params, "password", "wrong"), "status"); rc != 1 {
 			t.Fatalf("fence_ipmilan with a wrong password: rc %d, want 1\n%s", rc, out)
 		}
 	})
@@ -233,7 +210,7 @@ func TestBMC(t *testing.T) {
 		// fence_ipmilan ignores the refusal and waits power_timeout
 		// (20 s) for the power to go off: 3 s will do.
 		st := time.Now()
-		if out, rc := fenceIpmilan(t, nil, with(params, "username", viewer.Name, "password", viewer.Password,
+		if out, rc := fenceIpmilan(t, nil, ipmi.With(params, "username", viewer.Name, "password", viewer.Password,
 			"privlvl", "user", "power_timeout", "3"), "off"); rc != 1 {
 			t.Fatalf("fence_ipmilan off as a user-privilege account: rc %d, want 1\n%s", rc, out)
 		}
@@ -242,7 +219,7 @@ func TestBMC(t *testing.T) {
 		eventsAre(t, newEvents(b, n))
 
 		// An operator may.
-		op := with(params, "username", oper.Name, "password", oper.Password, "privlvl", "operator")
+		op := ipmi.With(params, "username", oper.Name, "password", oper.Password, "privlvl", "operator")
 		if out, rc := fenceIpmilan(t, nil, op, "off"); rc != 0 {
 			t.Fatalf("fence_ipmilan off as operator: rc %d\n%s", rc, out)
 		}
@@ -353,7 +330,7 @@ func TestFencer(t *testing.T) {
 	register := func(dev, agent, node string, bmc *ipmi.BMC) {
 		t.Helper()
 		args := []string{"-R", dev, "-a", agent}
-		p := with(bmc.FenceParams(), "pcmk_host_list", node)
+		p := ipmi.With(bmc.FenceParams(), "pcmk_host_list", node)
 		keys := make([]string, 0, len(p))
 		for k := range p {
 			keys = append(keys, k)

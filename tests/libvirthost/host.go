@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -30,17 +29,17 @@ func (h *Host) Wrap() []string {
 // Command returns a command that runs inside h: its mount, UTS and
 // network namespaces, where qemu:///system and the other hosts' names
 // work. nsenter execs the program, so the process is the program itself.
-func (h *Host) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, "nsenter", append(append(h.nsenter(), name), args...)...)
+func (h *Host) Command(ctx context.Context, name string, args ...string) *proc.Cmd {
+	cmd := proc.Command(ctx, "nsenter", append(append(h.nsenter(), name), args...)...)
 	cmd.WaitDelay = 2 * time.Second
 	return cmd
 }
 
 // VirshCommand returns a virsh command talking to h from the root
-// namespace (virsh -c h.URI args...).
-func (h *Host) VirshCommand(ctx context.Context, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, "virsh", append([]string{"-c", h.URI}, args...)...)
-	cmd.Env = append(os.Environ(), "LC_ALL=C") // the tests read what it prints
+// namespace (virsh -c h.URI args...), in the C locale: the tests read
+// what it prints.
+func (h *Host) VirshCommand(ctx context.Context, args ...string) *proc.Cmd {
+	cmd := proc.Command(ctx, "virsh", append([]string{"-c", h.URI}, args...)...)
 	cmd.WaitDelay = 2 * time.Second
 	return cmd
 }

@@ -9,6 +9,7 @@
 package libvirthost
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -111,8 +112,8 @@ func Start(t testing.TB, n int) []*Host {
 	if err := unix.Mount("", s.nsDir, "", unix.MS_PRIVATE, ""); err != nil {
 		t.Fatalf("libvirt hosts: make %s private: %v", s.nsDir, err)
 	}
-	harness.Run(t, "ip", "link", "add", s.bridge, "type", "bridge")
-	harness.Run(t, "ip", "link", "set", s.bridge, "up")
+	proc.Run(t, "ip", "link", "add", s.bridge, "type", "bridge")
+	proc.Run(t, "ip", "link", "set", s.bridge, "up")
 
 	for i := 1; i <= n; i++ {
 		name := fmt.Sprintf("%s-n%d", s.prefix, i)
@@ -159,7 +160,7 @@ func (s *hosts) setUp(h *Host) error {
 			return err
 		}
 	}
-	if out, err := harness.Output("unshare", "--mount="+h.nsMnt, "--uts="+h.nsUTS, "--net="+h.nsNet,
+	if out, err := proc.Output(context.Background(), "unshare", "--mount="+h.nsMnt, "--uts="+h.nsUTS, "--net="+h.nsNet,
 		"--propagation", "private", "true"); err != nil {
 		return fmt.Errorf("unshare: %v\n%s", err, out)
 	}
@@ -186,7 +187,7 @@ func (s *hosts) setUp(h *Host) error {
 		{"nsenter", "--net=" + h.nsNet, "ip", "addr", "add", h.IP + "/24", "dev", "eth0"},
 		{"nsenter", "--net=" + h.nsNet, "ip", "link", "set", "eth0", "up"},
 	} {
-		if out, err := harness.Output(c[0], c[1:]...); err != nil {
+		if out, err := proc.Output(context.Background(), c[0], c[1:]...); err != nil {
 			return fmt.Errorf("%s: %v\n%s", strings.Join(c, " "), err, out)
 		}
 	}
@@ -218,7 +219,7 @@ func (s *hosts) cleanup(t testing.TB) {
 	}
 	for _, h := range s.hosts {
 		if _, err := net.InterfaceByName(h.veth); err == nil {
-			if out, err := harness.Output("ip", "link", "del", h.veth); err != nil {
+			if out, err := proc.Output(context.Background(), "ip", "link", "del", h.veth); err != nil {
 				t.Errorf("%s: ip link del %s: %v\n%s", h.Name, h.veth, err, out)
 			}
 		}
@@ -229,7 +230,7 @@ func (s *hosts) cleanup(t testing.TB) {
 		}
 	}
 	if _, err := net.InterfaceByName(s.bridge); err == nil {
-		if out, err := harness.Output("ip", "link", "del", s.bridge); err != nil {
+		if out, err := proc.Output(context.Background(), "ip", "link", "del", s.bridge); err != nil {
 			t.Errorf("libvirt hosts: ip link del %s: %v\n%s", s.bridge, err, out)
 		}
 	}

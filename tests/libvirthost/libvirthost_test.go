@@ -147,12 +147,11 @@ func define(t *testing.T, h *libvirthost.Host, img guestimage.Image, spec guesti
 	h.Virsh(t, "define", p)
 }
 
-// domstate is virsh domstate in the C locale: virsh translates the state
-// ("running", "shut off").
+// domstate is virsh domstate, in the C locale as VirshCommand runs it:
+// virsh translates the state ("running", "shut off").
 func domstate(t *testing.T, h *libvirthost.Host, dom string) string {
 	t.Helper()
 	cmd := h.VirshCommand(ctx(t, 2*time.Minute), "domstate", dom)
-	cmd.Env = append(os.Environ(), "LC_ALL=C") // the last one counts
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

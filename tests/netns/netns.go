@@ -6,6 +6,7 @@
 package netns
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -49,11 +50,11 @@ func NewPair(t testing.TB) *Pair {
 		Subnet4: "192.0.2.0/24", Subnet6: "fd00:db8:1::/64",
 		Addr0v4: "192.0.2.1", Addr1v4: "192.0.2.2", Addr0v6: "fd00:db8:1::1", Addr1v6: "fd00:db8:1::2",
 	}
-	harness.Run(t, "ip", "netns", "add", p.A)
-	t.Cleanup(func() { _, _ = harness.Output("ip", "netns", "del", p.A) })
-	harness.Run(t, "ip", "netns", "add", p.B)
-	t.Cleanup(func() { _, _ = harness.Output("ip", "netns", "del", p.B) })
-	harness.Run(t, "ip", "link", "add", "v0", "netns", p.A, "type", "veth", "peer", "name", "v1", "netns", p.B)
+	proc.Run(t, "ip", "netns", "add", p.A)
+	t.Cleanup(func() { _, _ = proc.Output(context.Background(), "ip", "netns", "del", p.A) })
+	proc.Run(t, "ip", "netns", "add", p.B)
+	t.Cleanup(func() { _, _ = proc.Output(context.Background(), "ip", "netns", "del", p.B) })
+	proc.Run(t, "ip", "link", "add", "v0", "netns", p.A, "type", "veth", "peer", "name", "v1", "netns", p.B)
 	for _, c := range [][]string{
 		{"-n", p.A, "link", "set", "lo", "up"},
 		{"-n", p.B, "link", "set", "lo", "up"},
@@ -68,7 +69,7 @@ func NewPair(t testing.TB) *Pair {
 		{"-n", p.B, "ntable", "change", "name", "arp_cache", "dev", "v1", "locktime", "0"},
 		{"-n", p.B, "ntable", "change", "name", "ndisc_cache", "dev", "v1", "locktime", "0"},
 	} {
-		harness.Run(t, "ip", c...)
+		proc.Run(t, "ip", c...)
 	}
 	p.MAC0 = p.mac(t, p.A, "v0")
 	p.MAC1 = p.mac(t, p.B, "v1")

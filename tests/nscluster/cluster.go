@@ -12,6 +12,7 @@
 package nscluster
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -229,7 +230,7 @@ func (c *Cluster) up() error {
 	if err := c.save(); err != nil {
 		return err
 	}
-	if out, err := harness.Output("corosync-keygen", "-k", filepath.Join(c.Dir, "authkey")); err != nil {
+	if out, err := proc.Output(context.Background(), "corosync-keygen", "-k", filepath.Join(c.Dir, "authkey")); err != nil {
 		return fmt.Errorf("corosync-keygen: %v\n%s", err, out)
 	}
 	if err := pcmk.WriteSeedCIB(filepath.Join(c.Dir, "seed.xml"), c.DCDeadtime); err != nil {
@@ -253,7 +254,7 @@ func (c *Cluster) up() error {
 		}
 	}
 	for _, cmd := range cmds {
-		if out, err := harness.Output(cmd[0], cmd[1:]...); err != nil {
+		if out, err := proc.Output(context.Background(), cmd[0], cmd[1:]...); err != nil {
 			return fmt.Errorf("%s: %v\n%s", strings.Join(cmd, " "), err, out)
 		}
 	}
@@ -313,13 +314,13 @@ func (c *Cluster) makeShared() error {
 	if err := os.MkdirAll(c.SharedDir(), 0o755); err != nil {
 		return err
 	}
-	if out, err := harness.Output("truncate", "-s", fmt.Sprintf("%dM", c.SharedMiB), img); err != nil {
+	if out, err := proc.Output(context.Background(), "truncate", "-s", fmt.Sprintf("%dM", c.SharedMiB), img); err != nil {
 		return fmt.Errorf("truncate: %v\n%s", err, out)
 	}
-	if out, err := harness.Output("mkfs.ext4", "-q", "-F", "-L", "shared", img); err != nil {
+	if out, err := proc.Output(context.Background(), "mkfs.ext4", "-q", "-F", "-L", "shared", img); err != nil {
 		return fmt.Errorf("mkfs.ext4: %v\n%s", err, out)
 	}
-	out, err := harness.Output("losetup", "-f", "--show", img)
+	out, err := proc.Output(context.Background(), "losetup", "-f", "--show", img)
 	if err != nil {
 		return fmt.Errorf("losetup: %v\n%s", err, out)
 	}

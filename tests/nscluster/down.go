@@ -2,6 +2,7 @@ package nscluster
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -101,7 +102,7 @@ func (c *Cluster) Down() error {
 		}
 	}
 	if _, err := os.Stat("/run/netns/" + c.switchNS()); err == nil {
-		if out, err := harness.Output("ip", "netns", "del", c.switchNS()); err != nil {
+		if out, err := proc.Output(context.Background(), "ip", "netns", "del", c.switchNS()); err != nil {
 			errs = append(errs, fmt.Sprintf("ip netns del %s: %v %s", c.switchNS(), err, out))
 		}
 	}
@@ -112,7 +113,7 @@ func (c *Cluster) Down() error {
 		if strings.TrimSpace(string(back)) == filepath.Join(c.Dir, "shared.img") {
 			// Mounts of the shared disk went with the nodes' mount
 			// namespaces; a node still dying keeps it open: autoclear.
-			if out, err := harness.Output("losetup", "-d", c.Loop); err != nil && !strings.Contains(out, "No such device") {
+			if out, err := proc.Output(context.Background(), "losetup", "-d", c.Loop); err != nil && !strings.Contains(out, "No such device") {
 				errs = append(errs, fmt.Sprintf("losetup -d %s: %v %s", c.Loop, err, out))
 			}
 		}
@@ -133,7 +134,7 @@ func (c *Cluster) Remove() error {
 		return fmt.Errorf("%v (%s kept for another try)", err, c.Dir)
 	}
 	if harness.Mounted(c.SharedDir()) {
-		_, _ = harness.Output("umount", "-l", c.SharedDir())
+		_, _ = proc.Output(context.Background(), "umount", "-l", c.SharedDir())
 	}
 	return os.RemoveAll(c.Dir)
 }

@@ -1,11 +1,11 @@
 package nscluster
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -37,7 +37,7 @@ func (c *Cluster) nodeInit(i int) int {
 		nodeLog("hostname: %v", err)
 		return 1
 	}
-	if out, err := exec.Command("ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
+	if out, err := proc.Output(context.Background(), "ip", "link", "set", "lo", "up"); err != nil {
 		nodeLog("lo up: %v %s", err, out)
 		return 1
 	}
@@ -79,7 +79,7 @@ func (c *Cluster) nodeInit(i int) int {
 	}
 	nodeLog("corosync %d", corosync)
 	err = proc.Until(time.Minute, 100*time.Millisecond, func() error {
-		if exec.Command("corosync-cfgtool", "-s").Run() == nil {
+		if proc.Command(context.Background(), "corosync-cfgtool", "-s").Run() == nil {
 			return nil
 		}
 		if daemons[corosync].Exited() {

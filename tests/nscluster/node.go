@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -48,14 +47,14 @@ func (c *Cluster) Boot(i int) error {
 	}
 	pid := p.PID()
 	sw, cable, ns := c.switchNS(), c.cable(i), strconv.Itoa(pid)
-	_, _ = harness.Output("ip", "-n", sw, "link", "del", cable) // a dead node's cable, if any
+	_, _ = proc.Output(context.Background(), "ip", "-n", sw, "link", "del", cable) // a dead node's cable, if any
 	for _, argv := range [][]string{
 		{"ip", "-n", sw, "link", "add", cable, "type", "veth", "peer", "name", "eth0", "netns", ns},
 		{"ip", "-n", sw, "link", "set", cable, "master", "br0", "up"},
 		{"nsenter", "-t", ns, "-n", "ip", "addr", "add", NodeIP(i) + "/24", "dev", "eth0"},
 		{"nsenter", "-t", ns, "-n", "ip", "link", "set", "eth0", "up"},
 	} {
-		if o, err := harness.Output(argv[0], argv[1:]...); err != nil {
+		if o, err := proc.Output(context.Background(), argv[0], argv[1:]...); err != nil {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 			return fmt.Errorf("boot %s: %s: %v\n%s", NodeName(i), strings.Join(argv, " "), err, o)
 		}
@@ -140,7 +139,7 @@ func (c *Cluster) Cut(i int) error  { return c.setCable(i, "down") }
 func (c *Cluster) Heal(i int) error { return c.setCable(i, "up") }
 
 func (c *Cluster) setCable(i int, state string) error {
-	if out, err := harness.Output("ip", "-n", c.switchNS(), "link", "set", c.cable(i), state); err != nil {
+	if out, err := proc.Output(context.Background(), "ip", "-n", c.switchNS(), "link", "set", c.cable(i), state); err != nil {
 		return fmt.Errorf("cable of %s %s: %v\n%s", NodeName(i), state, err, out)
 	}
 	return nil
@@ -148,12 +147,12 @@ func (c *Cluster) setCable(i int, state string) error {
 
 // Command returns a command that runs inside node i (its network,
 // mount, UTS and PID namespaces), or an error when the node is down.
-func (c *Cluster) Command(ctx context.Context, i int, name string, args ...string) (*exec.Cmd, error) {
+func (c *Cluster) Command(ctx context.Context, i int, name string, args ...string) (*proc.Cmd, error) {
 	pid := c.pidOf(i)
 	if pid == 0 {
 		return nil, fmt.Errorf("%s is down", NodeName(i))
 	}
-	cmd := exec.CommandContext(ctx, "nsenter", append([]string{"-t", strconv.Itoa(pid), "-n", "-m", "-u", "-p", "--", name}, args...)...)
+	cmd := proc.Command(ctx, "nsenter", append([]string{"-t", strconv.Itoa(pid), "-n", "-m", "-u", "-p", "--", name}, args...)...)
 	cmd.Env = []string{nodePath, "LC_ALL=C", "HOME=/root", "TERM=dumb"}
 	cmd.WaitDelay = 2 * time.Second
 	return cmd, nil
@@ -180,7 +179,5 @@ func (c *Cluster) Exec(i int, timeout time.Duration, name string, args ...string
 func (c *Cluster) Switch(timeout time.Duration, name string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "nsenter", append([]string{"--net=/run/netns/" + c.switchNS(), "--", name}, args...)...)
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	return proc.Output(ctx, "nsenter", append([]string{"--net=/run/netns/" + c.switchNS(), "--", name}, args...)...)
 }

@@ -3,6 +3,7 @@
 package ocft_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -13,7 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	h "github.com/paceline-ha/paceline/tests/harness"
+	"github.com/paceline-ha/paceline/tests/proc"
 )
 
 var nsSeq atomic.Int32
@@ -30,8 +31,8 @@ func newNetns(t *testing.T) string {
 	ns := fmt.Sprintf("plocft%d-%d", os.Getpid(), n)
 	peer := ns + "p"
 	for _, name := range []string{ns, peer} {
-		h.Run(t, "ip", "netns", "add", name)
-		t.Cleanup(func() { _, _ = h.Output("ip", "netns", "del", name) })
+		proc.Run(t, "ip", "netns", "add", name)
+		t.Cleanup(func() { _, _ = proc.Output(context.Background(), "ip", "netns", "del", name) })
 	}
 	for _, c := range [][]string{
 		{"link", "add", "eth0", "netns", ns, "type", "veth", "peer", "name", "p0", "netns", peer},
@@ -43,7 +44,7 @@ func newNetns(t *testing.T) string {
 		{"-n", peer, "link", "set", "p0", "up"},
 		{"-n", peer, "link", "set", "p1", "up"},
 	} {
-		h.Run(t, "ip", c...)
+		proc.Run(t, "ip", c...)
 	}
 	return ns
 }
@@ -61,8 +62,8 @@ const loopImage = "ocft-Filesystem-fs"
 // leave the number to somebody else.
 func newLoop(t *testing.T, img string) string {
 	t.Helper()
-	h.Run(t, "truncate", "-s", "16M", img)
-	dev := strings.TrimSpace(h.Run(t, "losetup", "-f", "--show", img))
+	proc.Run(t, "truncate", "-s", "16M", img)
+	dev := strings.TrimSpace(proc.Run(t, "losetup", "-f", "--show", img))
 	t.Cleanup(func() {
 		ok, err := loopHolds(dev, img)
 		if err != nil {
@@ -70,7 +71,7 @@ func newLoop(t *testing.T, img string) string {
 			return
 		}
 		if ok {
-			if out, err := h.Output("losetup", "-d", dev); err != nil {
+			if out, err := proc.Output(context.Background(), "losetup", "-d", dev); err != nil {
 				t.Errorf("losetup -d %s: %v\n%s", dev, err, out)
 			}
 		}

@@ -16,7 +16,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -27,6 +26,7 @@ import (
 	"github.com/paceline-ha/paceline/tests/guestimage"
 	h "github.com/paceline-ha/paceline/tests/harness"
 	"github.com/paceline-ha/paceline/tests/libvirthost"
+	"github.com/paceline-ha/paceline/tests/proc"
 )
 
 // TestMain is the harness's, as in every tier (this one builds nothing:
@@ -188,7 +188,7 @@ func missing(c config) string {
 		progs = []string{"libvirtd", "virsh", "qemu-system-x86_64", "nsenter", "busybox"}
 	}
 	for _, p := range progs {
-		if _, err := exec.LookPath(p); err != nil {
+		if _, err := proc.LookPath(p); err != nil {
 			return fmt.Sprintf("needs %s (run tests/install-deps.sh)", p)
 		}
 	}

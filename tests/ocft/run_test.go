@@ -5,10 +5,8 @@ package ocft_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -21,6 +19,7 @@ import (
 
 	"github.com/paceline-ha/paceline/tests/guestimage"
 	"github.com/paceline-ha/paceline/tests/libvirthost"
+	"github.com/paceline-ha/paceline/tests/proc"
 )
 
 // run is one config run by ocft against one side.
@@ -141,7 +140,7 @@ func (r *run) execute(ctx context.Context) {
 	argv := append(append([]string{}, r.wrap...),
 		"unshare", "--mount", "--propagation", "private", "--",
 		"bash", "-c", nsScript, "ocft-ns", r.scratch.dir, r.cfg.name)
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd := proc.Command(ctx, argv[0], argv[1:]...)
 	cmd.Env = runEnv(r.marker, r.scratch.inner(timelineRel))
 	cmd.Stdout, cmd.Stderr = w, w
 	cmd.WaitDelay = 5 * time.Second
@@ -157,8 +156,7 @@ func (r *run) execute(ctx context.Context) {
 		r.err = fmt.Errorf("killed after %s: %v", time.Since(start).Round(time.Second), ctx.Err())
 	} else if err != nil {
 		// ocft test exits 1 when a case failed: that is a result.
-		var ee *exec.ExitError
-		if !(errors.As(err, &ee) && ee.ExitCode() == 1) {
+		if code, exited := proc.ExitCode(err); !exited || code != 1 {
 			r.err = fmt.Errorf("%s: %v", strings.Join(argv[:len(r.wrap)+5], " "), err)
 		}
 	}

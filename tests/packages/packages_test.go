@@ -9,11 +9,11 @@
 package packages_test
 
 import (
+	"context"
 	"encoding/xml"
 	"errors"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -21,6 +21,7 @@ import (
 
 	"github.com/paceline-ha/paceline/agents"
 	"github.com/paceline-ha/paceline/tests/harness"
+	"github.com/paceline-ha/paceline/tests/proc"
 )
 
 func TestMain(m *testing.M) { os.Exit(harness.Main(m)) }
@@ -82,28 +83,10 @@ func packages(t *testing.T) (deb, rpm string) {
 	return debs[0], rpms[0]
 }
 
-// command is exec.Command in the C locale: dpkg, rpm and tar translate
-// what the tests read ("digests OK", the listings), and LC_ALL overrides
-// whatever LANG or LC_* the caller has.
-func command(name string, args ...string) *exec.Cmd {
-	cmd := exec.Command(name, args...)
-	cmd.Env = append(os.Environ(), "LC_ALL=C") // the last one counts
-	return cmd
-}
-
-func run(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	out, err := command(name, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
 // debContents lists the files of a deb (dpkg-deb -c), directories apart.
 func debContents(t *testing.T, deb string) (files []entry, dirs []string) {
 	t.Helper()
-	for _, l := range strings.Split(strings.TrimSpace(run(t, "dpkg-deb", "-c", deb)), "\n") {
+	for _, l := range strings.Split(strings.TrimSpace(proc.Run(t, "dpkg-deb", "-c", deb)), "\n") {
 		f := strings.Fields(l)
 		if len(f) < 6 {
 			t.Fatalf("dpkg-deb -c: unexpected line %q", l)
@@ -127,7 +110,7 @@ func debContents(t *testing.T, deb string) (files []entry, dirs []string) {
 // rpmContents lists the files of an rpm (rpm -qp), directories apart.
 func rpmContents(t *testing.T, rpm string) (files []entry, dirs []string) {
 	t.Helper()
-	out := run(t, "rpm", "-qp", "--qf", `[%{FILEMODES:perms}\t%{FILENAMES}\t%{FILELINKTOS}\n]`, rpm)
+	out := proc.Run(t, "rpm", "-qp", "--qf", `[%{FILEMODES:perms}\t%{FILENAMES}\t%{FILELINKTOS}\n]`, rpm)
 	for _, l := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
 		f := strings.Split(l, "\t")
 		if len(f) != 3 {
@@ -147,7 +130,7 @@ func rpmContents(t *testing.T, rpm string) (files []entry, dirs []string) {
 
 func TestPackageContents(t *testing.T) {
 	for _, p := range []string{"dpkg-deb", "rpm"} {
-		_, err := exec.LookPath(p)
+		_, err := proc.LookPath(p)
 		harness.Require(t, err == nil, "needs %s (run tests/install-deps.sh)", p)
 	}
 	deb, rpm := packages(t)
@@ -166,13 +149,13 @@ func TestPackageContents(t *testing.T) {
 		}
 	}
 	// Dependencies: libvirt and ipmitool recommended, never required.
-	control := run(t, "dpkg-deb", "-f", deb, "Depends", "Recommends")
+	control := proc.Run(t, "dpkg-deb", "-f", deb, "Depends", "Recommends")
 	depends := strings.SplitN(control, "Recommends", 2)[0]
 	if !strings.Contains(control, "Recommends: libvirt0, ipmitool") || strings.Contains(depends, "libvirt") || strings.Contains(depends, "ipmitool") {
 		t.Errorf("deb dependencies:\n%s", control)
 	}
-	reqs := run(t, "rpm", "-qpR", rpm)
-	recs := run(t, "rpm", "-qp", "--recommends", rpm)
+	reqs := proc.Run(t, "rpm", "-qpR", rpm)
+	recs := proc.Run(t, "rpm", "-qp", "--recommends", rpm)
 	if strings.Contains(reqs, "libvirt") || strings.Contains(reqs, "ipmitool") || !strings.Contains(recs, "libvirt-libs") || !strings.Contains(recs, "ipmitool") {
 		t.Errorf("rpm requires:\n%s\nrecommends:\n%s", reqs, recs)
 	}
@@ -181,14 +164,14 @@ func TestPackageContents(t *testing.T) {
 // known reports dpkg's status of the paceline package when dpkg knows it
 // in any state but purged (installed, half-installed, config-files...).
 func known() (string, bool) {
-	out, err := command("dpkg-query", "-W", "-f", "${db:Status-Abbrev}", "paceline").Output()
+	out, err := proc.Command(context.Background(), "dpkg-query", "-W", "-f", "${db:Status-Abbrev}", "paceline").Output()
 	st := strings.TrimSpace(string(out))
 	return st, err == nil && st != "" && st != "un" && !strings.HasPrefix(st, "pn")
 }
 
 // installedVersion is dpkg's version of the paceline package, or "".
 func installedVersion() string {
-	out, err := command("dpkg-query", "-W", "-f", "${db:Status-Status} ${Version}", "paceline").Output()
+	out, err := proc.Command(context.Background(), "dpkg-query", "-W", "-f", "${db:Status-Status} ${Version}", "paceline").Output()
 	if err != nil {
 		return ""
 	}
@@ -267,13 +250,13 @@ func TestDeb(t *testing.T) {
 	t.Cleanup(func() {
 		// Also after a dpkg -i that failed half-way.
 		if _, ok := known(); ok {
-			run(t, "dpkg", "--purge", "paceline")
+			proc.Run(t, "dpkg", "--purge", "paceline")
 		}
 	})
-	run(t, "dpkg", "-i", deb)
+	proc.Run(t, "dpkg", "-i", deb)
 
 	t.Run("files", func(t *testing.T) {
-		listed := strings.Split(run(t, "dpkg", "-L", "paceline"), "\n")
+		listed := strings.Split(proc.Run(t, "dpkg", "-L", "paceline"), "\n")
 		for _, e := range expected() {
 			if !slices.Contains(listed, e.Path) {
 				t.Errorf("dpkg -L paceline lacks %s", e.Path)
@@ -287,7 +270,7 @@ func TestDeb(t *testing.T) {
 		}
 		// The binary's version is the package's (both from packaging/version.sh).
 		pv := installedVersion()
-		out := strings.TrimSpace(run(t, sbin+"/paceline", "version"))
+		out := strings.TrimSpace(proc.Run(t, sbin+"/paceline", "version"))
 		if want := "paceline " + strings.TrimSuffix(pv, "-1"); out != want {
 			t.Errorf("paceline version = %q, want %q (package %s)", out, want, pv)
 		}
@@ -300,7 +283,7 @@ func TestDeb(t *testing.T) {
 				want = append(want, e.Name)
 			}
 		}
-		got := strings.Fields(run(t, "crm_resource", "--list-agents", "ocf:paceline"))
+		got := strings.Fields(proc.Run(t, "crm_resource", "--list-agents", "ocf:paceline"))
 		slices.Sort(got)
 		slices.Sort(want)
 		if !slices.Equal(got, want) {
@@ -308,7 +291,7 @@ func TestDeb(t *testing.T) {
 		}
 		for _, name := range want {
 			e, _ := agents.Lookup(name)
-			out := run(t, "crm_resource", "--show-metadata", "ocf:paceline:"+name)
+			out := proc.Run(t, "crm_resource", "--show-metadata", "ocf:paceline:"+name)
 			if strings.TrimSpace(out) != strings.TrimSpace(string(e.Metadata())) {
 				t.Errorf("crm_resource --show-metadata ocf:paceline:%s differs from metadata/%s.xml:\n%.300s", name, name, out)
 			}
@@ -320,7 +303,7 @@ func TestDeb(t *testing.T) {
 			if e.Kind != agents.Fence {
 				continue
 			}
-			out := run(t, "stonith_admin", "--metadata", "--agent", e.Name)
+			out := proc.Run(t, "stonith_admin", "--metadata", "--agent", e.Name)
 			var doc struct {
 				Name   string `xml:"name,attr"`
 				Params []struct {
@@ -351,7 +334,7 @@ func TestDeb(t *testing.T) {
 			{[]string{"resource", "describe", "ocf:paceline:drbd"}, []string{"drbd_resource", "promote"}},
 			{[]string{"stonith", "describe", "fence_paceline_ipmilan"}, []string{"ipmitool_timeout", "password_script", "lanplus"}},
 		} {
-			out := run(t, "pcs", c.args...)
+			out := proc.Run(t, "pcs", c.args...)
 			for _, w := range c.want {
 				if !strings.Contains(out, w) {
 					t.Errorf("pcs %s: no %q in\n%.400s", strings.Join(c.args, " "), w, out)
@@ -374,7 +357,7 @@ func TestDeb(t *testing.T) {
 			// override LANG (and LANGUAGE the messages' language), and
 			// man would look for translated pages and word its warnings
 			// in another language.
-			cmd := exec.Command("man", "--warnings", section, page)
+			cmd := proc.Command(context.Background(), "man", "--warnings", section, page)
 			cmd.Env = append(os.Environ(), "MANPAGER=cat", "MANWIDTH=80", "LC_ALL=C.UTF-8", "LANGUAGE=")
 			var stderr strings.Builder
 			cmd.Stderr = &stderr
@@ -397,7 +380,7 @@ func TestDeb(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	run(t, "dpkg", "--purge", "paceline")
+	proc.Run(t, "dpkg", "--purge", "paceline")
 	if v := installedVersion(); v != "" {
 		t.Fatalf("paceline %s still installed after dpkg --purge", v)
 	}
@@ -416,14 +399,14 @@ func TestDeb(t *testing.T) {
 func TestRPMScratchRoot(t *testing.T) {
 	harness.RequireRoot(t, "rpm", "chroot")
 	_, rpm := packages(t)
-	if out := run(t, "rpm", "-K", rpm); !strings.HasSuffix(strings.TrimSpace(out), "digests OK") {
+	if out := proc.Run(t, "rpm", "-K", rpm); !strings.HasSuffix(strings.TrimSpace(out), "digests OK") {
 		t.Errorf("rpm -K: %s", out)
 	}
 	root := t.TempDir()
-	run(t, "rpm", "--root", root, "--initdb")
+	proc.Run(t, "rpm", "--root", root, "--initdb")
 	// --nodeps: the scratch root's rpm database knows no glibc.
-	run(t, "rpm", "--root", root, "-i", "--nodeps", rpm)
-	if out := run(t, "rpm", "--root", root, "-q", "paceline"); !strings.HasPrefix(out, "paceline-") {
+	proc.Run(t, "rpm", "--root", root, "-i", "--nodeps", rpm)
+	if out := proc.Run(t, "rpm", "--root", root, "-q", "paceline"); !strings.HasPrefix(out, "paceline-") {
 		t.Errorf("rpm -q paceline = %q", out)
 	}
 	for _, e := range expected() {
@@ -440,13 +423,13 @@ func TestRPMScratchRoot(t *testing.T) {
 	}
 	// The static programs run inside the scratch root through the links.
 	e, _ := agents.Lookup("IPaddr2")
-	if out := run(t, "chroot", root, ocfDir+"/IPaddr2", "meta-data"); out != string(e.Metadata()) {
+	if out := proc.Run(t, "chroot", root, ocfDir+"/IPaddr2", "meta-data"); out != string(e.Metadata()) {
 		t.Errorf("IPaddr2 meta-data in the scratch root differs from metadata/IPaddr2.xml:\n%.300s", out)
 	}
-	if out := run(t, "chroot", root, sbin+"/fence_paceline_ipmilan", "-o", "metadata"); !strings.Contains(out, `name="fence_paceline_ipmilan"`) {
+	if out := proc.Run(t, "chroot", root, sbin+"/fence_paceline_ipmilan", "-o", "metadata"); !strings.Contains(out, `name="fence_paceline_ipmilan"`) {
 		t.Errorf("fence_paceline_ipmilan -o metadata in the scratch root:\n%.300s", out)
 	}
-	run(t, "rpm", "--root", root, "-e", "paceline")
+	proc.Run(t, "rpm", "--root", root, "-e", "paceline")
 	for _, e := range expected() {
 		if _, err := os.Lstat(filepath.Join(root, e.Path)); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("after rpm -e: %s is still there (%v)", e.Path, err)

@@ -6,10 +6,12 @@
 package pcmk
 
 import (
+	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
+
+	"github.com/paceline-ha/paceline/tests/proc"
 )
 
 // CorosyncConf renders corosync.conf for the named nodes (node IDs from
@@ -42,7 +44,7 @@ func CorosyncConf(cluster string, tokenMS int, names, addrs []string) string {
 // configuration enables it with the fence devices) and dc-deadtime set,
 // so that a new cluster elects its DC in seconds, not 20.
 func WriteSeedCIB(seed, dcDeadtime string) error {
-	out, err := exec.Command("cibadmin", "--empty").Output()
+	out, err := proc.Command(context.Background(), "cibadmin", "--empty").Output()
 	if err != nil {
 		return fmt.Errorf("cibadmin --empty: %v", err)
 	}
@@ -50,7 +52,7 @@ func WriteSeedCIB(seed, dcDeadtime string) error {
 		return err
 	}
 	for _, nv := range [][2]string{{"stonith-enabled", "false"}, {"dc-deadtime", dcDeadtime}} {
-		cmd := exec.Command("crm_attribute", "--type", "crm_config", "--name", nv[0], "--update", nv[1])
+		cmd := proc.Command(context.Background(), "crm_attribute", "--type", "crm_config", "--name", nv[0], "--update", nv[1])
 		cmd.Env = append(os.Environ(), "CIB_file="+seed)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("seed CIB %s: %v\n%s", nv[0], err, out)

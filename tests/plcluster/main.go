@@ -22,7 +22,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +30,7 @@ import (
 	"github.com/paceline-ha/paceline/tests/harness"
 	"github.com/paceline-ha/paceline/tests/nscluster"
 	"github.com/paceline-ha/paceline/tests/pcmk"
+	"github.com/paceline-ha/paceline/tests/proc"
 )
 
 func main() {
@@ -46,9 +46,8 @@ func main() {
 		os.Exit(2)
 	}
 	if err := run(*dir, flag.Arg(0), flag.Args()[1:]); err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			os.Exit(ee.ExitCode())
+		if code, exited := proc.ExitCode(err); exited {
+			os.Exit(code)
 		}
 		fmt.Fprintln(os.Stderr, "plcluster:", err)
 		os.Exit(1)

@@ -1,8 +1,10 @@
 // Package proc is how the test harness runs processes: the one launcher
-// for the daemons and children it starts (Start), the records of their
-// PIDs in files and the checks made before signalling a recorded PID,
-// the ending of processes by PID, and the one polling helper (Until,
-// Eventually) every wait of the harness and of the tiers goes through.
+// for the daemons and children it starts (Start) and for the commands
+// that run to their end (Command, Output, Run; the only importer of
+// os/exec in tests/), the records of their PIDs in files and the checks
+// made before signalling a recorded PID, the ending of processes by PID,
+// and the one polling helper (Until, Eventually) every wait of the
+// harness and of the tiers goes through.
 //
 // Nothing here kills by name: every signal goes to a PID this process
 // started, or one read from a record and checked against its command

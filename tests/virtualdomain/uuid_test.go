@@ -20,7 +20,7 @@ func domuuid(t *testing.T, host *libvirthost.Host, name string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	out, err := virsh(ctx, host, "domuuid", name).CombinedOutput()
+	out, err := host.VirshCommand(ctx, "domuuid", name).CombinedOutput()
 	if err != nil {
 		t.Fatalf("virsh domuuid %s: %v\n%s", name, err, out)
 	}
@@ -34,19 +34,14 @@ func domuuid(t *testing.T, host *libvirthost.Host, name string) string {
 // an administrator defined under another uuid is replaced by the
 // config's, as the stock agent replaces any definition.
 func TestStartWhateverUUID(t *testing.T) {
-	host := libvirthost.Start(t, 1)[0]
-	a, name := guest(t, host, guestimage.Domain{NoUUID: true})
-
-	h.Expect(t, a.Call(t, "start", h.Timeout(90*time.Second)), ocf.Success, "")
+	host, a, name := startedGuest(t, guestimage.Domain{NoUUID: true})
 	first := domuuid(t, host, name)
 	h.Expect(t, a.Call(t, "stop", h.Timeout(60*time.Second)), ocf.Success, "")
 	if p := persistent(host, name); p != "yes" {
 		t.Fatalf("after stop Persistent = %q: the second start would not meet the definition", p)
 	}
 	h.Expect(t, a.Call(t, "start", h.Timeout(90*time.Second)), ocf.Success, "")
-	if s := domstate(host, name); s != "running" {
-		t.Fatalf("after the second start the domain is %q", s)
-	}
+	expectState(t, host, name, "running", "the second start")
 	if u := domuuid(t, host, name); u != first {
 		t.Errorf("the second start changed the domain's uuid from %s to %s", first, u)
 	}
@@ -68,10 +63,10 @@ func TestStartWhateverUUID(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if out, err := virsh(ctx, host, "undefine", name).CombinedOutput(); err != nil {
+	if out, err := host.VirshCommand(ctx, "undefine", name).CombinedOutput(); err != nil {
 		t.Fatalf("virsh undefine: %v\n%s", err, out)
 	}
-	if out, err := virsh(ctx, host, "define", admin).CombinedOutput(); err != nil {
+	if out, err := host.VirshCommand(ctx, "define", admin).CombinedOutput(); err != nil {
 		t.Fatalf("virsh define: %v\n%s", err, out)
 	}
 	h.Expect(t, a.Call(t, "start", h.Timeout(90*time.Second)), ocf.Success, "")

@@ -11,7 +11,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,6 +20,7 @@ import (
 	"github.com/paceline-ha/paceline/tests/guestimage"
 	h "github.com/paceline-ha/paceline/tests/harness"
 	"github.com/paceline-ha/paceline/tests/libvirthost"
+	"github.com/paceline-ha/paceline/tests/proc"
 )
 
 // TestMain removes the installed binaries after the tests.
@@ -60,28 +60,39 @@ func guest(t *testing.T, host *libvirthost.Host, spec guestimage.Domain) (*h.Age
 	return a, spec.Name
 }
 
-// virsh is host.VirshCommand in the C locale: virsh translates what it
-// prints ("running", "shut off", "Persistent:"), and the tests read it.
-func virsh(ctx context.Context, host *libvirthost.Host, args ...string) *exec.Cmd {
-	cmd := host.VirshCommand(ctx, args...)
-	cmd.Env = append(os.Environ(), "LC_ALL=C") // the last one counts
-	return cmd
+// startedGuest starts a libvirt host, makes a guest on it (guest) and
+// starts the guest with the agent: how most tests below begin.
+func startedGuest(t *testing.T, spec guestimage.Domain) (*libvirthost.Host, *h.Agent, string) {
+	t.Helper()
+	host := libvirthost.Start(t, 1)[0]
+	a, name := guest(t, host, spec)
+	h.Expect(t, a.Call(t, "start", h.Timeout(90*time.Second)), ocf.Success, "")
+	return host, a, name
 }
 
 func domstate(host *libvirthost.Host, name string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	out, err := virsh(ctx, host, "domstate", name).CombinedOutput()
+	out, err := host.VirshCommand(ctx, "domstate", name).CombinedOutput()
 	if err != nil {
 		return "error: " + strings.TrimSpace(string(out))
 	}
 	return strings.TrimSpace(string(out))
 }
 
+// expectState ends the test unless the domain's state (virsh domstate)
+// is want after the step named.
+func expectState(t *testing.T, host *libvirthost.Host, name, want, after string) {
+	t.Helper()
+	if s := domstate(host, name); s != want {
+		t.Fatalf("after %s the domain is %q", after, s)
+	}
+}
+
 func persistent(host *libvirthost.Host, name string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	out, _ := virsh(ctx, host, "dominfo", name).CombinedOutput()
+	out, _ := host.VirshCommand(ctx, "dominfo", name).CombinedOutput()
 	for _, l := range strings.Split(string(out), "\n") {
 		if strings.HasPrefix(l, "Persistent:") {
 			return strings.TrimSpace(strings.TrimPrefix(l, "Persistent:"))
@@ -109,9 +120,7 @@ func TestLifecycle(t *testing.T) {
 	h.Expect(t, a.Call(t, "stop"), ocf.Success, "")       // stopping a stopped domain
 
 	h.Expect(t, a.Call(t, "start", h.Timeout(90*time.Second)), ocf.Success, "")
-	if s := domstate(host, name); s != "running" {
-		t.Fatalf("after start the domain is %q", s)
-	}
+	expectState(t, host, name, "running", "start")
 	if p := persistent(host, name); p != "yes" {
 		t.Errorf("after start Persistent = %q, want yes", p)
 	}
@@ -133,9 +142,7 @@ func TestLifecycle(t *testing.T) {
 	host.WaitSerial(t, serial, "COUNTER", 60*time.Second)
 	res := a.Call(t, "stop", h.Timeout(60*time.Second))
 	h.Expect(t, res, ocf.Success, "")
-	if s := domstate(host, name); s != "shut off" {
-		t.Fatalf("after stop the domain is %q", s)
-	}
+	expectState(t, host, name, "shut off", "stop")
 	if log := agentLog(t, a); !strings.Contains(log, "shut down") || strings.Contains(log, "destroy") {
 		t.Errorf("a guest that handles ACPI should shut down without a destroy; log:\n%s", log)
 	}
@@ -149,9 +156,7 @@ func TestLifecycle(t *testing.T) {
 // TestStopEscalates: a guest that ignores ACPI is destroyed before the
 // stop's timeout; force_stop destroys at once.
 func TestStopEscalates(t *testing.T) {
-	host := libvirthost.Start(t, 1)[0]
-	a, name := guest(t, host, guestimage.Domain{IgnoreACPI: true})
-	h.Expect(t, a.Call(t, "start", h.Timeout(90*time.Second)), ocf.Success, "")
+	host, a, name := startedGuest(t, guestimage.Domain{IgnoreACPI: true})
 	host.WaitSerial(t, host.SerialLog(name), "COUNTER", 60*time.Second)
 
 	timeout := 20 * time.Second
@@ -164,9 +169,7 @@ func TestStopEscalates(t *testing.T) {
 	if res.Elapsed < timeout/2 {
 		t.Errorf("stop took only %s: it did not give the guest a chance", res.Elapsed)
 	}
-	if s := domstate(host, name); s != "shut off" {
-		t.Fatalf("after stop the domain is %q", s)
-	}
+	expectState(t, host, name, "shut off", "stop")
 	if log := agentLog(t, a); !strings.Contains(log, "destroying") {
 		t.Errorf("no destroy in the log:\n%s", log)
 	}
@@ -186,9 +189,7 @@ func TestStopEscalates(t *testing.T) {
 	if res.Elapsed >= timeout/2 {
 		t.Errorf("force_stop took %s of a %s timeout: it waited for a graceful stop", res.Elapsed, timeout)
 	}
-	if s := domstate(host, name); s != "shut off" {
-		t.Fatalf("after force_stop the domain is %q", s)
-	}
+	expectState(t, host, name, "shut off", "force_stop")
 }
 
 // TestShutdownMode: shutdown_mode is applied (upstream ignores it). A
@@ -196,9 +197,7 @@ func TestStopEscalates(t *testing.T) {
 // a guest that handles ACPI ends up destroyed, with libvirt's reason
 // logged.
 func TestShutdownMode(t *testing.T) {
-	host := libvirthost.Start(t, 1)[0]
-	a, name := guest(t, host, guestimage.Domain{})
-	h.Expect(t, a.Call(t, "start", h.Timeout(90*time.Second)), ocf.Success, "")
+	host, a, name := startedGuest(t, guestimage.Domain{})
 	host.WaitSerial(t, host.SerialLog(name), "COUNTER", 60*time.Second)
 	res := a.Call(t, "stop", h.Param("shutdown_mode", "agent"), h.Timeout(15*time.Second))
 	h.Expect(t, res, ocf.Success, "")
@@ -206,9 +205,7 @@ func TestShutdownMode(t *testing.T) {
 	if !strings.Contains(log, "agent") || !strings.Contains(log, "destroying") {
 		t.Errorf("shutdown_mode=agent on a guest without an agent should fail and lead to a destroy; log:\n%s", log)
 	}
-	if s := domstate(host, name); s != "shut off" {
-		t.Fatalf("after stop the domain is %q", s)
-	}
+	expectState(t, host, name, "shut off", "stop")
 	h.Expect(t, a.Call(t, "validate-all", h.Param("shutdown_mode", "acpi,bogus")), ocf.ErrConfigured, "bogus")
 }
 
@@ -216,9 +213,7 @@ func TestShutdownMode(t *testing.T) {
 // in real life) every action fails fast with a reason, never a false
 // "not running"; once it is back, monitor sees the domain again.
 func TestLibvirtdDown(t *testing.T) {
-	host := libvirthost.Start(t, 1)[0]
-	a, name := guest(t, host, guestimage.Domain{})
-	h.Expect(t, a.Call(t, "start", h.Timeout(90*time.Second)), ocf.Success, "")
+	host, a, name := startedGuest(t, guestimage.Domain{})
 	host.Stop(t)
 	for _, c := range []struct {
 		action string
@@ -250,9 +245,7 @@ func TestLibvirtdDown(t *testing.T) {
 // TestLibvirtdFrozen: a hung daemon (SIGSTOP) makes monitor, probe and
 // stop fail with a reason before their timeout, never be killed.
 func TestLibvirtdFrozen(t *testing.T) {
-	host := libvirthost.Start(t, 1)[0]
-	a, _ := guest(t, host, guestimage.Domain{})
-	h.Expect(t, a.Call(t, "start", h.Timeout(90*time.Second)), ocf.Success, "")
+	host, a, _ := startedGuest(t, guestimage.Domain{})
 	host.Freeze(t)
 	thawed := false
 	defer func() {
@@ -290,7 +283,7 @@ func TestOCFTester(t *testing.T) {
 	a, _ := guest(t, host, guestimage.Domain{NoUUID: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	out, err := h.OutputContext(ctx, "env", "HA_RSCTMP="+a.StateDir, "ocf-tester", "-n", a.Instance,
+	out, err := proc.Output(ctx, "env", "HA_RSCTMP="+a.StateDir, "ocf-tester", "-n", a.Instance,
 		"-o", "config="+a.Params["config"], "-o", "hypervisor="+host.URI,
 		filepath.Join(a.Dir, "VirtualDomain"))
 	if err != nil || !strings.Contains(out, "passed all tests") {
