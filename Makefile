@@ -98,16 +98,17 @@ unit:
 # The system tiers: root, network namespaces, the real tools. The
 # cluster tier runs the agents under Pacemaker, which finds them where
 # make install puts them (as root only: without root the tiers skip, and
-# fail under CI). It runs with -v, so its recovery times show. The
+# fail under CI). They run with -v, so the recovery times show (the
+# cluster filesystems' crash timeline too). The
 # packages tier installs and purges the deb on this machine, then puts
 # back what make install had put there.
 system: build packages
 	@if [ "$$(id -u)" -eq 0 ]; then $(MAKE) --no-print-directory install trixie; fi
 	PACELINE_BIN=$(CURDIR)/$(BIN) PACELINE_PACKAGES=$(CURDIR)/$(PKGDIR) PACELINE_TRIXIE_ROOT=$$(cat $(TRIXIE) 2>/dev/null) \
 		$(DYNAMIC) $(GO) test -tags system,$(TAGS) -count=1 -timeout 30m -p 1 \
-		$$($(GO) list -tags system,$(TAGS) ./tests/... | grep -v -e '/tests/cluster$$' -e '/tests/pacemaker3$$')
+		$$($(GO) list -tags system,$(TAGS) ./tests/... | grep -v -e '/tests/cluster$$' -e '/tests/pacemaker3$$' -e '/tests/clusterfs$$')
 	PACELINE_BIN=$(CURDIR)/$(BIN) PACELINE_TRIXIE_ROOT=$$(cat $(TRIXIE) 2>/dev/null) \
-		$(DYNAMIC) $(GO) test -tags system,$(TAGS) -count=1 -timeout 30m -p 1 -v ./tests/cluster ./tests/pacemaker3
+		$(DYNAMIC) $(GO) test -tags system,$(TAGS) -count=1 -timeout 30m -p 1 -v ./tests/cluster ./tests/pacemaker3 ./tests/clusterfs
 
 # The Debian 13 userspace of the Pacemaker 3 tiers (tests/trixie-root.sh:
 # built once, cached), with paceline installed into it; its path goes to

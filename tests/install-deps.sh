@@ -38,6 +38,9 @@ packages=(
 	drbd-utils        # drbdadm, drbdsetup and the stock ocf:linbit:drbd (in the DRBD guests)
 	crmsh             # crm: the docs' crm commands run through crmsh 4.4
 	debootstrap       # the Debian 13 userspace of the Pacemaker 3 tiers (tests/trixie-root.sh)
+	dlm-controld      # dlm_controld, which ocf:pacemaker:controld runs: DLM for the cluster filesystems
+	ocfs2-tools       # mkfs.ocfs2 and mount.ocfs2 (the OCFS2 tests, in the DRBD guests)
+	gfs2-utils        # mkfs.gfs2 (the GFS2 tests)
 )
 
 missing=()

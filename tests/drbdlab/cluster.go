@@ -37,6 +37,10 @@ import (
 // LAN is the cluster's network; .1 is this machine's address there.
 const LAN = "198.51.100"
 
+// ClusterName is the cluster's name in corosync.conf, which a cluster
+// filesystem's lock table names too.
+const ClusterName = "pldrbd"
+
 // VIP is the floating address the tests and the demo configure.
 const VIP = LAN + ".100"
 
@@ -64,6 +68,8 @@ type ClusterSpec struct {
 	// NoFencePeer leaves DRBD's resource-level fencing out of Res: for a
 	// userspace whose crm-fence-peer.sh does not work with its Pacemaker.
 	NoFencePeer bool
+	// Shared is a disk image both guests share (PairSpec.Shared).
+	Shared string
 }
 
 // Cluster is a running two-guest cluster.
@@ -165,7 +171,7 @@ func StartCluster(t testing.TB, spec ClusterSpec) *Cluster {
 	}
 
 	c.Pair = StartPair(t, PairSpec{DiskMiB: 64, MemMiB: 512, LAN: c.NS,
-		LANIPs: [2]string{LANIP(0) + "/24", LANIP(1) + "/24"}, LANTap: taps, Root: spec.Root})
+		LANIPs: [2]string{LANIP(0) + "/24", LANIP(1) + "/24"}, LANTap: taps, Root: spec.Root, Shared: spec.Shared})
 	if err := c.Parallel(c.nodeUp); err != nil {
 		t.Fatalf("drbd cluster: %v", err)
 	}
@@ -217,7 +223,7 @@ func (c *Cluster) nodeUp(g *Guest) error {
 	err := nodeUpTemplate.Execute(&script, map[string]string{
 		"Now":          strconv.FormatFloat(float64(time.Now().UnixNano())/1e9, 'f', 3, 64),
 		"Authkey":      base64.StdEncoding.EncodeToString(c.authkey),
-		"CorosyncConf": pcmk.CorosyncConf("pldrbd", c.spec.TokenMS, []string{"guest-a", "guest-b"}, []string{LANIP(0), LANIP(1)}),
+		"CorosyncConf": pcmk.CorosyncConf(ClusterName, c.spec.TokenMS, []string{"guest-a", "guest-b"}, []string{LANIP(0), LANIP(1)}),
 		"CIB":          string(c.seed),
 	})
 	if err != nil {

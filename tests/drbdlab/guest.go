@@ -100,6 +100,12 @@ func (g *Guest) boot(logf func(format string, args ...any)) error {
 		"-device", "virtserialport,chardev=ctl0,name=ctl0",
 		"-qmp", "unix:" + filepath.Join(g.dir, "qmp.sock") + ",server=on,wait=off",
 	}
+	if p.spec.Shared != "" {
+		// Both qemu processes write the same file through this
+		// machine's page cache, which keeps their views coherent.
+		argv = append(argv, "-drive", "file="+p.spec.Shared+",if=none,id=d1,format=raw,cache=writeback",
+			"-device", "virtio-blk-pci,drive=d1,share-rw=on,serial=shared")
+	}
 	if p.spec.LAN != "" {
 		argv = append(argv,
 			"-netdev", "tap,id=n1,ifname="+p.spec.LANTap[idx]+",script=no,downscript=no",

@@ -9,6 +9,9 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 while read -r m; do insmod /mod/$m.ko || echo "pl-init: insmod $m failed"; done < /mod/order
+# dlm_controld opens DLM's devices as /dev/misc/NAME, links udev makes.
+mkdir -p /dev/misc
+for d in dlm-control dlm-monitor dlm_plock; do [ -e /dev/$d ] && ln -sf ../$d /dev/misc/$d; done
 for a in $(cat /proc/cmdline); do
 	case $a in pl.name=*) name=${a#*=} ;; pl.ip=*) ip=${a#*=} ;; pl.lan=*) lan=${a#*=} ;; esac
 done

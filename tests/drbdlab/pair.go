@@ -46,14 +46,18 @@ var guestInit []byte
 var guestAgent []byte
 
 // modules are loaded in the guest, after their dependencies.
+// DLM and the cluster filesystems are here too (ocfs2_stack_user by
+// name: nothing depends on it, and the guest has no modprobe to load it
+// later).
 var modules = []string{"virtio_pci", "virtio_blk", "virtio_net", "virtio_rng", "virtio_console",
-	"9pnet_virtio", "9p", "overlay", "crc32c_generic", "ext4", "drbd"}
+	"9pnet_virtio", "9p", "overlay", "crc32c_generic", "ext4", "drbd",
+	"configfs", "dlm", "ocfs2", "ocfs2_stack_user", "gfs2"}
 
 // image is the DRBD guests' kernel and initramfs.
 func image(t testing.TB) guestimage.Image {
 	t.Helper()
 	return guestimage.Make(t, guestimage.Spec{
-		Name: "drbdguest", Format: "drbd-guest-3", Modules: modules,
+		Name: "drbdguest", Format: "drbd-guest-4", Modules: modules,
 		Files: []guestimage.File{{Path: "init", Mode: 0o755, Data: guestInit}, {Path: "agent", Mode: 0o644, Data: guestAgent}},
 	})
 }
@@ -73,6 +77,10 @@ type PairSpec struct {
 	// Root is the userspace the guests run, a Debian root directory
 	// (harness.TrixieRoot); empty: this machine's /.
 	Root string
+	// Shared, when set, is a raw disk image both guests have as their
+	// second disk (/dev/vdb), written by both at once as a SAN LUN is
+	// (qemu's share-rw): for the cluster filesystems.
+	Shared string
 }
 
 // Pair is two running DRBD guests.
