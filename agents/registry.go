@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/paceline-ha/paceline/agents/drbd"
+	"github.com/paceline-ha/paceline/agents/exportfs"
 	"github.com/paceline-ha/paceline/agents/fenceipmilan"
 	"github.com/paceline-ha/paceline/agents/filesystem"
 	"github.com/paceline-ha/paceline/agents/ipaddr2"
@@ -51,6 +52,7 @@ func All() []Entry {
 	list := []Entry{
 		{Name: "IPaddr2", Kind: OCF, Replaces: "ocf:heartbeat:IPaddr2", OCF: ipaddr2.Agent, Examples: ipaddr2.Examples},
 		{Name: "drbd", Kind: OCF, Replaces: "ocf:linbit:drbd", OCF: drbd.Agent, Examples: drbd.Examples},
+		{Name: "exportfs", Kind: OCF, Replaces: "ocf:heartbeat:exportfs", OCF: exportfs.Agent, Examples: exportfs.Examples},
 		{Name: "Filesystem", Kind: OCF, Replaces: "ocf:heartbeat:Filesystem", OCF: filesystem.Agent, Examples: filesystem.Examples},
 		{Name: "VirtualDomain", Kind: OCF, Replaces: "ocf:heartbeat:VirtualDomain", OCF: virtualdomain.Agent, Examples: virtualdomain.Examples,
 			Delegated: virtualdomain.DelegateTo,

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paceline-ha/paceline/agents/exportfs"
 	"github.com/paceline-ha/paceline/agents/filesystem"
 	"github.com/paceline-ha/paceline/agents/ipaddr2"
 	"github.com/paceline-ha/paceline/pkg/ocf"
@@ -74,6 +75,8 @@ func Tool(args []string, stdout, stderr io.Writer) int {
 		return ipaddr2.AnnounceMain(args[2:], stderr)
 	case filesystem.CheckCommand:
 		return filesystem.CheckMain(args[2:], stderr)
+	case exportfs.FSCommand:
+		return exportfs.FSMain(args[2:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "paceline: unknown command %q\n\n%s", args[1], toolUsage)
 	return 2
