@@ -23,6 +23,7 @@ packages=(
 	e2fsprogs xfsprogs                     # the filesystems of the tests
 	libxml2-utils                          # xmllint: metadata against 4.16's schema
 	busybox                                # the DRBD guests' early userspace
+	nfs-kernel-server                      # exportfs: paceline's and the stock exportfs 4.16
 )
 
 mirror=${PACELINE_DEBIAN_MIRROR:-http://deb.debian.org/debian}

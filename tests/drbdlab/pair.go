@@ -48,16 +48,17 @@ var guestAgent []byte
 // modules are loaded in the guest, after their dependencies.
 // DLM and the cluster filesystems are here too (ocfs2_stack_user by
 // name: nothing depends on it, and the guest has no modprobe to load it
-// later).
+// later), and the NFS server and client.
 var modules = []string{"virtio_pci", "virtio_blk", "virtio_net", "virtio_rng", "virtio_console",
 	"9pnet_virtio", "9p", "overlay", "crc32c_generic", "ext4", "drbd",
-	"configfs", "dlm", "ocfs2", "ocfs2_stack_user", "gfs2"}
+	"configfs", "dlm", "ocfs2", "ocfs2_stack_user", "gfs2",
+	"nfsd", "nfsv3", "nfsv4"}
 
 // image is the DRBD guests' kernel and initramfs.
 func image(t testing.TB) guestimage.Image {
 	t.Helper()
 	return guestimage.Make(t, guestimage.Spec{
-		Name: "drbdguest", Format: "drbd-guest-4", Modules: modules,
+		Name: "drbdguest", Format: "drbd-guest-5", Modules: modules,
 		Files: []guestimage.File{{Path: "init", Mode: 0o755, Data: guestInit}, {Path: "agent", Mode: 0o644, Data: guestAgent}},
 	})
 }

@@ -48,6 +48,10 @@ const (
 	netnsEnv   envKind = iota // eth0 and eth1 in a network namespace of ours
 	loopEnv                   // netnsEnv, plus a loop device of ours
 	libvirtEnv                // a private libvirtd with a tiny TCG guest
+	// nfsEnv is a network namespace of ours for exportfs, which needs no
+	// NFS server to write its table (/var/lib/nfs, under the runs'
+	// overlay of /var/lib); its configs hold no address.
+	nfsEnv
 )
 
 // config is one ocft config the tier runs.
@@ -63,6 +67,8 @@ var configs = []config{
 	{"IPaddr2v6", "IPaddr2", netnsEnv},
 	{"Filesystem", "Filesystem", loopEnv},
 	{"VirtualDomain", "VirtualDomain", libvirtEnv},
+	{"exportfs", "exportfs", nfsEnv},
+	{"exportfs-multidir", "exportfs", nfsEnv},
 }
 
 // addressRewrites move every address the configs ship with into the
@@ -107,6 +113,10 @@ var (
 	agentRootLine = regexp.MustCompile(`(?m)^(\s*AgentRoot\s+)\S+\s*$`)
 	loopVarLine   = regexp.MustCompile("(?m)^(\\s*OCFT_loop=).*$")
 	domainVarLine = regexp.MustCompile(`(?m)^(\s*OCFT_config=).*$`)
+	// installLine makes ocft run apt-get install at every run: the tier
+	// needs the packages installed before (tests/install-deps.sh), and
+	// runs at once would fight over apt's locks.
+	installLine = regexp.MustCompile(`(?m)^\s*InstallPackage\s.*\n`)
 )
 
 // rewrite returns the config text for one run: its AgentRoot, its
@@ -118,6 +128,7 @@ func rewrite(c config, text string, o rewriteOpts) (string, error) {
 		return "", fmt.Errorf("%s: %d AgentRoot lines, want 1", c.name, n)
 	}
 	text = agentRootLine.ReplaceAllString(text, "${1}"+o.side.root)
+	text = installLine.ReplaceAllString(text, "")
 	for _, r := range addressRewrites {
 		text = strings.ReplaceAll(text, r.from, r.to)
 	}

@@ -77,7 +77,7 @@ func TestOCFT(t *testing.T) {
 			o := rewriteOpts{side: sd}
 			var wrap []string
 			switch c.env {
-			case netnsEnv, loopEnv:
+			case netnsEnv, loopEnv, nfsEnv:
 				wrap = []string{"ip", "netns", "exec", newNetns(t)}
 				if c.env == loopEnv {
 					o.loopDev = newLoop(t, filepath.Join(s.rsctmp, loopImage))
@@ -186,6 +186,8 @@ func missing(c config) string {
 		progs = []string{"losetup", "mke2fs", "truncate"}
 	case libvirtEnv:
 		progs = []string{"libvirtd", "virsh", "qemu-system-x86_64", "nsenter", "busybox"}
+	case nfsEnv:
+		progs = []string{"exportfs"}
 	}
 	for _, p := range progs {
 		if _, err := proc.LookPath(p); err != nil {

@@ -36,7 +36,7 @@ func inRoot(t *testing.T, root, script string) string {
 	return out
 }
 
-var ocfAgents = []string{"IPaddr2", "Filesystem", "VirtualDomain", "drbd"}
+var ocfAgents = []string{"IPaddr2", "Filesystem", "VirtualDomain", "drbd", "exportfs"}
 
 // TestMetadataSchemas416 validates every agent's metadata as Pacemaker 3's
 // tools see it: the OCF agents' against resource-agents 4.16's DTD and
@@ -146,7 +146,7 @@ var defaultDiffers = map[string]string{
 }
 
 // TestStockParameters416: every parameter of resource-agents 4.16's
-// IPaddr2, Filesystem and VirtualDomain, and of fence-agents 4.16's
+// IPaddr2, Filesystem, VirtualDomain and exportfs, and of fence-agents 4.16's
 // fence_ipmilan, is one of paceline's agent, with the same default, and
 // Pacemaker 3 validates paceline's agent given it at that default
 // (crm_resource --validate, stonith_admin --validate run the agent's
@@ -166,6 +166,7 @@ func TestStockParameters416(t *testing.T) {
 		{"ocf:heartbeat:IPaddr2", "IPaddr2", "ocf", []string{"ip=127.0.0.2", "nic=lo", "cidr_netmask=8"}},
 		{"ocf:heartbeat:Filesystem", "Filesystem", "ocf", []string{"device=/dev/null", "directory=/mnt", "fstype=ext4"}},
 		{"ocf:heartbeat:VirtualDomain", "VirtualDomain", "ocf", []string{"config=" + vm}},
+		{"ocf:heartbeat:exportfs", "exportfs", "ocf", []string{"directory=" + dir, "clientspec=*", "fsid=1"}},
 		{"fence_ipmilan", "fence_paceline_ipmilan", "fence", []string{"ip=192.0.2.201", "username=admin", "password=secret"}},
 	}
 	for _, c := range cases {
