@@ -90,7 +90,7 @@ func backupRmtab(ctx context.Context, r *ocf.Request, c *Config, dirs []string) 
 		return
 	}
 	for _, d := range dirs {
-		if err := runFS(ctx, "-write", c.backupFile(d), "-content", string(rmtabFor(rmtab, d))); err != nil {
+		if _, err := runFS(ctx, "-write", c.backupFile(d), "-content", string(rmtabFor(rmtab, d))); err != nil {
 			r.Log.Warnf("rmtab backup %s: %v", c.backupFile(d), err)
 			return
 		}
@@ -149,14 +149,12 @@ func start(ctx context.Context, r *ocf.Request) error {
 func restoreRmtab(ctx context.Context, r *ocf.Request, c *Config, dirs []string) {
 	merged, _ := os.ReadFile(rmtabPath)
 	for _, d := range dirs {
-		rctx, cancel := context.WithTimeout(ctx, ocf.Share(ctx, 4, 0, 10*time.Second))
-		out, err := ocf.Helper{Args: []string{FSCommand, "-read", c.backupFile(d)}, SplitStderr: true}.Run(rctx)
-		cancel()
+		out, err := runFS(ctx, "-read", c.backupFile(d))
 		if err != nil {
-			r.Log.Warnf("rmtab backup %s not found or not readable", c.backupFile(d))
+			r.Log.Warnf("rmtab backup %s not found or not readable: %v", c.backupFile(d), err)
 			continue
 		}
-		merged = mergeRmtab(merged, out.Stdout)
+		merged = mergeRmtab(merged, out)
 	}
 	if err := ocf.WriteFileAtomic(rmtabPath, merged, 0o644); err != nil {
 		r.Log.Warnf("restoring %s: %v", rmtabPath, err)
@@ -224,7 +222,7 @@ func unlock(ctx context.Context, r *ocf.Request, dirs []string) {
 		f.Close()
 	}
 	for _, d := range dirs {
-		if err := runFS(ctx, "-unlock", d); err != nil {
+		if _, err := runFS(ctx, "-unlock", d); err != nil {
 			r.Log.Warnf("unlocking %s: %v", d, err)
 			continue
 		}

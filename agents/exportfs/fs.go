@@ -26,43 +26,35 @@ const FSCommand = "__exportfs-fs"
 // exist.
 const exitMissing = 3
 
-// runFS runs the child with args for at most a quarter of what is left
-// of the action (10 s at the most): a hung filesystem must leave the
-// action time for its own work (exportfs -u, the exit reason).
-func runFS(ctx context.Context, args ...string) error {
+// runFS runs the child with args (ocf.RunChild) for at most a quarter of
+// what is left of the action (10 s at the most): a hung filesystem must
+// leave the action time for its own work (exportfs -u, the exit reason).
+func runFS(ctx context.Context, args ...string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, ocf.Share(ctx, 4, 0, 10*time.Second))
 	defer cancel()
-	out, err := ocf.Helper{Args: append([]string{FSCommand}, args...), SplitStderr: true}.Run(ctx)
-	switch {
-	case ctx.Err() != nil:
-		return fmt.Errorf("no answer within the time budget (the filesystem may be hung)")
-	case err != nil:
-		if msg := strings.TrimSpace(string(out.Stderr)); msg != "" {
-			return errors.New(msg)
-		}
-		return err
+	out, err := ocf.RunChild(ctx, append([]string{FSCommand}, args...)...)
+	if errors.Is(err, ocf.ErrNoAnswer) {
+		err = fmt.Errorf("%w (the filesystem may be hung)", err)
 	}
-	return nil
+	return out, err
 }
 
 // resolve returns the canonical paths of dirs (links resolved), as
 // upstream exports them; a missing directory is a configuration error,
-// as upstream's start says.
+// as upstream's start says. It has a third of the start: exportfs must
+// still have its time.
 func resolve(ctx context.Context, dirs []string) ([]string, error) {
-	// A third of the start: exportfs must still have its time.
 	ctx, cancel := context.WithTimeout(ctx, ocf.Share(ctx, 3, 0, 20*time.Second))
 	defer cancel()
-	out, err := ocf.Helper{Args: append([]string{FSCommand, "-resolve"}, dirs...), SplitStderr: true}.Run(ctx)
-	msg := strings.TrimSpace(string(out.Stderr))
+	out, err := ocf.RunChild(ctx, append([]string{FSCommand, "-resolve"}, dirs...)...)
+	var ee *ocf.ExitError
 	switch {
-	case ctx.Err() != nil:
-		return nil, ocf.Generic("resolving %s: no answer within the time budget (the filesystem may be hung)", strings.Join(dirs, " "))
-	case out.Code == exitMissing:
-		return nil, ocf.NotConfigured("%s", msg)
+	case errors.As(err, &ee) && ee.Code == exitMissing:
+		return nil, ocf.NotConfigured("%s", strings.TrimSuffix(err.Error(), ": "+ee.Error()))
 	case err != nil:
-		return nil, ocf.Generic("resolving %s: %v %s", strings.Join(dirs, " "), err, msg)
+		return nil, ocf.Generic("resolving %s: %v", strings.Join(dirs, " "), err)
 	}
-	got := strings.Split(strings.TrimSpace(string(out.Stdout)), "\n")
+	got := strings.Split(strings.TrimSpace(string(out)), "\n")
 	if len(got) != len(dirs) {
 		return nil, ocf.Generic("resolving %s: got %q", strings.Join(dirs, " "), got)
 	}

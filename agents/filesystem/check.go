@@ -29,23 +29,18 @@ const CheckCommand = "__filesystem-check"
 const blockSize = 4096
 
 // errHung is what runCheck returns when the check did not finish in time.
-var errHung = errors.New("hung: no answer within the time budget")
+var errHung = ocf.ErrNoAnswer
 
-// runCheck runs the check in a child process (this binary) and waits for
-// it until ctx ends. A child still blocked then is killed and left behind
-// (ocf.Helper: a task stuck in uninterruptible I/O cannot be reaped).
+// runCheck runs the check in a child process (ocf.RunChild) until ctx
+// ends; a child still blocked then is left behind.
 func runCheck(ctx context.Context, args ...string) error {
-	out, err := ocf.Helper{Args: append([]string{CheckCommand}, args...), SplitStderr: true}.Run(ctx)
-	switch {
-	case ctx.Err() != nil:
-		return errHung
-	case err != nil:
-		if msg := strings.TrimSpace(string(out.Stderr)); msg != "" {
-			return errors.New(msg)
-		}
-		return err
+	_, err := ocf.RunChild(ctx, append([]string{CheckCommand}, args...)...)
+	var ee *ocf.ExitError
+	if errors.As(err, &ee) {
+		// The child's message is the reason; its exit status adds nothing.
+		return errors.New(strings.TrimSuffix(err.Error(), ": "+ee.Error()))
 	}
-	return nil
+	return err
 }
 
 // CheckMain is the child side. It returns the exit code; the reason of a

@@ -298,3 +298,27 @@ func (b *lockedBuffer) Bytes() []byte {
 	defer b.mu.Unlock()
 	return bytes.Clone(b.buf.Bytes())
 }
+
+// ErrNoAnswer is the error of RunChild when the child had not finished
+// when ctx ended.
+var ErrNoAnswer = errors.New("no answer within the time budget")
+
+// RunChild runs a hidden command of this binary (args[0]) in a child of
+// its own, for work on a filesystem that may block in the kernel (a dead
+// NFS server, a stalled device): the child is abandoned when ctx ends and
+// the action goes on. It returns the child's standard output; an error
+// is ErrNoAnswer, the child's own message on standard error (wrapping
+// its *ExitError, for the code), or why it could not run.
+func RunChild(ctx context.Context, args ...string) ([]byte, error) {
+	out, err := Helper{Args: args, SplitStderr: true}.Run(ctx)
+	switch {
+	case ctx.Err() != nil:
+		return out.Stdout, ErrNoAnswer
+	case err != nil:
+		if msg := strings.TrimSpace(string(out.Stderr)); msg != "" {
+			return out.Stdout, fmt.Errorf("%s: %w", msg, err)
+		}
+		return out.Stdout, err
+	}
+	return out.Stdout, nil
+}
