@@ -20,10 +20,11 @@ import (
 
 const stockDRBD = "/usr/lib/ocf/resource.d/linbit/drbd"
 
-// drbdFigures are what the targets need beyond the rows: the fork count
-// of every measured call (the rows hold the medians), the check of the
-// fork counting, and the length of the section.
-type drbdFigures struct {
+// guestFigures are what the targets of a section measured in the DRBD
+// guests (drbd, exportfs) need beyond the rows: the fork count of every
+// measured call (the rows hold the medians), the check of the fork
+// counting, and the length of the section.
+type guestFigures struct {
 	rows     []*row
 	maxForks [][2]int // per row: the most processes one call of stock, ours forked
 	noexec   [][2]int // per row: the most of them that executed no program
@@ -33,8 +34,8 @@ type drbdFigures struct {
 	took     time.Duration
 }
 
-// drbdCall is one call measured in a guest by guestMeasure.
-type drbdCall struct {
+// guestCall is one call measured in a guest by guestMeasure.
+type guestCall struct {
 	sample
 	rc                    int
 	forks, execs, threads int
@@ -65,26 +66,13 @@ func (b *bench) drbdWith(t *benchTB) error {
 		// tests/drbd.
 		g.SetupCIB(t)
 	}
-	f := &drbdFigures{}
+	f := &guestFigures{}
 
-	// The counting itself: a command known to fork exactly two processes
-	// (bash runs two external programs, then a builtin, so it execs
-	// neither in place) and to execute three programs.
-	check, err := b.drbdMeasure(t, a, nil, []string{"/bin/bash", "-c", "/bin/true; /bin/true; :"}, 3)
+	check, err := b.checkCounting(t, a)
 	if err != nil {
 		return err
 	}
-	for _, c := range check {
-		if c.rc != 0 || c.forks != 2 || c.execs != 3 || c.threads != 0 || c.statDelta != 1+c.forks+c.threads+c.others {
-			return fmt.Errorf("drbd: fork counting is off: bash running two programs gave %d forks, %d execs, %d threads, %d other tasks, /proc/stat +%d",
-				c.forks, c.execs, c.threads, c.others, c.statDelta)
-		}
-	}
-	others := 0
-	for _, c := range check {
-		others = max(others, c.others)
-	}
-	f.check = fmt.Sprintf("a command forking exactly 2 processes (`bash -c '/bin/true; /bin/true; :'`) counted 2 in each of %d calls, with at most %d other task(s) created in the guest during a call", len(check), others)
+	f.check = check
 
 	for _, sc := range []struct {
 		name     string
@@ -96,71 +84,99 @@ func (b *bench) drbdWith(t *benchTB) error {
 		{"monitor Primary (10s, Promoted)", 0, 10 * time.Second, "Promoted", 8},
 		{"monitor Secondary (20s)", 1, 20 * time.Second, "", 0},
 	} {
-		fmt.Fprintf(b.log, "    %s\n", sc.name)
 		g := p.Guest(sc.guest)
-		r := &row{section: section, scenario: sc.name, stock: &measure{}, ours: &measure{}}
-		var forks, execs, noexec [2][]int
-		agents := [2]string{stockDRBD, ours}
 		envs := [2][]string{drbdEnv(g.Name(), "linbit", sc.interval, sc.role), drbdEnv(g.Name(), "paceline", sc.interval, sc.role)}
-		// Rounds of one block per agent, the agents taking turns, each
-		// block after one discarded warm-up call (for ours, the call
-		// that publishes the score and its cache: see the note).
-		const rounds = 3
-		per := [2]int{4, 8} // the stock monitor takes 1.5-3 s under TCG
-		for round := 0; round < rounds; round++ {
-			for k := range agents {
-				calls, err := b.drbdMeasure(t, g, envs[k], []string{agents[k], "monitor"}, 1+per[k])
-				if err != nil {
-					return err
-				}
-				for i, c := range calls {
-					if c.rc != sc.want {
-						return fmt.Errorf("drbd %s: %s monitor on %s: exit %d, want %d: %s", sc.name, agents[k], g.Name(), c.rc, sc.want, c.out)
-					}
-					if i == 0 {
-						continue
-					}
-					f.calls++
-					if c.statDelta != 1+c.forks+c.threads+c.others {
-						f.mismatch++
-						fmt.Fprintf(b.log, "    note: a call of %s: /proc/stat +%d, proc connector 1+%d+%d+%d\n",
-							agents[k], c.statDelta, c.forks, c.threads, c.others)
-					}
-					r.side(k).samples = append(r.side(k).samples, c.sample)
-					forks[k] = append(forks[k], c.forks)
-					execs[k] = append(execs[k], c.execs)
-					noexec[k] = append(noexec[k], c.noexec)
-				}
-			}
+		// The stock monitor takes 1.5-3 s under TCG: fewer of its calls.
+		if err := b.guestRow(t, f, g, section, sc.name, [2]string{stockDRBD, ours}, envs, sc.want, [2]int{4, 8}); err != nil {
+			return err
 		}
-		var mx, ne [2]int
-		for k := range agents {
-			r.side(k).forks, r.side(k).execs = medianInt(forks[k]), medianInt(execs[k])
-			for i, v := range forks[k] {
-				mx[k] = max(mx[k], v)
-				ne[k] = max(ne[k], noexec[k][i])
-			}
-			fmt.Fprintf(b.log, "      %s: forks %v execs %v, forks without exec %v\n", [2]string{"stock", "paceline"}[k], forks[k], execs[k], noexec[k])
-			// Peak RSS of one more call, under GNU time (not a child of
-			// the measuring Go process, whose high-water mark it would
-			// inherit).
-			out, rc := g.Run(t, 60*time.Second, "cd / && env -i "+harness.ShellQuote(envs[k]...)+" /usr/bin/time -f %M -o /run/plbench-rss "+
-				harness.ShellQuote(agents[k], "monitor")+" >/dev/null 2>&1; echo rc=$?; cat /run/plbench-rss")
-			if rc != 0 || !strings.Contains(out, fmt.Sprintf("rc=%d\n", sc.want)) {
-				return fmt.Errorf("drbd %s: %s monitor under time: %q", sc.name, agents[k], out)
-			}
-			if fl := strings.Fields(out); len(fl) > 0 {
-				fmt.Sscan(fl[len(fl)-1], &r.side(k).rssKB)
-			}
-		}
-		f.rows = append(f.rows, r)
-		f.maxForks = append(f.maxForks, mx)
-		f.noexec = append(f.noexec, ne)
-		b.rows = append(b.rows, *r)
 	}
 	f.took = time.Since(start)
 	fmt.Fprintf(b.log, "    drbd section: %v\n", f.took.Round(time.Second))
 	b.drbdFig = f
+	return nil
+}
+
+// checkCounting checks the fork counting in guest g with a command known
+// to fork exactly two processes (bash runs two external programs, then a
+// builtin, so it execs neither in place) and to execute three programs,
+// and says so for the report's note.
+func (b *bench) checkCounting(t *benchTB, g *drbdlab.Guest) (string, error) {
+	check, err := b.measureIn(t, g, nil, []string{"/bin/bash", "-c", "/bin/true; /bin/true; :"}, 3)
+	if err != nil {
+		return "", err
+	}
+	others := 0
+	for _, c := range check {
+		if c.rc != 0 || c.forks != 2 || c.execs != 3 || c.threads != 0 || c.statDelta != 1+c.forks+c.threads+c.others {
+			return "", fmt.Errorf("fork counting is off: bash running two programs gave %d forks, %d execs, %d threads, %d other tasks, /proc/stat +%d",
+				c.forks, c.execs, c.threads, c.others, c.statDelta)
+		}
+		others = max(others, c.others)
+	}
+	return fmt.Sprintf("a command forking exactly 2 processes (`bash -c '/bin/true; /bin/true; :'`) counted 2 in each of %d calls, with at most %d other task(s) created in the guest during a call", len(check), others), nil
+}
+
+// guestRow measures the monitor of both agents in guest g, with their
+// environments, as one row of section: rounds of one block per agent,
+// the agents taking turns, each block after one discarded warm-up call
+// (for drbd, the call that publishes the score and its cache: see the
+// note); per is how many calls of each a block measures. Every call must
+// exit want. Then one more call of each under GNU time, for the peak RSS
+// (not a child of the measuring Go process, whose high-water mark it
+// would inherit).
+func (b *bench) guestRow(t *benchTB, f *guestFigures, g *drbdlab.Guest, section, name string, agents [2]string, envs [2][]string, want int, per [2]int) error {
+	fmt.Fprintf(b.log, "    %s\n", name)
+	r := &row{section: section, scenario: name, stock: &measure{}, ours: &measure{}}
+	var forks, execs, noexec [2][]int
+	const rounds = 3
+	for round := 0; round < rounds; round++ {
+		for k := range agents {
+			calls, err := b.measureIn(t, g, envs[k], []string{agents[k], "monitor"}, 1+per[k])
+			if err != nil {
+				return err
+			}
+			for i, c := range calls {
+				if c.rc != want {
+					return fmt.Errorf("%s %s: %s monitor on %s: exit %d, want %d: %s", section, name, agents[k], g.Name(), c.rc, want, c.out)
+				}
+				if i == 0 {
+					continue
+				}
+				f.calls++
+				if c.statDelta != 1+c.forks+c.threads+c.others {
+					f.mismatch++
+					fmt.Fprintf(b.log, "    note: a call of %s: /proc/stat +%d, proc connector 1+%d+%d+%d\n",
+						agents[k], c.statDelta, c.forks, c.threads, c.others)
+				}
+				r.side(k).samples = append(r.side(k).samples, c.sample)
+				forks[k] = append(forks[k], c.forks)
+				execs[k] = append(execs[k], c.execs)
+				noexec[k] = append(noexec[k], c.noexec)
+			}
+		}
+	}
+	var mx, ne [2]int
+	for k := range agents {
+		r.side(k).forks, r.side(k).execs = medianInt(forks[k]), medianInt(execs[k])
+		for i, v := range forks[k] {
+			mx[k] = max(mx[k], v)
+			ne[k] = max(ne[k], noexec[k][i])
+		}
+		fmt.Fprintf(b.log, "      %s: forks %v execs %v, forks without exec %v\n", [2]string{"stock", "paceline"}[k], forks[k], execs[k], noexec[k])
+		out, rc := g.Run(t, 60*time.Second, "cd / && env -i "+harness.ShellQuote(envs[k]...)+" /usr/bin/time -f %M -o /run/plbench-rss "+
+			harness.ShellQuote(agents[k], "monitor")+" >/dev/null 2>&1; echo rc=$?; cat /run/plbench-rss")
+		if rc != 0 || !strings.Contains(out, fmt.Sprintf("rc=%d\n", want)) {
+			return fmt.Errorf("%s %s: %s monitor under time: %q", section, name, agents[k], out)
+		}
+		if fl := strings.Fields(out); len(fl) > 0 {
+			fmt.Sscan(fl[len(fl)-1], &r.side(k).rssKB)
+		}
+	}
+	f.rows = append(f.rows, r)
+	f.maxForks = append(f.maxForks, mx)
+	f.noexec = append(f.noexec, ne)
+	b.rows = append(b.rows, *r)
 	return nil
 }
 
@@ -195,10 +211,10 @@ func drbdEnv(node, provider string, interval time.Duration, role string) []strin
 	return env
 }
 
-// drbdMeasure runs argv n times in g, one after the other, through this
+// measureIn runs argv n times in g, one after the other, through this
 // very binary (-guest-measure, seen in the guest at the same path) with
 // exactly env, and returns the calls.
-func (b *bench) drbdMeasure(t *benchTB, g *drbdlab.Guest, env, argv []string, n int) ([]drbdCall, error) {
+func (b *bench) measureIn(t *benchTB, g *drbdlab.Guest, env, argv []string, n int) ([]guestCall, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -208,7 +224,7 @@ func (b *bench) drbdMeasure(t *benchTB, g *drbdlab.Guest, env, argv []string, n 
 	if rc != 0 {
 		return nil, fmt.Errorf("drbd: %s: -guest-measure on %s: exit %d: %s", strings.Join(argv, " "), g.Name(), rc, out)
 	}
-	var calls []drbdCall
+	var calls []guestCall
 	for _, line := range strings.Split(out, "\n") {
 		fl := strings.Fields(line)
 		if len(fl) < 10 || fl[0] != "call" {
@@ -220,7 +236,7 @@ func (b *bench) drbdMeasure(t *benchTB, g *drbdlab.Guest, env, argv []string, n 
 				return nil, fmt.Errorf("drbd: -guest-measure line %q: %v", line, err)
 			}
 		}
-		c := drbdCall{sample: sample{wall: time.Duration(v[0]), cpu: time.Duration(v[1])}, rc: int(v[2]),
+		c := guestCall{sample: sample{wall: time.Duration(v[0]), cpu: time.Duration(v[1])}, rc: int(v[2]),
 			forks: int(v[3]), execs: int(v[4]), threads: int(v[5]), others: int(v[6]), statDelta: int(v[7]), noexec: int(v[8])}
 		if q := strings.Join(fl[10:], " "); q != "" {
 			c.out, _ = strconv.Unquote(q)

@@ -52,7 +52,7 @@ func main() {
 	flag.IntVar(&o.n, "n", 60, "calls per monitor and meta-data scenario")
 	flag.IntVar(&o.slow, "slow", 6, "calls per start and stop scenario")
 	flag.BoolVar(&o.inner, "inner", false, "internal: run inside the bench namespace")
-	flag.StringVar(&o.only, "only", "", "run only this agent's scenarios (IPaddr2, Filesystem, VirtualDomain, fence, drbd, cluster)")
+	flag.StringVar(&o.only, "only", "", "run only this agent's scenarios (IPaddr2, Filesystem, VirtualDomain, fence, drbd, exportfs, cluster)")
 	flag.IntVar(&o.clusterTrials, "cluster-trials", 3, "failovers per side in the cluster scenario")
 	flag.IntVar(&o.guestMeasure, "guest-measure", 0, "internal: run the command after -- this many times and print its cost")
 	flag.Parse()
@@ -74,7 +74,7 @@ func outer(o options) int {
 	progs := []string{"ip", "strace", "/usr/bin/time", "losetup", "mkfs.ext4",
 		filepath.Join(stockDir, "IPaddr2"), filepath.Join(stockDir, "Filesystem"),
 		filepath.Join(stockDir, "VirtualDomain"), "virsh", "libvirtd", "qemu-system-x86_64",
-		stockFence, "ipmi_sim", "ipmitool", stockDRBD, "drbdadm"}
+		stockFence, "ipmi_sim", "ipmitool", stockDRBD, "drbdadm", stockExportfs, "exportfs", "rpc.nfsd"}
 	if o.only == "" || o.only == "cluster" {
 		progs = append(progs, clusterPrograms...)
 	}
@@ -217,9 +217,10 @@ type bench struct {
 	log    io.Writer
 	mig    *migration // VirtualDomain migrate_to figures
 	// fenceFig holds the fence agent's figures and the ipmitool baseline.
-	fenceFig   *fenceFigures
-	drbdFig    *drbdFigures
-	clusterFig *clusterFigures
+	fenceFig    *fenceFigures
+	drbdFig     *guestFigures
+	exportfsFig *guestFigures
+	clusterFig  *clusterFigures
 }
 
 func (b *bench) call(im impl, o op, wrap []string) (*ocf.CallResult, error) {

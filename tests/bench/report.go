@@ -58,6 +58,7 @@ func (b *bench) report() string {
 	b.migrationReport(&w)
 	b.fenceReport(&w)
 	b.drbdReport(&w)
+	b.exportfsReport(&w)
 	b.clusterReport(&w)
 
 	floor := median(toSamples(b.floor), func(s sample) time.Duration { return s.wall })
@@ -90,6 +91,7 @@ func (b *bench) report() string {
 	b.migrationTarget(&w)
 	b.fenceTargets(&w)
 	b.drbdTargets(&w)
+	b.exportfsTargets(&w)
 	return w.String()
 }
 

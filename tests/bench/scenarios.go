@@ -59,7 +59,7 @@ func (b *bench) run() error {
 	for _, s := range []struct {
 		name string
 		run  func() error
-	}{{"IPaddr2", b.ipaddr2}, {"Filesystem", b.filesystem}, {"VirtualDomain", b.virtualdomain}, {"fence", b.fence}, {"drbd", b.drbd},
+	}{{"IPaddr2", b.ipaddr2}, {"Filesystem", b.filesystem}, {"VirtualDomain", b.virtualdomain}, {"fence", b.fence}, {"drbd", b.drbd}, {"exportfs", b.exportfs},
 		{"cluster", b.cluster}, {"", b.measureFloor}} {
 		if b.o.only != "" && s.name != "" && s.name != b.o.only {
 			continue

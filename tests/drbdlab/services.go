@@ -2,6 +2,7 @@ package drbdlab
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"os"
@@ -332,4 +333,15 @@ func (c *Cluster) CountResult(t testing.TB, i int, op, rsc string) int {
 func (c *Cluster) VIPAnswerer() (int, error) {
 	out, err := proc.Output(context.Background(), "ip", "netns", "exec", c.NS, "arping", "-c", "1", "-w", "3", "-I", "br0", VIP)
 	return pcmk.Answerer(VIP, out, err, map[string]int{lanMAC(0): 0, lanMAC(1): 1})
+}
+
+//go:embed nfsserver.sh
+var nfsServerScript string
+
+// StartNFSServer starts the kernel's NFS server in guest g as a node
+// without systemd does (nfsserver.sh), with an empty export table, and
+// returns what it reports (threads, versions).
+func (g *Guest) StartNFSServer(t testing.TB) string {
+	t.Helper()
+	return strings.TrimSpace(g.MustExec(t, nfsServerScript))
 }

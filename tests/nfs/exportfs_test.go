@@ -6,7 +6,6 @@
 package nfs_test
 
 import (
-	_ "embed"
 	"fmt"
 	"os"
 	"regexp"
@@ -20,9 +19,6 @@ import (
 )
 
 func TestMain(m *testing.M) { os.Exit(harness.Main(m)) }
-
-//go:embed nfsserver.sh
-var nfsServerScript string
 
 // The exports of the tests, as the NFS guides make them: the NFSv4
 // root (fsid 0) on the exported filesystem, and the export below it that
@@ -71,7 +67,7 @@ func TestExportfs(t *testing.T) {
 	p := drbdlab.StartPair(t, drbdlab.PairSpec{DiskMiB: 64, MemMiB: 384})
 	srv, cli := p.A, p.B
 	srv.MustExec(t, "set -e; mkfs.ext4 -q -F /dev/vda; mkdir -p "+rootDir+"; mount /dev/vda "+rootDir+"; mkdir -p "+exportDir)
-	t.Logf("%s", strings.TrimSpace(srv.MustExec(t, nfsServerScript)))
+	t.Logf("%s", srv.StartNFSServer(t))
 	mustExportfs(t, srv, "monitor", "20s", export, 7) // a probe before the start
 	for _, res := range [][]string{root, export} {
 		mustExportfs(t, srv, "start", "40s", res, 0)
