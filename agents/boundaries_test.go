@@ -5,6 +5,7 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -114,4 +115,42 @@ func checkBody(t *testing.T, fset *token.FileSet, path, rel, dir string) {
 		}
 		return true
 	})
+}
+
+// TestFileSizes keeps files small enough to be read in one sitting, as
+// ARCHITECTURE.md says: at most 500 lines for the product's code, 650 for
+// a test file or the test harness (everything under tests/).
+func TestFileSizes(t *testing.T) {
+	root := ".."
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			switch d.Name() {
+			case ".git", "build", "testdata":
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, path)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		limit := 500
+		if strings.HasSuffix(rel, "_test.go") || strings.HasPrefix(rel, "tests"+string(filepath.Separator)) {
+			limit = 650
+		}
+		if n := strings.Count(string(data), "\n"); n > limit {
+			t.Errorf("%s has %d lines, more than %d: split it by what its parts do", rel, n, limit)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
