@@ -221,3 +221,22 @@ func TestRmtabBackup(t *testing.T) {
 		t.Errorf("rmtab after the takeover %q", got)
 	}
 }
+
+// A stop on a node whose record is gone (HA_RSCTMP is cleared at boot)
+// still withdraws the configured export.
+func TestStopWithoutRecord(t *testing.T) {
+	f := newFake(t)
+	a := filepath.Join(f.dir, "a")
+	must(t, os.MkdirAll(a, 0o755))
+	p := []string{"directory", a, "clientspec", "*", "fsid", "4"}
+	if code, errs := f.call("start", p...); code != ocf.Success {
+		t.Fatalf("start: %v %s", code, errs)
+	}
+	must(t, os.RemoveAll(f.state))
+	if code, _ := f.call("monitor", p...); code != ocf.NotRunning {
+		t.Errorf("monitor without the record: %v, want 7", code)
+	}
+	if code, errs := f.call("stop", p...); code != ocf.Success || f.etabText() != "" {
+		t.Errorf("stop without the record: %v %s; etab %q", code, errs, f.etabText())
+	}
+}

@@ -47,7 +47,10 @@ func Metadata() ocf.Metadata {
 		Differences from ocf:heartbeat:exportfs: monitor forks nothing (the
 		stock one runs exportfs, sed and grep); the rmtab backup is written
 		only when the clients' entries changed, not at every monitor;
-		wait_for_leasetime_on_stop never sleeps past the stop's deadline.`,
+		wait_for_leasetime_on_stop never sleeps past the stop's deadline; a stop
+		on a node without the record still withdraws the configured directories
+		if they are exported to clientspec (upstream leaves them), so that
+		nothing stays exported that the cluster believes stopped.`,
 		Parameters: []ocf.Parameter{
 			client,
 			ocf.Param("options", s, "", "Export options",
