@@ -186,14 +186,22 @@ func TestRefusals(t *testing.T) {
 	}
 }
 
+// exported starts an export of a new directory "a" to everyone with
+// fsid and returns the directory and the parameters.
+func (f *fake) exported(fsid string) (string, []string) {
+	f.t.Helper()
+	a := filepath.Join(f.dir, "a")
+	must(f.t, os.MkdirAll(a, 0o755))
+	p := []string{"directory", a, "clientspec", "*", "fsid", fsid}
+	if code, errs := f.call("start", p...); code != ocf.Success {
+		f.t.Fatalf("start: %v %s", code, errs)
+	}
+	return a, p
+}
+
 func TestRmtabBackup(t *testing.T) {
 	f := newFake(t)
-	a := filepath.Join(f.dir, "a")
-	must(t, os.MkdirAll(a, 0o755))
-	p := []string{"directory", a, "clientspec", "*", "fsid", "3"}
-	if code, errs := f.call("start", p...); code != ocf.Success {
-		t.Fatalf("start: %v %s", code, errs)
-	}
+	a, p := f.exported("3")
 	entry := "192.0.2.50:" + a + ":0x00000001\n"
 	must(t, os.WriteFile(rmtabPath, []byte(entry+"192.0.2.51:/other:0x00000001\n"), 0o644))
 	backup := filepath.Join(a, ".rmtab")
@@ -226,12 +234,7 @@ func TestRmtabBackup(t *testing.T) {
 // still withdraws the configured export.
 func TestStopWithoutRecord(t *testing.T) {
 	f := newFake(t)
-	a := filepath.Join(f.dir, "a")
-	must(t, os.MkdirAll(a, 0o755))
-	p := []string{"directory", a, "clientspec", "*", "fsid", "4"}
-	if code, errs := f.call("start", p...); code != ocf.Success {
-		t.Fatalf("start: %v %s", code, errs)
-	}
+	_, p := f.exported("4")
 	must(t, os.RemoveAll(f.state))
 	if code, _ := f.call("monitor", p...); code != ocf.NotRunning {
 		t.Errorf("monitor without the record: %v, want 7", code)
