@@ -133,7 +133,7 @@ func start(ctx context.Context, r *ocf.Request) error {
 		args = append(args, c.Client+":"+dirs[i])
 		out, err := ocf.Helper{Path: "exportfs", Args: args}.Run(ctx)
 		if err != nil {
-			return ocf.Generic("exportfs failed - exportfs %s: %v %s", strings.Join(args, " "), err, lastLine(out.Stdout))
+			return ocf.Generic("exportfs failed - exportfs %s: %v %s", strings.Join(args, " "), err, out.LastLine())
 		}
 		r.Log.Infof("directory %s exported", dirs[i])
 	}
@@ -191,7 +191,7 @@ func stop(ctx context.Context, r *ocf.Request) error {
 	for _, d := range dirs {
 		out, err := ocf.Helper{Path: "exportfs", Args: []string{"-v", "-u", c.Client + ":" + d}}.Run(ctx)
 		if err != nil {
-			failed = append(failed, d+": "+err.Error()+" "+lastLine(out.Stdout))
+			failed = append(failed, d+": "+err.Error()+" "+out.LastLine())
 		}
 	}
 	if c.UnlockOnStop {
@@ -277,9 +277,4 @@ func flushCache(ctx context.Context, c *Config) error {
 		}
 	}
 	return nil
-}
-
-func lastLine(b []byte) string {
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	return lines[len(lines)-1]
 }

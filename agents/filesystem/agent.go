@@ -300,12 +300,7 @@ func fsck(ctx context.Context, r *ocf.Request, c *Config, device string) error {
 	case errors.Is(err, ocf.ErrNotFound):
 		return ocf.NotInstalled("fsck is needed to check %s (run_fsck=%s) and is not installed", device, c.RunFsck)
 	}
-	return ocf.Generic("fsck of %s failed: %v: %s", device, err, lastLine(out.Stdout))
-}
-
-func lastLine(b []byte) string {
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	return lines[len(lines)-1]
+	return ocf.Generic("fsck of %s failed: %v: %s", device, err, out.LastLine())
 }
 
 func monitor(ctx context.Context, r *ocf.Request) error {

@@ -52,6 +52,13 @@ type HelperOutput struct {
 	Code int
 }
 
+// LastLine is the last line the helper printed: what a program says
+// last is mostly why it failed, and short enough for an exit reason.
+func (o HelperOutput) LastLine() string {
+	lines := strings.Split(strings.TrimSpace(string(o.Stdout)), "\n")
+	return lines[len(lines)-1]
+}
+
 // ExitError is a helper that exited with a code other than 0.
 type ExitError struct {
 	Name string
