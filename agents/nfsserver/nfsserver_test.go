@@ -1,0 +1,113 @@
+package nfsserver
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/paceline-ha/paceline/pkg/ocf"
+)
+
+func request(params map[string]string) *ocf.Request {
+	r := &ocf.Request{Params: map[string]string{"rpcpipefs_dir": "/var/lib/nfs/rpc_pipefs"}}
+	for k, v := range params {
+		r.Params[k] = v
+	}
+	return r
+}
+
+func TestParseConfig(t *testing.T) {
+	c, err := ParseConfig(request(map[string]string{"nfs_ip": "192.0.2.101, 198.51.100.101", "nfs_smnotify_retry_time": "5",
+		"nfs_notify_foreground": "true", "nfs_init_script": "auto detected", "nfs_shared_infodir": "/srv/nfs/info/"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.InitScript != "" || c.InfoDir != "/srv/nfs/info" || len(c.IPs) != 2 {
+		t.Errorf("config %+v", c)
+	}
+	if got := strings.Join(c.NotifyArgs(c.IPs[1]), " "); got != "-f -d -m 5 -v 198.51.100.101" {
+		t.Errorf("sm-notify %s", got)
+	}
+	for _, bad := range []map[string]string{
+		{"nfs_smnotify_retry_time": "soon"},
+		{"nfs_shared_infodir": "srv/info"},
+		{"rpcpipefs_dir": "pipefs"},
+	} {
+		if _, err := ParseConfig(request(bad)); ocf.CodeOf(err) != ocf.ErrConfigured {
+			t.Errorf("%v: %v, want exit 6", bad, err)
+		}
+	}
+}
+
+func TestVerdict(t *testing.T) {
+	all := map[string][]int{rpcbind: {10}, statd: {11}, mountd: {12}}
+	v3 := &Config{}
+	v4 := &Config{V4Only: true}
+	for _, tt := range []struct {
+		c    *Config
+		st   Status
+		want ocf.Status
+	}{
+		{v3, Status{Threads: 8, Daemons: all, SharedOK: true}, ocf.Success},
+		{v3, Status{Threads: 0, Daemons: all, SharedOK: true}, ocf.NotRunning},
+		{v3, Status{Threads: -1, SharedOK: true}, ocf.NotRunning},
+		{v3, Status{Threads: 8, Daemons: map[string][]int{rpcbind: {10}, mountd: {12}}, SharedOK: true}, ocf.ErrGeneric},
+		{v4, Status{Threads: 8, Daemons: map[string][]int{mountd: {12}}, SharedOK: true}, ocf.Success},
+		{v4, Status{Threads: 8, Daemons: map[string][]int{}, SharedOK: true}, ocf.ErrGeneric},
+		{v3, Status{Threads: 8, Daemons: all, SharedOK: false, SharedWhy: "x"}, ocf.ErrGeneric},
+	} {
+		if got := ocf.CodeOf(verdict(tt.c, tt.st)); got != tt.want {
+			t.Errorf("verdict(%+v, %+v) = %v, want %v", tt.c, tt.st, got, tt.want)
+		}
+	}
+}
+
+func TestObserve(t *testing.T) {
+	dir := t.TempDir()
+	for _, p := range []*string{&procRoot, &threadsFile} {
+		old := *p
+		t.Cleanup(func() { *p = old })
+	}
+	procRoot, threadsFile = filepath.Join(dir, "proc"), filepath.Join(dir, "threads")
+	for pid, comm := range map[string]string{"10": "rpcbind", "11": "rpc.statd", "12": "rpc.mountd", "13": "bash", "self": "x"} {
+		must(t, os.MkdirAll(filepath.Join(procRoot, pid), 0o755))
+		must(t, os.WriteFile(filepath.Join(procRoot, pid, "comm"), []byte(comm+"\n"), 0o644))
+	}
+	st := observe(&Config{})
+	if st.Threads != -1 {
+		t.Errorf("threads without the nfsd filesystem: %d", st.Threads)
+	}
+	must(t, os.WriteFile(threadsFile, []byte("8\n"), 0o644))
+	st = observe(&Config{})
+	if st.Threads != 8 || len(st.Daemons[statd]) != 1 || st.Daemons[mountd][0] != 12 || len(st.Daemons["bash"]) != 0 {
+		t.Errorf("observe: %+v", st)
+	}
+	if err := verdict(&Config{}, st); err != nil {
+		t.Errorf("verdict: %v", err)
+	}
+}
+
+func TestPrepareState(t *testing.T) {
+	dir := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(dir, "etab"), []byte("/x\t*(ro)\n"), 0o644))
+	must(t, prepareState(dir))
+	for _, d := range []string{"sm", "sm.bak", "v4recovery", "nfsdcld"} {
+		if st, err := os.Stat(filepath.Join(dir, d)); err != nil || !st.IsDir() {
+			t.Errorf("%s: %v", d, err)
+		}
+	}
+	if data, _ := os.ReadFile(filepath.Join(dir, "etab")); string(data) != "/x\t*(ro)\n" {
+		t.Errorf("etab rewritten: %q", data)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "rmtab")); err != nil {
+		t.Errorf("rmtab: %v", err)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
