@@ -104,7 +104,7 @@ func TestTool(t *testing.T) {
 
 	code, out, _ = tool("list", "--names", "--kind", "ocf")
 	assert.Equal(t, 0, code)
-	assert.Equal(t, "Filesystem\nIPaddr2\nVirtualDomain\ndrbd\nexportfs\n", out)
+	assert.Equal(t, "Filesystem\nIPaddr2\nVirtualDomain\ndrbd\nexportfs\nnfsserver\n", out)
 
 	code, _, _ = tool("list", "--kind", "bogus")
 	assert.Equal(t, 2, code)

@@ -11,6 +11,7 @@ import (
 	"github.com/paceline-ha/paceline/agents/fenceipmilan"
 	"github.com/paceline-ha/paceline/agents/filesystem"
 	"github.com/paceline-ha/paceline/agents/ipaddr2"
+	"github.com/paceline-ha/paceline/agents/nfsserver"
 	"github.com/paceline-ha/paceline/agents/virtualdomain"
 	"github.com/paceline-ha/paceline/metadata"
 	"github.com/paceline-ha/paceline/pkg/fence"
@@ -53,6 +54,7 @@ func All() []Entry {
 		{Name: "IPaddr2", Kind: OCF, Replaces: "ocf:heartbeat:IPaddr2", OCF: ipaddr2.Agent, Examples: ipaddr2.Examples},
 		{Name: "drbd", Kind: OCF, Replaces: "ocf:linbit:drbd", OCF: drbd.Agent, Examples: drbd.Examples},
 		{Name: "exportfs", Kind: OCF, Replaces: "ocf:heartbeat:exportfs", OCF: exportfs.Agent, Examples: exportfs.Examples},
+		{Name: "nfsserver", Kind: OCF, Replaces: "ocf:heartbeat:nfsserver", OCF: nfsserver.Agent, Examples: nfsserver.Examples},
 		{Name: "Filesystem", Kind: OCF, Replaces: "ocf:heartbeat:Filesystem", OCF: filesystem.Agent, Examples: filesystem.Examples},
 		{Name: "VirtualDomain", Kind: OCF, Replaces: "ocf:heartbeat:VirtualDomain", OCF: virtualdomain.Agent, Examples: virtualdomain.Examples,
 			Delegated: virtualdomain.DelegateTo,

@@ -12,6 +12,7 @@ import (
 	"github.com/paceline-ha/paceline/agents/exportfs"
 	"github.com/paceline-ha/paceline/agents/filesystem"
 	"github.com/paceline-ha/paceline/agents/ipaddr2"
+	"github.com/paceline-ha/paceline/agents/nfsserver"
 	"github.com/paceline-ha/paceline/pkg/ocf"
 )
 
@@ -77,6 +78,8 @@ func Tool(args []string, stdout, stderr io.Writer) int {
 		return filesystem.CheckMain(args[2:], stderr)
 	case exportfs.FSCommand:
 		return exportfs.FSMain(args[2:], stdout, stderr)
+	case nfsserver.NotifyCommand:
+		return nfsserver.NotifyMain(args[2:], stderr)
 	}
 	fmt.Fprintf(stderr, "paceline: unknown command %q\n\n%s", args[1], toolUsage)
 	return 2

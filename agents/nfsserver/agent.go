@@ -104,7 +104,11 @@ func start(ctx context.Context, r *ocf.Request) error {
 		return ocf.Generic("the NFS server did not come up: %v", err)
 	}
 	if !c.NoNotify && !c.V4Only {
-		notifyClients(ctx, r, c)
+		if c.NotifyForeground {
+			notifyClients(ctx, r, c)
+		} else if err := startNotifier(r, c); err != nil {
+			r.Log.Warnf("notifying the NFSv3 clients: %v", err)
+		}
 	}
 	r.Log.Infof("NFS server started: %d nfsd threads", st.Threads)
 	return nil

@@ -6,10 +6,8 @@
 package nfs_test
 
 import (
-	"fmt"
 	"os"
-	"regexp"
-	"strconv"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +17,11 @@ import (
 )
 
 func TestMain(m *testing.M) { os.Exit(harness.Main(m)) }
+
+// pacelineBin is the paceline under test, installed by the harness in a
+// directory of this machine's /tmp, which the guests see at the same
+// path: the tier needs no make install.
+func pacelineBin(t *testing.T) string { return filepath.Join(harness.Install(t), "paceline") }
 
 // The exports of the tests, as the NFS guides make them: the NFSv4
 // root (fsid 0) on the exported filesystem, and the export below it that
@@ -34,33 +37,16 @@ var (
 	export = []string{"-n", "nfs_export", "directory=" + exportDir, "clientspec=192.0.2.0/24", "options=rw,sync,no_root_squash", "fsid=1"}
 )
 
-// exportfs runs an action of ocf:paceline:exportfs in guest g with one
-// of the test's resources (instance and parameters), under a timeout,
-// and returns what paceline run printed and the exit code it reported.
+// exportfs runs an action of ocf:paceline:exportfs (agentRun).
 func exportfs(t *testing.T, g *drbdlab.Guest, action, timeout string, res []string) (string, int) {
 	t.Helper()
-	out, _ := g.Run(t, 3*time.Minute, fmt.Sprintf(
-		"HA_RSCTMP=/run/resource-agents paceline run -v %s --timeout %s exportfs %s %s 2>&1",
-		strings.Join(res[:2], " "), timeout, action, strings.Join(res[2:], " ")))
-	m := regexp.MustCompile(`exit code (\d+) `).FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("exportfs %s on %s: no result\n%s", action, g.Name(), out)
-	}
-	code, _ := strconv.Atoi(m[1])
-	if strings.Contains(out, "killed at the timeout") {
-		t.Fatalf("exportfs %s on %s was killed at its timeout\n%s", action, g.Name(), out)
-	}
-	return out, code
+	return agentRun(t, g, "exportfs", action, timeout, res)
 }
 
 // mustExportfs is exportfs that fails the test unless the exit code is want.
 func mustExportfs(t *testing.T, g *drbdlab.Guest, action, timeout string, res []string, want int) string {
 	t.Helper()
-	out, code := exportfs(t, g, action, timeout, res)
-	if code != want {
-		t.Fatalf("exportfs %s of %s on %s: exit %d, want %d\n%s", action, res[1], g.Name(), code, want, out)
-	}
-	return out
+	return mustRun(t, g, "exportfs", action, timeout, res, want)
 }
 
 func TestExportfs(t *testing.T) {
@@ -105,7 +91,7 @@ func TestExportfs(t *testing.T) {
 	t.Run("ocf-tester", func(t *testing.T) {
 		// resource-agents' own checker, on an export of its own.
 		out, rc := srv.Run(t, 3*time.Minute, "mkdir -p "+rootDir+"/tester && ocf-tester -n nfs_tester -o directory="+rootDir+"/tester "+
-			"-o clientspec="+cli.IP()+" -o fsid=5 /usr/lib/ocf/resource.d/paceline/exportfs 2>&1")
+			"-o clientspec="+cli.IP()+" -o fsid=5 "+filepath.Join(harness.Install(t), "exportfs")+" 2>&1")
 		if rc != 0 || !strings.Contains(out, "passed all tests") {
 			t.Errorf("ocf-tester: exit %d\n%s", rc, out)
 		}
