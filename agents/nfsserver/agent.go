@@ -6,6 +6,7 @@ package nfsserver
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/paceline-ha/paceline/pkg/ocf"
@@ -48,6 +49,17 @@ func validate(ctx context.Context, r *ocf.Request) error {
 	if c.InitScript != "" {
 		if st, err := os.Stat(c.InitScript); err != nil || st.Mode()&0o111 == 0 {
 			return ocf.NotInstalled("nfs_init_script %s is not an executable", c.InitScript)
+		}
+	}
+	// nfs_notify_cmd is the stock agent's hidden parameter: it checks it
+	// and never runs it (sm-notify always sends the notifications), and so
+	// does this one, so that a configuration that sets it behaves alike.
+	if cmd := r.Param("nfs_notify_cmd"); cmd != "" {
+		if _, err := ocf.LookPath(cmd); err != nil {
+			return ocf.NotInstalled("nfs_notify_cmd %s is not installed", cmd)
+		}
+		if base := filepath.Base(cmd); base != "sm-notify" && base != "rpc.statd" {
+			return ocf.NotConfigured("invalid nfs_notify_cmd %s: only sm-notify or rpc.statd", cmd)
 		}
 	}
 	for _, p := range []string{"rpc.nfsd", "exportfs"} {
@@ -96,6 +108,11 @@ func start(ctx context.Context, r *ocf.Request) error {
 	if err := bindState(r, c); err != nil {
 		return err
 	}
+	if n, err := restoreMonitorList(stateDir); err != nil {
+		r.Log.Warnf("restoring statd's monitor list from %s: %v", savedDir, err)
+	} else if n > 0 {
+		r.Log.Infof("%d NFSv3 clients restored to statd's monitor list from the last stop", n)
+	}
 	if err := managerFor(c).start(ctx, r, c); err != nil {
 		return err
 	}
@@ -119,6 +136,11 @@ func stop(ctx context.Context, r *ocf.Request) error {
 	if err != nil {
 		r.Log.Warnf("stop with an invalid configuration: %v; stopping the NFS server anyway", err)
 		c = &Config{PipefsDir: "/var/lib/nfs/rpc_pipefs", RetryMinutes: -1}
+	}
+	if observe(c).Threads > 0 {
+		if err := saveMonitorList(stateDir); err != nil {
+			r.Log.Warnf("saving statd's monitor list to %s: %v; NFSv3 clients may not reclaim their locks", savedDir, err)
+		}
 	}
 	if err := managerFor(c).stop(ctx, r, c); err != nil {
 		return err

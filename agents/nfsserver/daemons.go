@@ -75,8 +75,10 @@ func (ownDaemons) start(ctx context.Context, r *ocf.Request, c *Config) error {
 	}
 	if len(d[cld]) == 0 {
 		if _, err := ocf.LookPath("nfsdcld"); err == nil {
-			// The NFSv4 client records, in the shared state directory.
-			if err := run(ctx, "nfsdcld"); err != nil {
+			// The NFSv4 client records, in the shared state directory. It
+			// watches rpc_pipefs, which must be where this resource mounts
+			// it (nfs.conf's pipefs-directory may name another place).
+			if err := run(ctx, "nfsdcld", "-p", c.PipefsDir); err != nil {
 				r.Log.Warnf("%v", err)
 			}
 		}
@@ -217,20 +219,23 @@ func prepareState(dir string) error {
 			return ocf.Generic("%v", err)
 		}
 	}
-	// rpc.statd drops its privileges to the owner of sm (Debian: statd).
-	if u, err := user.Lookup("statd"); err == nil {
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		for _, d := range []string{"sm", "sm.bak"} {
-			_ = os.Chown(filepath.Join(dir, d), uid, gid)
-		}
-	}
-	for _, f := range []string{"etab", "rmtab"} {
+	for _, f := range []string{"etab", "rmtab", "state"} {
 		p := filepath.Join(dir, f)
 		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
 			if err := os.WriteFile(p, nil, 0o644); err != nil {
 				return ocf.Generic("%v", err)
 			}
+		}
+	}
+	// rpc.statd and sm-notify drop their privileges to the owner of sm
+	// (Debian: statd) and then write sm, sm.bak and the NSM state number:
+	// give them those, as the distribution's package does. sm-notify
+	// fails when it cannot write state, and then notifies nobody.
+	if u, err := user.Lookup("statd"); err == nil {
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		for _, d := range []string{"sm", "sm.bak", "state"} {
+			_ = os.Chown(filepath.Join(dir, d), uid, gid)
 		}
 	}
 	return nil

@@ -36,7 +36,14 @@ func Metadata() ocf.Metadata {
 		Differences from ocf:heartbeat:nfsserver: monitor forks nothing and
 		also reports a server whose state directory is not the shared one
 		(nfs_shared_infodir not mounted on /var/lib/nfs) as failed, since a
-		failover would lose its clients' locks.`,
+		failover would lose its clients' locks. The reboot notifications
+		(sm-notify, unless nfs_notify_foreground) go out in the background
+		once something is exported and every nfs_ip is on this node, not at
+		once: exports and the address start after the server, and clients
+		told earlier cannot reclaim (the stock agent needs
+		ocf:heartbeat:nfsnotify at the end of the group for that). statd's
+		monitor list is kept across a stop in sm.ha, as the stock agent
+		does, since the kernel empties it when nfsd stops.`,
 		Parameters: []ocf.Parameter{
 			ocf.Param("nfs_init_script", s, "auto detected", "Init script of the NFS server",
 				`An init script to start, stop and report the NFS server with, instead

@@ -1,6 +1,7 @@
 package nfsserver
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -105,9 +106,66 @@ func TestPrepareState(t *testing.T) {
 	}
 }
 
+// TestMonitorListKept follows a switchover: stop saves the monitor list,
+// the kernel's SM_UNMON empties it, start brings it back without
+// replacing what statd wrote since.
+func TestMonitorListKept(t *testing.T) {
+	dir := t.TempDir()
+	must(t, prepareState(dir))
+	write := func(rel, data string) {
+		t.Helper()
+		must(t, os.WriteFile(filepath.Join(dir, rel), []byte(data), 0o600))
+	}
+	read := func(rel string) string {
+		data, err := os.ReadFile(filepath.Join(dir, rel))
+		if err != nil {
+			return "missing"
+		}
+		return string(data)
+	}
+	write("sm/client-1", "v3 client one")
+	write("sm.bak/client-2", "not yet notified")
+	must(t, saveMonitorList(dir))
+	must(t, os.Remove(filepath.Join(dir, "sm/client-1")))
+	must(t, os.Remove(filepath.Join(dir, "sm.bak/client-2")))
+	write("sm/client-2", "statd's newer entry")
+	write("sm.ha/half"+tmpSuffix, "a copy cut short")
+	n, err := restoreMonitorList(dir)
+	must(t, err)
+	if n != 2 {
+		t.Errorf("%d entries restored, want 2", n)
+	}
+	for rel, want := range map[string]string{"sm/client-1": "v3 client one", "sm/client-2": "statd's newer entry",
+		"sm.ha/client-1": "missing", "sm.ha/client-2": "missing", "sm/half" + tmpSuffix: "missing"} {
+		if got := read(rel); got != want {
+			t.Errorf("%s: %q, want %q", rel, got, want)
+		}
+	}
+	if st, err := os.Stat(filepath.Join(dir, "sm/client-1")); err != nil {
+		t.Error(err)
+	} else if st.Mode().Perm() != 0o600 {
+		t.Errorf("restored entry: mode %v, want 0600", st.Mode())
+	}
+	// Nothing saved: nothing to restore.
+	if n, err := restoreMonitorList(t.TempDir()); n != 0 || err != nil {
+		t.Errorf("empty state: %d, %v", n, err)
+	}
+}
+
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestNotifyCmd: the stock agent's hidden nfs_notify_cmd is checked as
+// it checks it (ocft's nfsserver config has the missing program case).
+func TestNotifyCmd(t *testing.T) {
+	for cmd, want := range map[string]ocf.Status{"no_such_program": ocf.ErrInstalled, "/bin/true": ocf.ErrConfigured} {
+		r := request(map[string]string{"nfs_notify_cmd": cmd})
+		if got := ocf.CodeOf(validate(context.Background(), r)); got != want {
+			t.Errorf("nfs_notify_cmd=%s: exit %d, want %d", cmd, got, want)
+		}
 	}
 }
