@@ -24,29 +24,9 @@ const nfsdThreads = 8
 func run(ctx context.Context, name string, args ...string) error {
 	out, err := ocf.Helper{Path: name, Args: args}.Run(ctx)
 	if err != nil {
-		return ocf.Generic("%s %v: %v %s", name, args, err, lastLine(out.Stdout))
+		return ocf.Generic("%s %v: %v %s", name, args, err, out.LastLine())
 	}
 	return nil
-}
-
-func lastLine(b []byte) string {
-	s := string(b)
-	for len(s) > 0 && (s[len(s)-1] == '\n' || s[len(s)-1] == ' ') {
-		s = s[:len(s)-1]
-	}
-	if i := lastIndexByte(s, '\n'); i >= 0 {
-		return s[i+1:]
-	}
-	return s
-}
-
-func lastIndexByte(s string, c byte) int {
-	for i := len(s) - 1; i >= 0; i-- {
-		if s[i] == c {
-			return i
-		}
-	}
-	return -1
 }
 
 // ownDaemons starts and stops the server's daemons itself: the host has
@@ -168,15 +148,36 @@ func (systemdUnits) stop(ctx context.Context, r *ocf.Request, c *Config) error {
 	return nil
 }
 
-// initScript runs nfs_init_script start and stop.
+// initScript runs nfs_init_script start and stop. Distribution scripts
+// (Debian's nfs-kernel-server) leave rpc.statd to nfs-common's script,
+// so the agent starts it before the script and ends it after, as the
+// stock agent does in this mode.
 type initScript struct{}
 
 func (initScript) start(ctx context.Context, r *ocf.Request, c *Config) error {
+	if !c.V4Only && len(daemons()[statd]) == 0 {
+		if err := run(ctx, "rpc.statd", "--no-notify"); err != nil {
+			return err
+		}
+	}
 	return run(ctx, c.InitScript, "start")
 }
 
 func (initScript) stop(ctx context.Context, r *ocf.Request, c *Config) error {
-	return run(ctx, c.InitScript, "stop")
+	if err := run(ctx, c.InitScript, "stop"); err != nil {
+		return err
+	}
+	// Debian's script stops nfsd with SIGINT, which the nfsd threads of
+	// recent kernels ignore: stop them through the kernel's interface.
+	if observe(c).Threads > 0 {
+		if err := run(ctx, "rpc.nfsd", "0"); err != nil {
+			return err
+		}
+	}
+	if c.V4Only {
+		return nil
+	}
+	return endDaemons(ctx, r, []string{notify, statd})
 }
 
 // mountIfMissing mounts fstype on dir unless something is mounted there.

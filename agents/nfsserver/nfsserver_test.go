@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/paceline-ha/paceline/pkg/ocf"
 )
@@ -167,5 +168,30 @@ func TestNotifyCmd(t *testing.T) {
 		if got := ocf.CodeOf(validate(context.Background(), r)); got != want {
 			t.Errorf("nfs_notify_cmd=%s: exit %d, want %d", cmd, got, want)
 		}
+	}
+}
+
+// TestNotifierRetries: an sm-notify that cannot start is run again, and
+// the notifier ends once every address was notified.
+func TestNotifierRetries(t *testing.T) {
+	dir := t.TempDir()
+	oldState, oldRetry := stateDir, notifyRetry
+	stateDir, notifyRetry = dir, 10*time.Millisecond
+	t.Cleanup(func() { stateDir, notifyRetry = oldState, oldRetry })
+	must(t, os.WriteFile(filepath.Join(dir, "etab"), []byte("/srv\t*(rw)\n"), 0o644))
+	bin := t.TempDir()
+	runs := filepath.Join(dir, "runs")
+	// The first run fails as sm-notify does when the name service does
+	// not answer; the second succeeds.
+	must(t, os.WriteFile(filepath.Join(bin, "sm-notify"), []byte("#!/bin/sh\necho \"$*\" >> "+runs+
+		"\n[ $(wc -l < "+runs+") -ge 2 ]\n"), 0o755))
+	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+	var log strings.Builder
+	if rc := NotifyMain([]string{"-wait", "1s"}, &log); rc != 0 {
+		t.Fatalf("exit %d\n%s", rc, log.String())
+	}
+	data, _ := os.ReadFile(runs)
+	if got := strings.Count(string(data), "-f"); got != 2 {
+		t.Errorf("sm-notify ran %d times, want 2:\n%s\n%s", got, data, log.String())
 	}
 }

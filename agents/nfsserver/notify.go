@@ -69,22 +69,36 @@ func NotifyMain(args []string, stderr io.Writer) int {
 		time.Sleep(500 * time.Millisecond)
 	}
 	fmt.Fprintf(stderr, "%s: notifying after %v (serving: %v)\n", time.Now().Format(time.RFC3339Nano), time.Since(began).Round(time.Millisecond), serving(c))
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	// sm-notify exits at once when it cannot start (for example when the
+	// name service cannot say whether -v's address has a name): retry such
+	// a run for as long again as the wait was allowed, so that a name
+	// server that is briefly unreachable does not cost the clients their
+	// locks. A run that started backgrounds itself and exits 0.
+	ctx, cancel := context.WithTimeout(context.Background(), *wait+time.Minute)
 	defer cancel()
 	targets := c.IPs
 	if len(targets) == 0 {
 		targets = []string{""}
 	}
-	rc := 0
-	for _, ip := range targets {
-		out, err := (ocf.Helper{Path: "sm-notify", Args: c.NotifyArgs(ip)}).Run(ctx)
-		fmt.Fprintf(stderr, "sm-notify %s: %v %s\n", strings.Join(c.NotifyArgs(ip), " "), err, out.Stdout)
-		if err != nil {
-			rc = 1
+	for len(targets) > 0 {
+		var failed []string
+		for _, ip := range targets {
+			out, err := (ocf.Helper{Path: "sm-notify", Args: c.NotifyArgs(ip)}).Run(ctx)
+			fmt.Fprintf(stderr, "%s: sm-notify %s: %v %s\n", time.Now().Format(time.RFC3339Nano), strings.Join(c.NotifyArgs(ip), " "), err, out.LastLine())
+			if err != nil {
+				failed = append(failed, ip)
+			}
+		}
+		targets = failed
+		if len(targets) > 0 && !ocf.Sleep(ctx, notifyRetry) {
+			return 1
 		}
 	}
-	return rc
+	return 0
 }
+
+// notifyRetry is the pause between two runs of sm-notify that failed.
+var notifyRetry = 5 * time.Second
 
 // serving reports whether something is exported and every address of c
 // is on a local interface.
