@@ -52,7 +52,7 @@ func main() {
 	flag.IntVar(&o.n, "n", 60, "calls per monitor and meta-data scenario")
 	flag.IntVar(&o.slow, "slow", 6, "calls per start and stop scenario")
 	flag.BoolVar(&o.inner, "inner", false, "internal: run inside the bench namespace")
-	flag.StringVar(&o.only, "only", "", "run only this agent's scenarios (IPaddr2, Filesystem, VirtualDomain, fence, drbd, exportfs, cluster)")
+	flag.StringVar(&o.only, "only", "", "run only this agent's scenarios (IPaddr2, Filesystem, VirtualDomain, fence, drbd, cluster; exportfs, nfsserver or nfs: the NFS guest's exportfs and nfsserver rows)")
 	flag.IntVar(&o.clusterTrials, "cluster-trials", 3, "failovers per side in the cluster scenario")
 	flag.IntVar(&o.guestMeasure, "guest-measure", 0, "internal: run the command after -- this many times and print its cost")
 	flag.Parse()
@@ -74,7 +74,8 @@ func outer(o options) int {
 	progs := []string{"ip", "strace", "/usr/bin/time", "losetup", "mkfs.ext4",
 		filepath.Join(stockDir, "IPaddr2"), filepath.Join(stockDir, "Filesystem"),
 		filepath.Join(stockDir, "VirtualDomain"), "virsh", "libvirtd", "qemu-system-x86_64",
-		stockFence, "ipmi_sim", "ipmitool", stockDRBD, "drbdadm", stockExportfs, "exportfs", "rpc.nfsd"}
+		stockFence, "ipmi_sim", "ipmitool", stockDRBD, "drbdadm", stockExportfs, "exportfs", "rpc.nfsd",
+		stockNfsserver, "/etc/init.d/nfs-kernel-server", "rpcbind", "rpc.statd", "rpc.mountd"}
 	if o.only == "" || o.only == "cluster" {
 		progs = append(progs, clusterPrograms...)
 	}
@@ -220,7 +221,9 @@ type bench struct {
 	fenceFig    *fenceFigures
 	drbdFig     *guestFigures
 	exportfsFig *guestFigures
-	clusterFig  *clusterFigures
+	// nfsserverFig: the nfsserver rows, measured in the exportfs guest
+	nfsserverFig *guestFigures
+	clusterFig   *clusterFigures
 }
 
 func (b *bench) call(im impl, o op, wrap []string) (*ocf.CallResult, error) {

@@ -59,6 +59,7 @@ func (b *bench) report() string {
 	b.fenceReport(&w)
 	b.drbdReport(&w)
 	b.exportfsReport(&w)
+	b.nfsserverReport(&w)
 	b.clusterReport(&w)
 
 	floor := median(toSamples(b.floor), func(s sample) time.Duration { return s.wall })
@@ -92,6 +93,7 @@ func (b *bench) report() string {
 	b.fenceTargets(&w)
 	b.drbdTargets(&w)
 	b.exportfsTargets(&w)
+	b.nfsserverTargets(&w)
 	return w.String()
 }
 
