@@ -121,6 +121,7 @@ func start(ctx context.Context, r *ocf.Request) error {
 		return ocf.Generic("the NFS server did not come up: %v", err)
 	}
 	if !c.NoNotify && !c.V4Only {
+		unnamedIPs(ctx, r, c)
 		if c.NotifyForeground {
 			notifyClients(ctx, r, c)
 		} else if err := startNotifier(r, c); err != nil {

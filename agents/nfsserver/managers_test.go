@@ -2,6 +2,7 @@ package nfsserver
 
 import (
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -110,5 +111,25 @@ func TestInitScript(t *testing.T) {
 	must(t, initScript{}.stop(ctx, r, c))
 	if got, want := calls(t, log), "nfs-init stop ; rpc.nfsd 0 ;"; got != want {
 		t.Errorf("stop: %s, want %s", got, want)
+	}
+}
+
+// TestUnnamedIPs: an nfs_ip address without a host name is warned of at
+// start, a named one and a name are not.
+func TestUnnamedIPs(t *testing.T) {
+	old := lookupAddr
+	t.Cleanup(func() { lookupAddr = old })
+	lookupAddr = func(_ context.Context, ip string) ([]string, error) {
+		if ip == "192.0.2.101" {
+			return []string{"nfs.example.org."}, nil
+		}
+		return nil, &net.DNSError{Err: "no such host", Name: ip, IsNotFound: true}
+	}
+	r := request(nil)
+	log := logged(r)
+	unnamedIPs(context.Background(), r, &Config{IPs: []string{"192.0.2.101", "nfs.example.org", "192.0.2.102"}})
+	if got := log.String(); !strings.Contains(got, "nfs_ip 192.0.2.102 has no host name") || strings.Contains(got, "192.0.2.101") ||
+		strings.Contains(got, "nfs.example.org") {
+		t.Errorf("warnings:\n%s", got)
 	}
 }

@@ -66,7 +66,10 @@ func Metadata() ocf.Metadata {
 				set it, for example to the service address.`),
 			ocf.Param("nfs_ip", s, "", "The service's addresses",
 				`The floating addresses clients reach the service at, separated by commas:
-				the reboot notifications are sent from each.`),
+				the reboot notifications are sent from each. Give each address a host
+				name (DNS or /etc/hosts, on the nodes and the clients): sm-notify
+				refuses an address without one, and NFSv3 clients then keep no lock
+				across a failover; start warns of such an address.`),
 			ocf.Param("nfs_shared_infodir", s, "", "Shared state directory",
 				`A directory on the storage that moves with the service, mounted over
 				/var/lib/nfs at start: the clients' monitor list (sm), the export and

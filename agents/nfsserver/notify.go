@@ -27,6 +27,27 @@ const NotifyCommand = "__nfsserver-notify"
 // the notifications go out anyway.
 const notifyWait = 2 * time.Minute
 
+// unnamedIPs warns of each nfs_ip address that has no host name: the
+// notifications must carry a name (sm-notify refuses an address without
+// one, and then no NFSv3 client reclaims its locks), which the clients
+// resolve back to the address they mounted.
+func unnamedIPs(ctx context.Context, r *ocf.Request, c *Config) {
+	for _, ip := range c.IPs {
+		if net.ParseIP(ip) == nil {
+			continue // a name: sm-notify sends it as it is
+		}
+		lctx, cancel := context.WithTimeout(ctx, ocf.Share(ctx, 8, 0, 2*time.Second))
+		names, err := lookupAddr(lctx, ip)
+		cancel()
+		if err != nil || len(names) == 0 {
+			r.Log.Warnf("nfs_ip %s has no host name (DNS or /etc/hosts): sm-notify will refuse to send NFSv3 clients the notifications they reclaim their locks on", ip)
+		}
+	}
+}
+
+// lookupAddr is the resolver's reverse lookup; tests replace it.
+var lookupAddr = net.DefaultResolver.LookupAddr
+
 // startNotifier starts the background notifier.
 func startNotifier(r *ocf.Request, c *Config) error {
 	args := []string{NotifyCommand, "-wait", notifyWait.String(), "-retry", fmt.Sprint(c.RetryMinutes)}
