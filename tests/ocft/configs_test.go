@@ -52,6 +52,10 @@ const (
 	// NFS server to write its table (/var/lib/nfs, under the runs'
 	// overlay of /var/lib); its configs hold no address.
 	nfsEnv
+	// guestEnv is a guest of tests/drbdlab for each side, prepared so
+	// that the stock agent passes every case (nfsserver_test.go): both
+	// sides must pass them all and return the same codes (strict).
+	guestEnv
 )
 
 // config is one ocft config the tier runs.
@@ -61,6 +65,12 @@ type config struct {
 	env   envKind
 }
 
+// strict reports whether the stock agent must pass every case of c too,
+// and both sides return the same codes at every step ocft checks.
+func (c config) strict() bool { return c.env == guestEnv }
+
+// configs are the configs TestOCFT runs; nfsserver's (nfsConfig) runs
+// in guests, in TestOCFTNFSServer.
 var configs = []config{
 	{"IPaddr2", "IPaddr2", netnsEnv},
 	{"IPaddr2v4", "IPaddr2", netnsEnv},

@@ -9,6 +9,8 @@
 // with a tiny TCG guest for VirtualDomain, and ocft's and the agents'
 // state in a private mount namespace. paceline must pass every case the
 // stock agent passes, but for the differences listed in onPurpose.
+// nfsserver needs an NFS server, which this machine does not run: its
+// config runs in the DRBD guests of tests/drbdlab (nfsserver_test.go).
 package ocft_test
 
 import (
@@ -29,8 +31,9 @@ import (
 	"github.com/paceline-ha/paceline/tests/proc"
 )
 
-// TestMain is the harness's, as in every tier (this one builds nothing:
-// it runs the agents make install put in place).
+// TestMain is the harness's, as in every tier: TestOCFT builds nothing
+// (it runs the agents make install put in place), TestOCFTNFSServer
+// runs the harness's paceline (Install) in the guests.
 func TestMain(m *testing.M) { os.Exit(h.Main(m)) }
 
 // runTimeout bounds one ocft run; the longest take two to three minutes
@@ -215,6 +218,8 @@ func wanted(c config) bool {
 
 // compare prints the config's table and fails for every case the stock
 // agent passes and paceline does not, unless it is listed in onPurpose.
+// For a strict config it also fails for every case the stock agent
+// fails, and where the sides' codes differ (unless listed).
 func compare(t *testing.T, c config, st, pl *run) {
 	t.Helper()
 	for _, r := range []*run{st, pl} {
@@ -244,29 +249,39 @@ func compare(t *testing.T, c config, st, pl *run) {
 		if pc.name != sc.name {
 			t.Errorf("ocft %s case %d: %q against stock, %q against paceline", c.name, i, sc.name, pc.name)
 		}
-		note := ""
+		var notes []string
 		reason := purposeFor(c.name, sc.name)
+		who := "stock passes, paceline"
+		if c.strict() && sc.verdict != passed {
+			notes = append(notes, "STOCK FAILS: "+sc.summary)
+			failures = append(failures, failureReport(c, sc, "stock", sc))
+			who = "paceline"
+		}
 		switch {
-		case sc.verdict != passed:
-			note = "stock does not pass: not compared"
+		case sc.verdict != passed && !c.strict():
+			notes = append(notes, "stock does not pass: not compared")
 		case pc.verdict == passed && reason != "":
-			note = "listed as on purpose, but paceline passes"
+			notes = append(notes, "listed as on purpose, but paceline passes")
 			t.Errorf("ocft %s case %d %q: paceline passes, but onPurpose says it differs (%s): remove the entry",
 				c.name, sc.num, sc.name, reason)
 		case pc.verdict == passed:
 		case reason != "":
-			note = "on purpose: " + reason
+			notes = append(notes, "on purpose: "+reason)
 		default:
-			note = "PACELINE FAILS: " + pc.summary
-			failures = append(failures, failureReport(c, sc, pc))
+			notes = append(notes, "PACELINE FAILS: "+pc.summary)
+			failures = append(failures, failureReport(c, sc, who, pc))
+		}
+		if c.strict() && reason == "" && strings.Join(sc.codes, " ") != strings.Join(pc.codes, " ") {
+			notes = append(notes, "DISAGREE")
+			t.Errorf("ocft %s case %d %q: the stock agent returned %v, paceline %v", c.name, sc.num, sc.name, sc.codes, pc.codes)
 		}
 		if reason != "" {
 			purposeSeen[sc.name] = true
 		}
-		rows = append(rows, []string{fmt.Sprint(sc.num), sc.name, sc.verdict.String(), pc.verdict.String(), note})
+		rows = append(rows, []string{fmt.Sprint(sc.num), sc.name, sc.cell(c.strict()), pc.cell(c.strict()), strings.Join(notes, "; ")})
 	}
 	t.Logf("ocft %s: %s (stock) beside %s (paceline)\n%s", c.name,
-		filepath.Join(stock.root, c.agent), filepath.Join(paceline.root, c.agent), table(rows))
+		filepath.Join(st.side.root, c.agent), filepath.Join(pl.side.root, c.agent), table(rows))
 	for _, d := range onPurpose {
 		if d.config == c.name && !purposeSeen[d.name] {
 			t.Errorf("onPurpose names %s case %q, which ocft did not list", d.config, d.name)
@@ -277,25 +292,26 @@ func compare(t *testing.T, c config, st, pl *run) {
 	}
 }
 
-// failureReport describes a case the stock agent passes and paceline
-// fails: what ocft printed for paceline, and the exit reason.
-func failureReport(c config, sc, pc caseResult) string {
+// failureReport describes case sc, which the side who names fails
+// ("stock passes, paceline"): fc, that side's result, what ocft printed
+// for it, and the exit reason.
+func failureReport(c config, sc caseResult, who string, fc caseResult) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "ocft %s case %d %q: stock passes, paceline %s", c.name, sc.num, sc.name, pc.verdict)
-	if pc.summary != "" {
-		fmt.Fprintf(&b, ": %s", pc.summary)
+	fmt.Fprintf(&b, "ocft %s case %d %q: %s %s", c.name, sc.num, sc.name, who, fc.verdict)
+	if fc.summary != "" {
+		fmt.Fprintf(&b, ": %s", fc.summary)
 	}
-	if pc.step != "" {
-		fmt.Fprintf(&b, " (at %s)", pc.step)
+	if fc.step != "" {
+		fmt.Fprintf(&b, " (at %s)", fc.step)
 	}
-	if r := pc.exitReasons(); len(r) > 0 {
+	if r := fc.exitReasons(); len(r) > 0 {
 		fmt.Fprintf(&b, "\nexit reason: %s", strings.Join(r, "; "))
 	}
-	if len(pc.detail) > 0 {
-		fmt.Fprintf(&b, "\nocft printed:\n%s", strings.Join(pc.detail, "\n"))
+	if len(fc.detail) > 0 {
+		fmt.Fprintf(&b, "\nocft printed:\n%s", strings.Join(fc.detail, "\n"))
 	}
-	if len(pc.log) > 0 {
-		fmt.Fprintf(&b, "\nthe agent's last log lines in the case:\n%s", tail(strings.Join(pc.log, "\n"), 12))
+	if len(fc.log) > 0 {
+		fmt.Fprintf(&b, "\nthe agent's last log lines in the case:\n%s", tail(strings.Join(fc.log, "\n"), 12))
 	}
 	return b.String()
 }

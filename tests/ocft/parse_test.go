@@ -35,8 +35,18 @@ type caseResult struct {
 	verdict verdict
 	summary string   // failed: what went wrong, in one line
 	step    string   // failed: the step ocft was at ("./IPaddr2 monitor")
+	codes   []string // the return values ocft checked, in order (the wrong one included)
 	detail  []string // failed: ocft's lines from the failure on (the agent's output)
 	log     []string // the agents' log lines written while the case ran
+}
+
+// cell is the case's verdict in a table, with the codes ocft checked
+// when asked.
+func (c caseResult) cell(codes bool) string {
+	if !codes || len(c.codes) == 0 {
+		return c.verdict.String()
+	}
+	return c.verdict.String() + " (" + strings.Join(c.codes, ", ") + ")"
 }
 
 // exitReasons returns the exit reasons in the failure's detail (ocft
@@ -71,6 +81,7 @@ var (
 	madeCase    = regexp.MustCompile(`^\s*- case (\d+): (.*)$`)
 	startedCase = regexp.MustCompile(`^Starting '[^']*' case (\d+) '(.*)':$`)
 	wrongValue  = regexp.MustCompile(`FAILED\. The return value '([^']*)' != '([^']*)'`)
+	returned    = regexp.MustCompile(`The return value '([^']*)'`)
 	stepLine    = regexp.MustCompile(`^(?:Running agent|Setting system environment):\s+(.*)$`)
 )
 
@@ -79,10 +90,10 @@ var (
 // agents' log lines between them. It returns the cases "make" listed,
 // each with the verdict of its section of "test" (a "FAILED." check or
 // an "ERROR:" from ocft) and of the .retest file ocft leaves for a
-// failed case (retest, by case number), and with the agents' lines
-// written during its section (a line written just as a case ends can
-// land in the next one's). problems are failures outside any case:
-// setup or cleanup.
+// failed case (retest, by case number), with the return values ocft
+// checked in it, and with the agents' lines written during its section
+// (a line written just as a case ends can land in the next one's).
+// problems are failures outside any case: setup or cleanup.
 func parseTimeline(timeline string, retest map[int]bool) (cases []caseResult, problems []string) {
 	index := map[int]int{}
 	cur := -1 // index of the case whose section we are in
@@ -131,6 +142,9 @@ func parseTimeline(timeline string, retest map[int]bool) (cases []caseResult, pr
 		}
 		if m := stepLine.FindStringSubmatch(line); m != nil {
 			c.step = m[1]
+		}
+		if m := returned.FindStringSubmatch(line); m != nil {
+			c.codes = append(c.codes, m[1])
 		}
 		switch {
 		case strings.Contains(line, "FAILED."):

@@ -17,7 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paceline-ha/paceline/tests/drbdlab"
 	"github.com/paceline-ha/paceline/tests/guestimage"
+	h "github.com/paceline-ha/paceline/tests/harness"
 	"github.com/paceline-ha/paceline/tests/libvirthost"
 	"github.com/paceline-ha/paceline/tests/proc"
 )
@@ -151,7 +153,6 @@ func (r *run) execute(ctx context.Context) {
 	r.killed = killMarked(r.marker)
 	w.close()
 	timeline, _ := os.ReadFile(path)
-	r.output = ocftLines(string(timeline))
 	if ctx.Err() != nil {
 		r.err = fmt.Errorf("killed after %s: %v", time.Since(start).Round(time.Second), ctx.Err())
 	} else if err != nil {
@@ -160,10 +161,77 @@ func (r *run) execute(ctx context.Context) {
 			r.err = fmt.Errorf("%s: %v", strings.Join(argv[:len(r.wrap)+5], " "), err)
 		}
 	}
-	r.cases, r.problems = parseTimeline(string(timeline), r.retests())
+	ents, _ := os.ReadDir(r.scratch.casesDir())
+	var files []string
+	for _, e := range ents {
+		files = append(files, e.Name())
+	}
+	r.results(string(timeline), files)
+}
+
+// results reads what a finished run left: its timeline, and the names
+// of the files in ocft's cases dir (the .retest files among them).
+func (r *run) results(timeline string, caseFiles []string) {
+	r.output = ocftLines(timeline)
+	r.cases, r.problems = parseTimeline(timeline, r.retests(caseFiles))
 	if len(r.cases) == 0 && r.err == nil {
 		r.err = fmt.Errorf("ocft listed no cases")
 	}
+}
+
+// guestScript runs ocft make and ocft test for a config in a guest of
+// tests/drbdlab, whose root is an overlay of this machine's: the
+// config's name and text are $1 and $2. ocft keeps its state where it
+// does here, in /var/lib/resource-agents and in /run/resource-agents
+// (HA_RSCTMP, whose .ocft_runlog /tmp/.ocft_runlog points at, as in
+// nsScript); the guest is the run's alone, so no namespace is needed.
+// The timeline is written in the guest (ocft's lines prefixed, the
+// agents' appended as their HA_DEBUGLOG). The script prints the names
+// in ocft's cases dir, guestTimelineMark and the timeline, and exits
+// with ocft's code.
+const guestScript = `set -e
+mkdir -p /run/resource-agents /var/lib/resource-agents/ocft/configs
+ln -sfn /run/resource-agents/.ocft_runlog /tmp/.ocft_runlog
+cd /var/lib/resource-agents/ocft
+printf '%s' "$2" >"configs/$1"
+tl=/run/ocft-timeline.log
+: >$tl
+export HA_LOGFACILITY=none HA_DEBUGLOG=$tl
+{
+	rc=0
+	ocft make -d /var/lib/resource-agents/ocft/configs "$1" && ocft test -v "$1" || rc=$?
+	echo $rc >/run/ocft-exit
+} 2>&1 | sed -u 's/^/` + ocftPrefix + `/' >>$tl
+ls cases 2>/dev/null || true
+echo ` + guestTimelineMark + `
+cat $tl
+exit "$(cat /run/ocft-exit)"
+`
+
+// guestTimelineMark ends the list of case files in guestScript's output.
+const guestTimelineMark = "ocft-timeline:"
+
+// executeIn runs ocft for the run's config, whose text is given, in
+// guest g (guestScript) and parses the results.
+func (r *run) executeIn(ctx context.Context, g *drbdlab.Guest, text string) {
+	start := time.Now()
+	out, rc, err := g.Exec(ctx, "set -- "+h.ShellQuote(r.cfg.name, text)+"\n"+guestScript)
+	r.elapsed = time.Since(start)
+	r.guestResults(g.Name(), out, rc, err)
+}
+
+// guestResults reads guestScript's output, exit code and error.
+func (r *run) guestResults(guest, out string, rc int, err error) {
+	files, timeline, ok := strings.Cut("\n"+out, "\n"+guestTimelineMark+"\n")
+	switch {
+	case err != nil:
+		r.err = err
+	case !ok:
+		r.err = fmt.Errorf("ocft did not run on %s: exit %d\n%s", guest, rc, out)
+	case rc != 0 && rc != 1: // 1: a case failed, a result
+		r.err = fmt.Errorf("ocft on %s: exit %d", guest, rc)
+	}
+	r.results(timeline, strings.Fields(files))
 }
 
 // ocftLines returns ocft's own lines of a timeline.
@@ -179,12 +247,12 @@ func ocftLines(timeline string) string {
 
 var retestFile = regexp.MustCompile(`^(\d+)_.*\.retest$`)
 
-// retests returns the cases ocft marked for a retest: those that failed.
-func (r *run) retests() map[int]bool {
+// retests returns the cases ocft marked for a retest, those that
+// failed, from the names of the files in its cases dir.
+func (r *run) retests(caseFiles []string) map[int]bool {
 	m := map[int]bool{}
-	ents, _ := os.ReadDir(r.scratch.casesDir())
-	for _, e := range ents {
-		if sm := retestFile.FindStringSubmatch(e.Name()); sm != nil && strings.HasSuffix(e.Name(), "_"+r.cfg.name+".retest") {
+	for _, name := range caseFiles {
+		if sm := retestFile.FindStringSubmatch(name); sm != nil && strings.HasSuffix(name, "_"+r.cfg.name+".retest") {
 			n, _ := strconv.Atoi(sm[1])
 			m[n] = true
 		}

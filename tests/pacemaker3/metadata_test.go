@@ -36,7 +36,7 @@ func inRoot(t *testing.T, root, script string) string {
 	return out
 }
 
-var ocfAgents = []string{"IPaddr2", "Filesystem", "VirtualDomain", "drbd", "exportfs"}
+var ocfAgents = []string{"IPaddr2", "Filesystem", "VirtualDomain", "drbd", "exportfs", "nfsserver"}
 
 // TestMetadataSchemas416 validates every agent's metadata as Pacemaker 3's
 // tools see it: the OCF agents' against resource-agents 4.16's DTD and
@@ -146,11 +146,11 @@ var defaultDiffers = map[string]string{
 }
 
 // TestStockParameters416: every parameter of resource-agents 4.16's
-// IPaddr2, Filesystem, VirtualDomain and exportfs, and of fence-agents 4.16's
-// fence_ipmilan, is one of paceline's agent, with the same default, and
-// Pacemaker 3 validates paceline's agent given it at that default
-// (crm_resource --validate, stonith_admin --validate run the agent's
-// validate-all).
+// IPaddr2, Filesystem, VirtualDomain, exportfs and nfsserver, and of
+// fence-agents 4.16's fence_ipmilan, is one of paceline's agent, with the
+// same default, and Pacemaker 3 validates paceline's agent given it at
+// that default (crm_resource --validate, stonith_admin --validate run the
+// agent's validate-all).
 func TestStockParameters416(t *testing.T) {
 	root := harness.TrixieRoot(t)
 	dir := t.TempDir()
@@ -167,6 +167,9 @@ func TestStockParameters416(t *testing.T) {
 		{"ocf:heartbeat:Filesystem", "Filesystem", "ocf", []string{"device=/dev/null", "directory=/mnt", "fstype=ext4"}},
 		{"ocf:heartbeat:VirtualDomain", "VirtualDomain", "ocf", []string{"config=" + vm}},
 		{"ocf:heartbeat:exportfs", "exportfs", "ocf", []string{"directory=" + dir, "clientspec=*", "fsid=1"}},
+		// nfsserver requires no parameter: validate-all needs rpc.nfsd and
+		// exportfs, which the root's nfs-kernel-server installs.
+		{"ocf:heartbeat:nfsserver", "nfsserver", "ocf", nil},
 		{"fence_ipmilan", "fence_paceline_ipmilan", "fence", []string{"ip=192.0.2.201", "username=admin", "password=secret"}},
 	}
 	for _, c := range cases {
