@@ -28,7 +28,7 @@ SBINDIR    ?= $(PREFIX)/sbin
 LIBEXECDIR ?= $(PREFIX)/libexec/paceline
 OCFDIR     ?= /usr/lib/ocf/resource.d/paceline
 
-.PHONY: trixie demo-drbd all build install uninstall metadata test unit system deps bench demo demo-shell demo-down plcluster clean vet packages
+.PHONY: trixie demo-drbd demo-nfs all build install uninstall metadata test unit system deps bench demo demo-shell demo-down plcluster clean vet packages
 
 all: build
 
@@ -99,16 +99,16 @@ unit:
 # cluster tier runs the agents under Pacemaker, which finds them where
 # make install puts them (as root only: without root the tiers skip, and
 # fail under CI). They run with -v, so the recovery times show (the
-# cluster filesystems' crash timeline too). The
+# cluster filesystems' crash timeline and the NFS clients' outages too). The
 # packages tier installs and purges the deb on this machine, then puts
 # back what make install had put there.
 system: build packages
 	@if [ "$$(id -u)" -eq 0 ]; then $(MAKE) --no-print-directory install trixie; fi
 	PACELINE_BIN=$(CURDIR)/$(BIN) PACELINE_PACKAGES=$(CURDIR)/$(PKGDIR) PACELINE_TRIXIE_ROOT=$$(cat $(TRIXIE) 2>/dev/null) \
 		$(DYNAMIC) $(GO) test -tags system,$(TAGS) -count=1 -timeout 30m -p 1 \
-		$$($(GO) list -tags system,$(TAGS) ./tests/... | grep -v -e '/tests/cluster$$' -e '/tests/pacemaker3$$' -e '/tests/clusterfs$$')
+		$$($(GO) list -tags system,$(TAGS) ./tests/... | grep -v -e '/tests/cluster$$' -e '/tests/pacemaker3$$' -e '/tests/clusterfs$$' -e '/tests/nfs$$')
 	PACELINE_BIN=$(CURDIR)/$(BIN) PACELINE_TRIXIE_ROOT=$$(cat $(TRIXIE) 2>/dev/null) \
-		$(DYNAMIC) $(GO) test -tags system,$(TAGS) -count=1 -timeout 30m -p 1 -v ./tests/cluster ./tests/pacemaker3 ./tests/clusterfs
+		$(DYNAMIC) $(GO) test -tags system,$(TAGS) -count=1 -timeout 30m -p 1 -v ./tests/cluster ./tests/pacemaker3 ./tests/clusterfs ./tests/nfs
 
 # The Debian 13 userspace of the Pacemaker 3 tiers (tests/trixie-root.sh:
 # built once, cached), with paceline installed into it; its path goes to
@@ -140,6 +140,11 @@ demo: deps install plcluster
 # timeline; everything is removed at the end.
 demo-drbd: deps install
 	$(DYNAMIC) $(GO) run -tags $(TAGS) ./tests/drbddemo
+
+# The same with the NFS service (nfsserver, exportfs) in the group and a
+# client guest whose writes and locks go through the crash.
+demo-nfs: deps install
+	$(DYNAMIC) $(GO) run -tags $(TAGS) ./tests/drbddemo -nfs
 
 demo-shell:
 	@[ -x $(PLCLUSTER) ] || $(MAKE) --no-print-directory plcluster

@@ -53,7 +53,10 @@ func BMCIP(i int) string { return fmt.Sprintf("%s.%d", LAN, 201+i) }
 // BMCPort is guest i's BMC's UDP port (623, 624).
 func BMCPort(i int) int { return 623 + i }
 
-// lanMAC is guest i's MAC on the LAN.
+// ClientIP is the NFS client's address on the LAN (ClusterSpec.Client).
+const ClientIP = LAN + ".31"
+
+// lanMAC is guest i's MAC on the LAN (2: the client).
 func lanMAC(i int) string { return fmt.Sprintf("52:54:00:00:03:%02x", 0x11+i) }
 
 // ClusterSpec tunes StartCluster.
@@ -70,13 +73,17 @@ type ClusterSpec struct {
 	NoFencePeer bool
 	// Shared is a disk image both guests share (PairSpec.Shared).
 	Shared string
+	// Client adds a third guest, "client", on the LAN only (ClientIP):
+	// not a cluster node, no BMC; a machine that uses the services.
+	Client bool
 }
 
 // Cluster is a running two-guest cluster.
 type Cluster struct {
 	*Pair
-	NS   string // the LAN's network namespace
-	BMCs [2]*ipmi.BMC
+	NS     string // the LAN's network namespace
+	BMCs   [2]*ipmi.BMC
+	Client *Guest // with ClusterSpec.Client
 
 	spec    ClusterSpec
 	authkey []byte
@@ -140,7 +147,8 @@ func StartCluster(t testing.TB, spec ClusterSpec) *Cluster {
 		}
 	})
 	taps := [2]string{c.NS + "-a", c.NS + "-b"}
-	for _, argv := range [][]string{
+	clientTap := c.NS + "-c"
+	setup := [][]string{
 		{"ip", "netns", "add", c.NS},
 		{"ip", "-n", c.NS, "link", "set", "lo", "up"},
 		{"ip", "-n", c.NS, "link", "add", "br0", "address", "02:00:00:00:03:01", "type", "bridge"},
@@ -152,7 +160,12 @@ func StartCluster(t testing.TB, spec ClusterSpec) *Cluster {
 		{"ip", "-n", c.NS, "tuntap", "add", "dev", taps[1], "mode", "tap"},
 		{"ip", "-n", c.NS, "link", "set", taps[0], "master", "br0", "up"},
 		{"ip", "-n", c.NS, "link", "set", taps[1], "master", "br0", "up"},
-	} {
+	}
+	if spec.Client {
+		setup = append(setup, []string{"ip", "-n", c.NS, "tuntap", "add", "dev", clientTap, "mode", "tap"},
+			[]string{"ip", "-n", c.NS, "link", "set", clientTap, "master", "br0", "up"})
+	}
+	for _, argv := range setup {
 		if out, err := proc.Output(context.Background(), argv[0], argv[1:]...); err != nil {
 			t.Fatalf("drbd cluster: %s: %v\n%s", strings.Join(argv, " "), err, out)
 		}
@@ -172,6 +185,27 @@ func StartCluster(t testing.TB, spec ClusterSpec) *Cluster {
 
 	c.Pair = StartPair(t, PairSpec{DiskMiB: 64, MemMiB: 512, LAN: c.NS,
 		LANIPs: [2]string{LANIP(0) + "/24", LANIP(1) + "/24"}, LANTap: taps, Root: spec.Root, Shared: spec.Shared})
+	if spec.Client {
+		c.Client = &Guest{pair: c.Pair, name: "client", ip: "192.0.2.31", mac: "52:54:00:00:02:31",
+			dir: filepath.Join(c.Pair.dir, "client"), lanIP: ClientIP + "/24", lanTap: clientTap, lanMAC: lanMAC(0x31 - 0x11)}
+		if err := os.MkdirAll(c.Client.dir, 0o700); err != nil {
+			t.Fatalf("drbd cluster: %v", err)
+		}
+		if err := os.WriteFile(c.Client.Disk(), nil, 0o600); err != nil {
+			t.Fatalf("drbd cluster: %v", err)
+		}
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("client console:\n%s", harness.Tail(c.Client.Console(), 40))
+			}
+			if err := c.Client.halt(false); err != nil {
+				t.Errorf("drbd cluster: %v", err)
+			}
+		})
+		if err := c.Client.boot(t.Logf); err != nil {
+			t.Fatalf("drbd cluster: %v", err)
+		}
+	}
 	if err := c.Parallel(c.nodeUp); err != nil {
 		t.Fatalf("drbd cluster: %v", err)
 	}

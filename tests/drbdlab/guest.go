@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -23,6 +25,9 @@ type Guest struct {
 	ip   string // 192.0.2.11
 	mac  string
 	dir  string // its own directory: disk, sockets, logs
+	// On the cluster's LAN (PairSpec.LAN): its address with prefix, its
+	// tap device there and its MAC.
+	lanIP, lanTap, lanMAC string
 
 	// life serialises boots and halts; mu guards the fields below and
 	// is never held for long, so that Running and Exec do not wait for
@@ -67,9 +72,10 @@ func (g *Guest) boot(logf func(format string, args ...any)) error {
 		return fmt.Errorf("%s is running", g.name)
 	}
 	p := g.pair
-	idx := 0
-	if g == p.B {
-		idx = 1
+	// A guest without a peer (the NFS client) has a link to nobody.
+	remote := filepath.Join(g.dir, "nobody.sock")
+	if g.peer != nil {
+		remote = filepath.Join(g.peer.dir, "net.sock")
 	}
 	for _, f := range []string{"net.sock", "ctl.sock", "qmp.sock"} {
 		_ = os.Remove(filepath.Join(g.dir, f))
@@ -80,8 +86,8 @@ func (g *Guest) boot(logf func(format string, args ...any)) error {
 		f.Close()
 	}
 	cmdline := fmt.Sprintf("console=ttyS0 panic=-1 quiet pl.name=%s pl.ip=%s/24", g.name, g.ip)
-	if p.spec.LAN != "" {
-		cmdline += " pl.lan=" + p.spec.LANIPs[idx]
+	if g.lanTap != "" {
+		cmdline += " pl.lan=" + g.lanIP
 	}
 	argv := []string{"qemu-system-x86_64", "-name", g.name,
 		"-accel", "tcg,tb-size=64", "-M", "pc", "-cpu", "max", "-smp", "1",
@@ -92,7 +98,7 @@ func (g *Guest) boot(logf func(format string, args ...any)) error {
 		"-drive", "file=" + g.Disk() + ",if=none,id=d0,format=raw,cache=unsafe",
 		"-device", "virtio-blk-pci,drive=d0",
 		"-netdev", "dgram,id=n0,local.type=unix,local.path=" + filepath.Join(g.dir, "net.sock") +
-			",remote.type=unix,remote.path=" + filepath.Join(g.peer.dir, "net.sock"),
+			",remote.type=unix,remote.path=" + remote,
 		"-device", "virtio-net-pci,netdev=n0,mac=" + g.mac,
 		"-device", "virtio-rng-pci",
 		"-device", "virtio-serial-pci",
@@ -106,10 +112,10 @@ func (g *Guest) boot(logf func(format string, args ...any)) error {
 		argv = append(argv, "-drive", "file="+p.spec.Shared+",if=none,id=d1,format=raw,cache=writeback",
 			"-device", "virtio-blk-pci,drive=d1,share-rw=on,serial=shared")
 	}
-	if p.spec.LAN != "" {
+	if g.lanTap != "" {
 		argv = append(argv,
-			"-netdev", "tap,id=n1,ifname="+p.spec.LANTap[idx]+",script=no,downscript=no",
-			"-device", fmt.Sprintf("virtio-net-pci,netdev=n1,mac=52:54:00:00:03:%02x", 0x11+idx))
+			"-netdev", "tap,id=n1,ifname="+g.lanTap+",script=no,downscript=no",
+			"-device", "virtio-net-pci,netdev=n1,mac="+g.lanMAC)
 		// nsenter execs qemu: the PID stays qemu's.
 		argv = append([]string{"nsenter", "--net=/run/netns/" + p.spec.LAN, "--"}, argv...)
 	}
@@ -367,4 +373,43 @@ func (g *Guest) QMP(t testing.TB, command string, args any) string {
 		t.Fatalf("%s: %v", g.name, err)
 	}
 	return string(r)
+}
+
+// Stamps reads a file of the guest that lists times on the guest's
+// clock (seconds since the epoch, one a line, as date +%s.%N prints
+// them) and returns them on this machine's clock: the guest's clock is
+// read with the file and compared with ours (the guest read it between
+// our request and its answer). Nil when the file cannot be read.
+func (g *Guest) Stamps(t testing.TB, path string) []time.Time {
+	t.Helper()
+	sent := time.Now()
+	out, _ := g.Run(t, 30*time.Second, "date +%s.%N; cat "+path+" 2>/dev/null")
+	back := time.Now()
+	f := strings.Fields(out)
+	if len(f) == 0 {
+		return nil
+	}
+	guestNow, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return nil
+	}
+	offset := sent.Add(back.Sub(sent) / 2).Sub(time.Unix(0, int64(guestNow*1e9)))
+	var at []time.Time
+	for _, l := range f[1:] {
+		if v, err := strconv.ParseFloat(l, 64); err == nil {
+			at = append(at, time.Unix(0, int64(v*1e9)).Add(offset))
+		}
+	}
+	return at
+}
+
+// LongestPause returns the longest pause between consecutive stamps
+// that ends after since: the last stamp before it and the first after.
+func LongestPause(at []time.Time, since time.Time) (last, first time.Time) {
+	for k := 1; k < len(at); k++ {
+		if at[k].After(since) && at[k].Sub(at[k-1]) > first.Sub(last) {
+			last, first = at[k-1], at[k]
+		}
+	}
+	return last, first
 }

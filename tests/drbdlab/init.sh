@@ -29,7 +29,15 @@ mount -t tmpfs -o mode=755 tmpfs /newroot/run
 mkdir -p /newroot/run/lock
 hostname "$name"
 echo "$name" > /newroot/etc/hostname
-printf '127.0.0.1 localhost\n192.0.2.11 guest-a\n192.0.2.12 guest-b\n' > /newroot/etc/hosts
+# The service address (drbdlab.VIP) has a name, as a service's address
+# has in DNS: sm-notify refuses to send NFSv3 reboot notifications from
+# an address without one.
+printf '127.0.0.1 localhost\n192.0.2.11 guest-a\n192.0.2.12 guest-b\n198.51.100.100 pl-service\n' > /newroot/etc/hosts
+# No name server is reachable from the guests: names come from
+# /etc/hosts only, so that a lookup fails at once as "no such name" (as
+# on a node without DNS) instead of "temporary failure".
+{ grep -v '^hosts:' /newroot/etc/nsswitch.conf 2>/dev/null; echo 'hosts: files'; } > /rw/nsswitch.conf
+mv /rw/nsswitch.conf /newroot/etc/nsswitch.conf
 ip link set lo up
 ip link set eth0 up
 ip addr add "$ip" dev eth0

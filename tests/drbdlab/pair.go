@@ -122,6 +122,11 @@ func StartPair(t testing.TB, spec PairSpec) *Pair {
 	p.A = &Guest{pair: p, name: "guest-a", ip: "192.0.2.11", mac: "52:54:00:00:02:11", dir: filepath.Join(dir, "a")}
 	p.B = &Guest{pair: p, name: "guest-b", ip: "192.0.2.12", mac: "52:54:00:00:02:12", dir: filepath.Join(dir, "b")}
 	p.A.peer, p.B.peer = p.B, p.A
+	if spec.LAN != "" {
+		for i, g := range p.Guests() {
+			g.lanIP, g.lanTap, g.lanMAC = spec.LANIPs[i], spec.LANTap[i], lanMAC(i)
+		}
+	}
 	t.Cleanup(func() { p.cleanup(t) })
 	for _, g := range p.Guests() {
 		if err := os.MkdirAll(g.dir, 0o700); err != nil {

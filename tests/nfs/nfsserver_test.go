@@ -122,5 +122,9 @@ func TestNFSServerRestart(t *testing.T) {
 	// in the grace period, under the same server scope.
 	locks(t, srv, 2, 3*time.Minute)
 	t.Logf("both locks back %v after the start", time.Since(start).Round(100*time.Millisecond))
+	// The v3 lock came back because the notifications went out.
+	if out := srv.MustExec(t, "cat /run/resource-agents/nfsserver-notify.log"); !strings.Contains(out, "sm-notify -f -v 192.0.2.11: <nil>") {
+		t.Errorf("the notifier did not notify the clients:\n%s", out)
+	}
 	mustRun(t, srv, "nfsserver", "monitor", "20s", nfsserverRes, 0)
 }

@@ -339,30 +339,10 @@ func startWriter(t *testing.T, c *drbdlab.Cluster, i int, read string) writer {
 	return w
 }
 
-// writes returns when the writer's writes ended, on this machine's clock:
-// the guest's clock is read together with the record and compared with
-// ours (the guest read it between our request and its answer).
+// writes returns when the writer's writes ended, on this machine's clock.
 func (w writer) writes(t *testing.T) []time.Time {
 	t.Helper()
-	sent := time.Now()
-	out, _ := w.c.Guest(w.i).Run(t, 30*time.Second, "date +%s.%N; cat /run/pl-writes")
-	back := time.Now()
-	f := strings.Fields(out)
-	if len(f) == 0 {
-		return nil
-	}
-	guestNow, err := strconv.ParseFloat(f[0], 64)
-	if err != nil {
-		return nil
-	}
-	offset := sent.Add(back.Sub(sent) / 2).Sub(time.Unix(0, int64(guestNow*1e9)))
-	var at []time.Time
-	for _, l := range f[1:] {
-		if v, err := strconv.ParseFloat(l, 64); err == nil {
-			at = append(at, time.Unix(0, int64(v*1e9)).Add(offset))
-		}
-	}
-	return at
+	return w.c.Guest(w.i).Stamps(t, "/run/pl-writes")
 }
 
 // stall waits until the writer has written after settled (DLM
@@ -376,11 +356,7 @@ func (w writer) stall(t *testing.T, crash, settled time.Time) (last, first time.
 		at = w.writes(t)
 		return len(at) > 0 && at[len(at)-1].After(settled), "no write after DLM recovered yet"
 	})
-	for k := 1; k < len(at); k++ {
-		if at[k].After(crash) && at[k].Sub(at[k-1]) > first.Sub(last) {
-			last, first = at[k-1], at[k]
-		}
-	}
+	last, first = drbdlab.LongestPause(at, crash)
 	if first.Sub(last) < 2*time.Second {
 		t.Errorf("the writer on %s never paused more than %v: it did not wait for the dead node's lock", w.c.Guest(w.i).Name(), first.Sub(last))
 	}
