@@ -109,13 +109,15 @@ func (b *bench) exportfsReport(w *strings.Builder) {
 		f.mismatch, f.calls, f.check, int(f.took.Seconds()+0.5))
 }
 
-func (b *bench) exportfsTargets(w *strings.Builder) {
-	f := b.exportfsFig
+// noForkTargets checks, for each row of an agent's guest figures, that
+// paceline's monitor forked no process: the exportfs and nfsserver
+// targets.
+func (b *bench) noForkTargets(w *strings.Builder, agent string, f *guestFigures) {
 	if f == nil {
 		return
 	}
 	for i, r := range f.rows {
-		name := "exportfs " + r.scenario
+		name := agent + " " + r.scenario
 		b.target(w, name+": no process forked", fmt.Sprintf("at most %d per call (stock: up to %d)", f.maxForks[i][1], f.maxForks[i][0]),
 			f.maxForks[i][1] == 0)
 	}

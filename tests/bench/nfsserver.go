@@ -96,15 +96,3 @@ func (b *bench) nfsserverReport(w *strings.Builder) {
 	fmt.Fprintf(w, "(%d of %d calls disagreed with /proc/stat); the counting checked as for exportfs. These rows\n", f.mismatch, f.calls)
 	fmt.Fprintf(w, "took %d s.\n\n", int(f.took.Seconds()+0.5))
 }
-
-func (b *bench) nfsserverTargets(w *strings.Builder) {
-	f := b.nfsserverFig
-	if f == nil {
-		return
-	}
-	for i, r := range f.rows {
-		name := "nfsserver " + r.scenario
-		b.target(w, name+": no process forked", fmt.Sprintf("at most %d per call (stock: up to %d)", f.maxForks[i][1], f.maxForks[i][0]),
-			f.maxForks[i][1] == 0)
-	}
-}

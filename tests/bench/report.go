@@ -92,8 +92,8 @@ func (b *bench) report() string {
 	b.migrationTarget(&w)
 	b.fenceTargets(&w)
 	b.drbdTargets(&w)
-	b.exportfsTargets(&w)
-	b.nfsserverTargets(&w)
+	b.noForkTargets(&w, "exportfs", b.exportfsFig)
+	b.noForkTargets(&w, "nfsserver", b.nfsserverFig)
 	return w.String()
 }
 

@@ -90,6 +90,22 @@ func noFencing(t *testing.T, c *drbdlab.Cluster, i int) {
 	}
 }
 
+// moveServices moves the services to guest q with pcs resource move, as
+// an administrator does, waits until they run there, clears the move's
+// constraint, and returns when pcs was called.
+func moveServices(t *testing.T, c *drbdlab.Cluster, q int) time.Time {
+	t.Helper()
+	start := time.Now()
+	out, rc := c.Guest(q).Run(t, 3*time.Minute, "pcs resource move drbd_r0-clone "+c.Guest(q).Name()+" --promoted")
+	if rc != 0 {
+		t.Fatalf("pcs resource move: exit %d\n%s", rc, out)
+	}
+	c.WaitServices(t, q, 3*time.Minute)
+	t.Logf("switchover to %s in %v", c.Guest(q).Name(), time.Since(start).Round(100*time.Millisecond))
+	c.Guest(q).MustExec(t, "crm_resource --clear --resource drbd_r0-clone >/dev/null 2>&1 || true")
+	return start
+}
+
 // handler is the constraint DRBD's fence-peer handler (crm-fence-peer.sh)
 // places while the peer's data may be stale.
 const handler = "cibadmin --query --scope constraints | grep -q drbd-fence-by-handler"
@@ -119,14 +135,7 @@ func DRBD(t *testing.T, env Env) {
 		sums["before-move"] = sum
 		c.WaitSynced(t, time.Minute)
 		demoted, promoted := c.CountResult(t, p, "demote", "drbd_r0"), c.CountResult(t, q, "promote", "drbd_r0")
-		start := time.Now()
-		out, rc := c.Guest(q).Run(t, 3*time.Minute, "pcs resource move drbd_r0-clone "+c.Guest(q).Name()+" --promoted")
-		if rc != 0 {
-			t.Fatalf("pcs resource move: exit %d\n%s", rc, out)
-		}
-		c.WaitServices(t, q, 2*time.Minute)
-		t.Logf("switchover to %s in %v", c.Guest(q).Name(), time.Since(start).Round(100*time.Millisecond))
-		c.Guest(q).MustExec(t, "crm_resource --clear --resource drbd_r0-clone >/dev/null 2>&1 || true")
+		moveServices(t, c, q)
 		checkData(t, c, q, "before-move", sum)
 		if n := c.CountResult(t, p, "demote", "drbd_r0"); n != demoted+1 {
 			t.Errorf("%s logged %d demotes of drbd_r0, want 1", c.Guest(p).Name(), n-demoted)

@@ -52,14 +52,7 @@ func NFS(t *testing.T, env Env) {
 	t.Run("move", func(t *testing.T) {
 		q := 1 - p
 		fenced := fenceRecord(t, c, q, p) + fenceRecord(t, c, p, q)
-		start := time.Now()
-		out, rc := c.Guest(q).Run(t, 3*time.Minute, "pcs resource move drbd_r0-clone "+c.Guest(q).Name()+" --promoted")
-		if rc != 0 {
-			t.Fatalf("pcs resource move: exit %d\n%s", rc, out)
-		}
-		c.WaitServices(t, q, 3*time.Minute)
-		t.Logf("switchover to %s in %v", c.Guest(q).Name(), time.Since(start).Round(100*time.Millisecond))
-		c.Guest(q).MustExec(t, "crm_resource --clear --resource drbd_r0-clone >/dev/null 2>&1 || true")
+		start := moveServices(t, c, q)
 		outages(t, writers, start, "switchover")
 		locksHeld(t, c, q, writers, 2*time.Minute)
 		pcmk.PrintTimeline(logWriter{t}, start, c.Timeline(start))
