@@ -122,7 +122,7 @@ crm_verify --xml-file "$CIB_file"`
 	// The tools read the agents' metadata through crm_resource: every
 	// paceline agent, and the stock agents the docs use, must answer.
 	for _, a := range []string{"ocf:paceline:IPaddr2", "ocf:paceline:Filesystem", "ocf:paceline:VirtualDomain",
-		"ocf:paceline:drbd", "ocf:paceline:exportfs", "stonith:fence_paceline_ipmilan", "ocf:heartbeat:nfsserver", "ocf:heartbeat:exportfs",
+		"ocf:paceline:drbd", "ocf:paceline:exportfs", "ocf:paceline:nfsserver", "stonith:fence_paceline_ipmilan", "ocf:heartbeat:nfsserver", "ocf:heartbeat:exportfs",
 		"ocf:heartbeat:apache"} {
 		out, err := m.run(t, "crm_resource --show-metadata "+a+" >/dev/null", "")
 		harness.Require(t, err == nil, "%s: no metadata for %s (make install; tests/install-deps.sh): %v %s", m.name, a, err, out)

@@ -14,10 +14,18 @@
 // by checksum, and the crashed node coming back and resyncing. It removes
 // everything at the end (on Ctrl-C: the guests, the BMCs, the namespace
 // and the files).
+//
+// With -nfs ("make demo-nfs") the group also runs paceline's nfsserver
+// and two exportfs resources, and a third guest mounts the service
+// through the floating address with NFSv3 and NFSv4.2, holds a lock on
+// each and writes all the time; the demo shows the outage the client saw
+// in the crash, that its locks are held again on the survivor, and that
+// every write the server confirmed is there.
 package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -44,7 +52,10 @@ func indent(s string) string {
 	return "    " + strings.ReplaceAll(s, "\n", "\n    ")
 }
 
+var nfs = flag.Bool("nfs", false, "add the NFS service and a client that writes through the failover")
+
 func main() {
+	flag.Parse()
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "demo-drbd: needs root (qemu, network namespaces)")
 		os.Exit(1)
@@ -86,7 +97,14 @@ func demo(t *harness.ScriptTB) error {
 	step("booting two qemu guests (TCG) with Corosync and Pacemaker, a BMC each")
 	say("DRBD link 192.0.2.11 <-> 192.0.2.12 (eth0); cluster network %s.0/24 (eth1): guests .11 .12, BMCs .201 .202, floating IP %s",
 		drbdlab.LAN, drbdlab.VIP)
-	c := drbdlab.StartCluster(t, drbdlab.ClusterSpec{Log: say})
+	if *nfs {
+		say("and a client guest on the cluster network, %s", drbdlab.ClientIP)
+	}
+	spec := drbdlab.ClusterSpec{Log: say}
+	if *nfs {
+		spec.Client, spec.BootDelay = true, drbdlab.ServerBootDelay
+	}
+	c := drbdlab.StartCluster(t, spec)
 
 	step("DRBD resource r0 on /dev/vda of each guest, fencing resource-only with Pacemaker's handlers")
 	say("%s", indent(drbdlab.ServicesResource(false).Text()))
@@ -101,6 +119,19 @@ func demo(t *harness.ScriptTB) error {
 		say("# pcs %s", line)
 	}
 	p := c.SetupServices(t)
+	var writers []*drbdlab.NFSWriter
+	if *nfs {
+		step("adding the NFS server and its exports to the group, before the address")
+		for _, argv := range drbdlab.NFSPCS() {
+			say("# pcs %s", strings.Join(argv, " "))
+		}
+		c.SetupNFS(t, p)
+		step("the client mounts %s with NFSv3 and NFSv4.2, locks a file on each and writes every 0.2 s (fsync each time)", drbdlab.VIP)
+		c.MountNFS(t)
+		writers = []*drbdlab.NFSWriter{c.StartNFSWriter(t, "v3"), c.StartNFSWriter(t, "v4")}
+		out, _ := c.Client.Run(t, time.Minute, "mount -t nfs,nfs4 | cut -d' ' -f1-5")
+		fmt.Println(indent(out))
+	}
 	out, _ := c.Guest(p).Run(t, time.Minute, "crm_mon -1 -r")
 	fmt.Println(indent(out))
 
@@ -118,6 +149,26 @@ func demo(t *harness.ScriptTB) error {
 
 	step("timeline, from %s's pacemaker log and the BMCs", c.Guest(s).Name())
 	pcmk.PrintTimeline(os.Stdout, cr.At, c.Timeline(cr.At))
+	if *nfs {
+		step("what the NFS client saw")
+		for _, w := range writers {
+			o := w.Outage(t, cr.At)
+			say("NFS%s: last write %+.2f s, first write after the crash %+.2f s: the client waited %.1f s",
+				strings.TrimPrefix(w.Tag, "v"), o.Last.Sub(cr.At).Seconds(), o.First.Sub(cr.At).Seconds(), o.First.Sub(o.Last).Seconds())
+		}
+		say("locks held by the client's NFSv3 and NFSv4 mounts on %s:", c.Guest(s).Name())
+		c.WaitLocks(t, s, writers, 2*time.Minute)
+		out, _ := c.Guest(s).Run(t, time.Minute, "grep POSIX /proc/locks")
+		fmt.Println(indent(out))
+		for _, w := range writers {
+			sum := w.Stop(t)
+			got := c.Checksum(t, s, strings.TrimPrefix(w.Data(), "/srv/data/"))
+			say("%s: the writes the server confirmed to the client %s, on %s %s", w.Data(), sum[:16], c.Guest(s).Name(), got[:min(16, len(got))])
+			if got != sum {
+				t.Errorf("%s differs on %s", w.Data(), c.Guest(s).Name())
+			}
+		}
+	}
 
 	step("the data on %s", c.Guest(s).Name())
 	got := c.Checksum(t, s, cr.File)
