@@ -24,8 +24,9 @@ func Metadata() ocf.Metadata {
 		drop-in replacement for ocf:heartbeat:nfsserver with the same
 		parameters.
 
-		monitor reads the kernel's and the daemons' state (/proc/fs/nfsd, /proc)
-		and starts no program. Every program start and stop run is bounded by
+		monitor reads the kernel's and the daemons' state (/proc/fs/nfsd, /proc,
+		the mount table), starts no program and never touches the shared
+		filesystem, so hung storage cannot hang it. Every program start and stop run is bounded by
 		the action's deadline.
 
 		On a host that systemd runs, the distribution's units are started and

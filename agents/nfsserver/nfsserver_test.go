@@ -195,3 +195,30 @@ func TestNotifierRetries(t *testing.T) {
 		t.Errorf("sm-notify ran %d times, want 2:\n%s\n%s", got, data, log.String())
 	}
 }
+
+// TestSharedMounted reads from the mount table alone whether
+// /var/lib/nfs is nfs_shared_infodir: monitor never touches the shared
+// filesystem itself (a hung one would hang it).
+func TestSharedMounted(t *testing.T) {
+	old := mountsFile
+	t.Cleanup(func() { mountsFile = old })
+	mountsFile = filepath.Join(t.TempDir(), "mountinfo")
+	base := "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n" +
+		"40 22 147:0 / /srv/data rw - ext4 /dev/drbd0 rw\n"
+	for _, tt := range []struct {
+		name, table string
+		ok          bool
+	}{
+		{"bound", base + "41 22 147:0 /nfsinfo /var/lib/nfs rw - ext4 /dev/drbd0 rw\n", true},
+		{"not mounted", base, false},
+		{"another directory", base + "41 22 147:0 /other /var/lib/nfs rw - ext4 /dev/drbd0 rw\n", false},
+		{"another device", base + "41 22 8:1 /srv/data/nfsinfo /var/lib/nfs rw - ext4 /dev/sda1 rw\n", false},
+		{"the filesystem gone", "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n" +
+			"41 22 147:0 /nfsinfo /var/lib/nfs rw - ext4 /dev/drbd0 rw\n", false},
+	} {
+		must(t, os.WriteFile(mountsFile, []byte(tt.table), 0o644))
+		if ok, why := sharedMounted("/srv/data/nfsinfo"); ok != tt.ok {
+			t.Errorf("%s: %v (%s), want %v", tt.name, ok, why, tt.ok)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package nfsserver
 
 import (
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -71,28 +72,44 @@ func daemons() map[string][]int {
 	return out
 }
 
-// sharedMounted reports whether /var/lib/nfs is a bind mount of dir.
+// sharedMounted reports whether /var/lib/nfs is a bind mount of dir,
+// from the mount table alone: monitor must not touch the shared
+// filesystem, which may hang when its storage does.
 func sharedMounted(dir string) (bool, string) {
 	data, err := os.ReadFile(mountsFile)
 	if err != nil {
 		return false, err.Error()
 	}
-	top := mountinfo.At(mountinfo.Parse(data), stateDir)
+	mounts := mountinfo.Parse(data)
+	top := mountinfo.At(mounts, stateDir)
 	if top == nil {
 		return false, stateDir + " is not a mount of " + dir
 	}
-	// A bind mount shows the source directory's path inside its
-	// filesystem as Root; the shared directory must be that same place.
-	want, err := os.Stat(dir)
-	if err != nil {
-		return false, err.Error()
+	under := containing(mounts, dir)
+	if under == nil {
+		return false, "no filesystem is mounted for " + dir
 	}
-	got, err := os.Stat(stateDir)
-	if err != nil {
-		return false, err.Error()
-	}
-	if !os.SameFile(want, got) {
+	// A bind mount shows the bound directory's path within its
+	// filesystem as its root: dir's own, on the same device.
+	want := path.Join(under.Root, strings.TrimPrefix(dir, under.Point))
+	if top.Major != under.Major || top.Minor != under.Minor || path.Clean(top.Root) != want {
 		return false, stateDir + " is " + top.Source + top.Root + ", not " + dir
 	}
 	return true, ""
+}
+
+// containing returns the mount that path is on: the one with the
+// longest mount point above it, the last mounted of those.
+func containing(mounts []mountinfo.Mount, p string) *mountinfo.Mount {
+	var best *mountinfo.Mount
+	for i := range mounts {
+		m := &mounts[i]
+		if m.Point != "/" && p != m.Point && !strings.HasPrefix(p, m.Point+"/") {
+			continue
+		}
+		if best == nil || len(m.Point) >= len(best.Point) {
+			best = m
+		}
+	}
+	return best
 }
