@@ -175,9 +175,9 @@ func TestNotifyCmd(t *testing.T) {
 // the notifier ends once every address was notified.
 func TestNotifierRetries(t *testing.T) {
 	dir := t.TempDir()
-	oldState, oldRetry := stateDir, notifyRetry
-	stateDir, notifyRetry = dir, 10*time.Millisecond
-	t.Cleanup(func() { stateDir, notifyRetry = oldState, oldRetry })
+	oldState, oldRetry, oldThreads := stateDir, notifyRetry, threadsFile
+	stateDir, notifyRetry, threadsFile = dir, 10*time.Millisecond, filepath.Join(dir, "threads")
+	t.Cleanup(func() { stateDir, notifyRetry, threadsFile = oldState, oldRetry, oldThreads })
 	must(t, os.WriteFile(filepath.Join(dir, "etab"), []byte("/srv\t*(rw)\n"), 0o644))
 	bin := t.TempDir()
 	runs := filepath.Join(dir, "runs")
@@ -187,6 +187,15 @@ func TestNotifierRetries(t *testing.T) {
 		"\n[ $(wc -l < "+runs+") -ge 2 ]\n"), 0o755))
 	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
 	var log strings.Builder
+	// A server that stopped before the notifications notifies nobody.
+	if rc := NotifyMain([]string{"-wait", "1s"}, &log); rc != 0 || !strings.Contains(log.String(), "not notifying") {
+		t.Fatalf("stopped server: exit %d\n%s", rc, log.String())
+	}
+	if _, err := os.Stat(runs); err == nil {
+		t.Fatalf("sm-notify ran for a stopped server")
+	}
+	must(t, os.WriteFile(threadsFile, []byte("8\n"), 0o644))
+	log.Reset()
 	if rc := NotifyMain([]string{"-wait", "1s"}, &log); rc != 0 {
 		t.Fatalf("exit %d\n%s", rc, log.String())
 	}

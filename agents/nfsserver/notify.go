@@ -89,12 +89,18 @@ func NotifyMain(args []string, stderr io.Writer) int {
 	for end := began.Add(*wait); time.Now().Before(end) && !serving(c); {
 		time.Sleep(500 * time.Millisecond)
 	}
+	if observe(c).Threads <= 0 {
+		// Stopped meanwhile (a start that failed, a quick move away):
+		// the clients must reclaim from the node that serves now.
+		fmt.Fprintf(stderr, "%s: the NFS server stopped; not notifying\n", time.Now().Format(time.RFC3339Nano))
+		return 0
+	}
 	fmt.Fprintf(stderr, "%s: notifying after %v (serving: %v)\n", time.Now().Format(time.RFC3339Nano), time.Since(began).Round(time.Millisecond), serving(c))
 	// sm-notify exits at once when it cannot start (for example when the
 	// name service cannot say whether -v's address has a name): retry such
-	// a run for as long again as the wait was allowed, so that a name
-	// server that is briefly unreachable does not cost the clients their
-	// locks. A run that started backgrounds itself and exits 0.
+	// a run for up to the wait and a minute more, so that a name server
+	// that is briefly unreachable does not cost the clients their locks.
+	// A run that started backgrounds itself and exits 0.
 	ctx, cancel := context.WithTimeout(context.Background(), *wait+time.Minute)
 	defer cancel()
 	targets := c.IPs
