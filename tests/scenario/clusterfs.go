@@ -123,12 +123,17 @@ func ClusterFS(t *testing.T, env Env, fstype string) {
 		v, s := 1, 0
 		before := fenceRecord(t, c, s, v)
 		sum := writeShared(t, c, v, "before-crash")
-		// The crashed node writes its file until it dies; the survivor
-		// reads that file before each write of its own, so that it needs
-		// a lock the dead node held: its writes stall until DLM has
-		// recovered the dead node's locks.
-		startWriter(t, c, v, "")
-		writer := startWriter(t, c, s, "writer-"+c.Guest(v).Name())
+		// The survivor takes the cluster-wide flock of a file before each
+		// write of its own; the node about to crash takes that lock and
+		// keeps it, so the survivor needs a lock the dead node holds: its
+		// writes stall until DLM has recovered the dead node's locks,
+		// which it does only once the node is fenced. (A lock the dead
+		// node merely had cached, a file it kept writing, is a race: the
+		// survivor may hold it at the crash and never wait.)
+		writer := startWriter(t, c, s, "crash.lock")
+		held := sharedDir + "/crash.lock"
+		c.Guest(v).MustExec(t, "rm -f /run/pl-held; setsid flock "+held+" sh -c 'touch /run/pl-held; exec sleep 1000000' </dev/null >/dev/null 2>&1 &")
+		c.Guest(v).WaitFor(t, time.Minute, "test -e /run/pl-held")
 		crash := time.Now()
 		c.Guest(v).Kill(t)
 		recovered := waitSeen(t, c, s, 3*time.Minute, "DLM recovered on "+c.Guest(s).Name(), func() (bool, string) {
@@ -321,14 +326,14 @@ type writer struct {
 	i int
 }
 
-// startWriter starts a writer on guest i; with read set, each round
-// reads that file of the shared filesystem first.
-func startWriter(t *testing.T, c *drbdlab.Cluster, i int, read string) writer {
+// startWriter starts a writer on guest i; with lock set, each round
+// first takes and drops the flock of that file of the shared filesystem.
+func startWriter(t *testing.T, c *drbdlab.Cluster, i int, lock string) writer {
 	t.Helper()
 	own := sharedDir + "/writer-" + c.Guest(i).Name()
 	step := "echo $n > " + own + " && sync " + own
-	if read != "" {
-		step = "cat " + sharedDir + "/" + read + " >/dev/null && " + step
+	if lock != "" {
+		step = "flock " + sharedDir + "/" + lock + " true && " + step
 	}
 	c.Guest(i).MustExec(t, `rm -f /run/pl-writes; setsid sh -c 'n=0; while :; do n=$((n+1)); `+
 		step+` && date +%s.%N >> /run/pl-writes; sleep 0.2; done' </dev/null >/dev/null 2>&1 &`)
