@@ -1,8 +1,11 @@
 //go:build system
 
 // Package nfs tests the NFS agents with the Debian kernel's NFS server
-// and client, in the DRBD guests: guest-a serves (its disk, ext4, under
-// the export), guest-b mounts over the guests' link.
+// and client, in the DRBD guests. TestExportfs and TestNFSServerRestart
+// run the agents by hand: guest-a serves (its disk, ext4, under the
+// export), guest-b mounts over the guests' link. TestNFSFailover runs
+// them under Pacemaker on the DRBD cluster, with a third guest as the
+// client (scenario.NFS).
 package nfs_test
 
 import (
