@@ -126,26 +126,35 @@ func (w *NFSWriter) Stop(t testing.TB) string {
 // Outage is the longest pause of a writer's writes after an event.
 type Outage struct{ Last, First time.Time }
 
-// Outage waits until the writer has written ten times after since and
-// returns its longest pause since then: its last write before, its
-// first write after (what the client saw of a failover).
+// Outage is called once the service runs again after an event at since.
+// It waits until the writer has written ten times after the call (the
+// client may resume well after the service: its TCP retransmissions
+// back off) and returns the writer's longest pause since the event: its
+// last write before, its first write after (what the client saw). A
+// pause under a second fails the test: the writer did not go through
+// the event.
 func (w *NFSWriter) Outage(t testing.TB, since time.Time) Outage {
 	t.Helper()
+	back := time.Now()
 	var at []time.Time
 	proc.Eventually(t, 3*time.Minute, time.Second, "the "+w.Tag+" writer writing again", func() error {
 		at = w.Writes(t)
 		n := 0
 		for _, a := range at {
-			if a.After(since) {
+			if a.After(back) {
 				n++
 			}
 		}
 		if n < 10 {
-			return fmt.Errorf("%d writes since", n)
+			return fmt.Errorf("%d writes since the service came back", n)
 		}
 		return nil
 	})
 	last, first := LongestPause(at, since)
+	if first.Sub(last) < time.Second {
+		t.Errorf("the %s writer never paused more than %v after %s: it did not see the failover", w.Tag, first.Sub(last),
+			since.Format(time.RFC3339Nano))
+	}
 	return Outage{last, first}
 }
 
