@@ -41,7 +41,8 @@ packages=(
 	dlm-controld      # dlm_controld, which ocf:pacemaker:controld runs: DLM for the cluster filesystems
 	ocfs2-tools       # mkfs.ocfs2 and mount.ocfs2 (the OCFS2 tests, in the DRBD guests)
 	gfs2-utils        # mkfs.gfs2 (the GFS2 tests)
-	nfs-kernel-server # exportfs, rpc.nfsd, rpc.mountd: the NFS server of the exportfs tests (in the DRBD guests)
+	nfs-kernel-server # exportfs, rpc.nfsd, rpc.mountd, rpc.statd, sm-notify: the NFS server and client of tests/nfs (in the DRBD guests)
+	python3           # the NFS client's writer in TestNFSFailover and make demo-nfs (tests/drbdlab/nfswriter.py)
 )
 
 missing=()
